@@ -1,0 +1,1 @@
+"""Durian: portrait animation with attribute transfer."""

@@ -1,0 +1,66 @@
+"""Typed, frozen settings. Defaults do no I/O; every field says why it has its value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ATTRIBUTE_KINDS = ("hair", "glasses", "makeup", "beard", "hat")
+"""The attribute kinds the face module can mask and both engines can transfer."""
+
+ENGINE_NAMES = ("auto", "classical", "durian")
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """What the loaders accept. Generous for real photos and phone videos, strict against abuse."""
+
+    min_image_side: int = 64  # below this a face has too few pixels for landmarks
+    max_image_side: int = 4096  # larger images are downscaled: nothing downstream gains from more
+    max_image_megapixels: float = 50.0  # refused outright: decompression bombs and absurd scans
+    max_video_seconds: float = 20.0  # longer drivers are cut, and the result says so
+    max_video_side: int = 1024  # driver frames are downscaled; landmarks need no more
+    max_file_bytes: int = 200 * 1024 * 1024  # uploads above this are refused before decoding
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    """Landmark detection and tracking."""
+
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    max_missing_fraction: float = 0.5  # a driver with more frames than this without a face is refused
+    smoothing_sigma: float = 0.8  # frames; removes detector jitter on still faces, keeps mouth motion
+    detect_size: int = 640  # longest side images are resized to for detection (landmarks are mapped back)
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """What a user can tweak per request. Only the fields an engine uses affect its output."""
+
+    engine: str = "auto"  # "auto", "classical" or "durian"
+    seed: int = 0
+    motion_multiplier: float = 1.0  # scales the driver's motion before it reaches the portrait
+    max_seconds: float = 20.0  # driver duration cap
+    output_size: int = 512  # longest side of the output frames
+    # Diffusion engine only.
+    num_inference_steps: int = 25
+    guidance_portrait: float = 1.0  # λ_p of signal-fusion guidance
+    guidance_attribute: float = 2.5  # λ_a
+    guidance_motion: float = 1.0  # λ_m
+    window: int = 16  # frames per denoising window
+    overlap: int = 4  # frames shared by consecutive windows
+    history_frames: int = 0  # last generated frames that condition the next window (0 = off)
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINE_NAMES:
+            raise ValueError(f"engine must be one of {ENGINE_NAMES}, got {self.engine!r}")
+        if not 0.0 <= self.motion_multiplier <= 3.0:
+            raise ValueError(f"motion_multiplier must be within [0, 3], got {self.motion_multiplier}")
+        if self.max_seconds <= 0:
+            raise ValueError(f"max_seconds must be positive, got {self.max_seconds}")
+        if not 64 <= self.output_size <= 2048:
+            raise ValueError(f"output_size must be within [64, 2048], got {self.output_size}")
+        if self.num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps must be at least 1, got {self.num_inference_steps}")
+        if self.window < 1 or not 0 <= self.overlap < self.window:
+            raise ValueError(f"need window >= 1 and 0 <= overlap < window, got {self.window}/{self.overlap}")
