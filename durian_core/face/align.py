@@ -1,0 +1,195 @@
+"""Geometric alignment: similarity transforms and a dense piecewise-affine mesh warp.
+
+The mesh warp triangulates the face landmarks together with anchors on the image border (which stay put, so
+the background holds still) and an optional ring of anchors around the head (which follow the head's rigid
+motion, so hair moves with it). For a target landmark set it builds one backward map — every output pixel
+gets the source position of its triangle's affine map — and resamples once with ``cv2.remap``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from durian_core.face import regions
+
+
+def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation) taking ``source`` points onto ``target``.
+
+    Returns a 2×3 matrix for ``cv2.warpAffine``.
+    """
+    source = np.asarray(source, np.float64)
+    target = np.asarray(target, np.float64)
+    mean_s, mean_t = source.mean(axis=0), target.mean(axis=0)
+    centered_s, centered_t = source - mean_s, target - mean_t
+    variance = (centered_s**2).sum()
+    if variance < 1e-9:
+        raise ValueError("similarity_transform needs points that are not all the same")
+    # Closed form for 2-D similarity: a = Σ(s·t)/Σ|s|², b = Σ(s×t)/Σ|s|².
+    a = (centered_s * centered_t).sum() / variance
+    b = (centered_s[:, 0] * centered_t[:, 1] - centered_s[:, 1] * centered_t[:, 0]).sum() / variance
+    linear = np.array([[a, -b], [b, a]])
+    offset = mean_t - linear @ mean_s
+    return np.hstack([linear, offset[:, None]]).astype(np.float32)
+
+
+def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a 2×3 affine matrix to N×2 points."""
+    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    return cv2.invertAffineTransform(matrix.astype(np.float64)).astype(np.float32)
+
+
+def align_rigid(
+    image: np.ndarray, source_landmarks: np.ndarray, target_landmarks: np.ndarray, size: tuple[int, int]
+) -> np.ndarray:
+    """Warp ``image`` so its face's rigid points land on the target's; ``size`` is (width, height).
+
+    Used for attributes that extend far past the face mesh (hair, hats), where a mesh warp would tear.
+    """
+    index = list(regions.RIGID)
+    matrix = similarity_transform(source_landmarks[index], target_landmarks[index])
+    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def border_anchors(width: int, height: int, per_side: int = 4) -> np.ndarray:
+    """Points along the image border (corners included) that pin the background in place."""
+    steps = np.linspace(0.0, 1.0, per_side + 1)[:-1]
+    right, bottom = width - 1.0, height - 1.0
+    top = [(s * right, 0.0) for s in steps]
+    right_side = [(right, s * bottom) for s in steps]
+    bottom_side = [(right - s * right, bottom) for s in steps]
+    left = [(0.0, bottom - s * bottom) for s in steps]
+    return np.array(top + right_side + bottom_side + left, np.float32)
+
+
+def head_ring(landmarks: np.ndarray, *, scale: float = 1.7, count: int = 16) -> np.ndarray:
+    """Anchors on an ellipse around the face, large enough to enclose the hair."""
+    center = regions.face_center(landmarks)
+    size = regions.face_size(landmarks)
+    angles = np.linspace(0, 2 * np.pi, count, endpoint=False)
+    ring = np.stack([np.cos(angles) * 0.5 * size * scale, np.sin(angles) * 0.55 * size * scale], axis=1)
+    return (center + ring).astype(np.float32)
+
+
+def _delaunay(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Triangle vertex indices (T×3) of the Delaunay triangulation of ``points``."""
+    pad = 4 * max(width, height)
+    subdiv = cv2.Subdiv2D((-pad, -pad, width + 2 * pad, height + 2 * pad))
+    subdiv.insert([(float(x), float(y)) for x, y in points])
+    corners = np.array(subdiv.getTriangleList(), np.float32).reshape(-1, 3, 2)
+    # Map each corner back to the nearest input point; the triangulation's outer "virtual" vertices lie far
+    # outside the image and are dropped with their triangles.
+    distance = np.linalg.norm(corners[:, :, None, :] - points[None, None, :, :], axis=-1)
+    nearest = distance.argmin(axis=-1)
+    exact = np.take_along_axis(distance, nearest[..., None], axis=-1)[..., 0] < 0.5
+    keep = exact.all(axis=1) & (nearest[:, 0] != nearest[:, 1]) & (nearest[:, 1] != nearest[:, 2])
+    keep &= nearest[:, 0] != nearest[:, 2]
+    return nearest[keep].astype(np.int32)
+
+
+@dataclass(frozen=True, eq=False)
+class MeshWarp:
+    """A triangulated source mesh that can be warped onto any target positions of the same points.
+
+    ``points`` are the source positions (landmarks, then the movable ring, then the fixed border anchors).
+    """
+
+    points: np.ndarray  # P×2 float32, source positions
+    triangles: np.ndarray  # T×3 int32
+    size: tuple[int, int]  # (width, height) of the output
+    num_landmarks: int
+    num_ring: int
+
+    @classmethod
+    def build(
+        cls,
+        landmarks: np.ndarray,
+        size: tuple[int, int],
+        *,
+        ring: bool = True,
+        source_size: tuple[int, int] | None = None,
+    ) -> MeshWarp:
+        """Triangulate ``landmarks`` (source image of ``source_size``) plus anchors; output is ``size``."""
+        width, height = source_size or size
+        ring_points = head_ring(landmarks) if ring else np.zeros((0, 2), np.float32)
+        anchors = border_anchors(width, height)
+        points = np.concatenate([landmarks.astype(np.float32), ring_points, anchors])
+        triangles = _delaunay(points, width, height)
+        return cls(points, triangles, size, len(landmarks), len(ring_points))
+
+    def target_points(self, landmarks: np.ndarray, ring: np.ndarray | None = None, anchors: np.ndarray | None = None):
+        """Full target point set: moved landmarks, the ring (given, or following the landmarks' rigid motion)."""
+        if ring is None:
+            ring = self.points[self.num_landmarks : self.num_landmarks + self.num_ring]
+            if self.num_ring:
+                index = list(regions.RIGID)
+                motion = similarity_transform(self.points[index], landmarks[index])
+                ring = apply_affine(motion, ring)
+        if anchors is None:
+            width, height = self.size
+            anchors = border_anchors(width, height)
+        return np.concatenate([landmarks.astype(np.float32), ring, anchors])
+
+    def backward_map(
+        self, target: np.ndarray, *, fallback: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(map_x, map_y)`` for ``cv2.remap``: each output pixel's position in the source image.
+
+        Pixels no triangle covers (possible only when the anchors moved) use the 2×3 ``fallback`` map from
+        target to source, or stay where they are.
+        """
+        width, height = self.size
+        # Triangle ids rasterised in target space; -1 where no triangle covers (cannot happen inside the anchors).
+        ids = np.full((height, width), -1, np.int32)
+        target_tris = target[self.triangles]  # T×3×2
+        source_tris = self.points[self.triangles]
+        # Affine per triangle mapping target → source, solved for all triangles at once.
+        ones = np.ones((len(self.triangles), 3, 1), np.float32)
+        lhs = np.concatenate([target_tris, ones], axis=2)  # T×3×3
+        determinant = np.linalg.det(lhs)
+        valid = np.abs(determinant) > 1e-6
+        affines = np.zeros((len(self.triangles), 3, 2), np.float32)
+        affines[valid] = np.linalg.solve(lhs[valid], source_tris[valid])
+        fixed = np.round(target_tris * 16).astype(np.int32)
+        for index in np.flatnonzero(valid):
+            cv2.fillConvexPoly(ids, fixed[index], int(index), lineType=cv2.LINE_8, shift=4)
+        flat = ids.ravel()
+        xs = np.tile(np.arange(width, dtype=np.float32), height)
+        ys = np.repeat(np.arange(height, dtype=np.float32), width)
+        coeff = affines[np.maximum(flat, 0)]  # N×3×2
+        map_x = xs * coeff[:, 0, 0] + ys * coeff[:, 1, 0] + coeff[:, 2, 0]
+        map_y = xs * coeff[:, 0, 1] + ys * coeff[:, 1, 1] + coeff[:, 2, 1]
+        uncovered = flat < 0
+        if uncovered.any():
+            matrix = fallback if fallback is not None else np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+            points = apply_affine(matrix, np.stack([xs[uncovered], ys[uncovered]], axis=1))
+            map_x[uncovered], map_y[uncovered] = points[:, 0], points[:, 1]
+        return map_x.reshape(height, width), map_y.reshape(height, width)
+
+    def warp(self, image: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Resample ``image`` (source geometry) so its mesh lands on ``target`` (a full point set)."""
+        map_x, map_y = self.backward_map(target)
+        return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def mesh_align(
+    image: np.ndarray, source_landmarks: np.ndarray, target_landmarks: np.ndarray, size: tuple[int, int]
+) -> np.ndarray:
+    """Warp ``image`` so every face landmark lands on the target's (face-anchored attributes)."""
+    height, width = image.shape[:2]
+    mesh = MeshWarp.build(source_landmarks, size, ring=True, source_size=(width, height))
+    # The ring and the border follow a similarity of the whole face, so the area past the mesh stays coherent.
+    index = list(regions.RIGID)
+    rigid = similarity_transform(source_landmarks[index], target_landmarks[index])
+    start = mesh.num_landmarks
+    ring = apply_affine(rigid, mesh.points[start : start + mesh.num_ring])
+    anchors = apply_affine(rigid, mesh.points[start + mesh.num_ring :])
+    target = mesh.target_points(target_landmarks, ring=ring, anchors=anchors)
+    map_x, map_y = mesh.backward_map(target, fallback=invert_affine(rigid))
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
