@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+
+from durian_core.cache import FeatureCache, content_key, default_cache
+from durian_core.engines.base import AttributeReference, GenerateRequest, ProgressCallback, no_progress
+from durian_core.face.align import align_rigid, mesh_align
+from durian_core.face.landmarks import detect_landmarks, track_landmarks
+from durian_core.face.masks import attribute_mask, combine_masks
+from durian_core.face.motion import retarget_motion
+
+# Hair and hats reach far past the face mesh, so they follow a similarity of the head; the rest follow the mesh.
+RIGID_KINDS = ("hair", "hat")
 
 
 @dataclass(frozen=True, eq=False)
@@ -22,7 +33,7 @@ class PreparedAttribute:
     mask: np.ndarray  # float32 in [0, 1], the attribute region on ``image`` (automatic ∪ user, or user alone)
     aligned_image: np.ndarray  # ``image`` warped onto the portrait's geometry, portrait-sized
     aligned_mask: np.ndarray  # ``mask`` warped the same way
-    weight: float  # effective opacity: the reference's weight, times (1 − α) or α inside an interpolation
+    weight: float  # the reference's opacity; α of an interpolation is applied by the engines on top
     name: str = ""
 
 
@@ -52,3 +63,126 @@ class PreparedInputs:
         for attribute in self.attributes:
             union = np.maximum(union, attribute.aligned_mask)
         return union
+
+
+def resize_longest(image: np.ndarray, longest: int) -> np.ndarray:
+    """Resize so the longest side is ``longest`` and both sides are even (H.264 in yuv420p needs even sides)."""
+    height, width = image.shape[:2]
+    scale = longest / max(height, width)
+    size = (max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2))
+    if size == (width, height):
+        return image
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(image, size, interpolation=interpolation)
+
+
+def image_landmarks(image: np.ndarray, *, cache: FeatureCache, key: str | None = None) -> np.ndarray:
+    """Landmarks of an image, from the cache when the same pixels were seen before."""
+    key = key or content_key(image)
+    return cache.get_or_compute("landmarks", key, lambda: detect_landmarks(image))
+
+
+def automatic_mask(image: np.ndarray, kind: str, *, cache: FeatureCache | None = None) -> np.ndarray:
+    """The automatic attribute mask of ``kind`` on ``image`` (float32 H×W in [0, 1]); raises NoFaceError."""
+    cache = cache or default_cache()
+    key = content_key(image)
+    landmarks = image_landmarks(image, cache=cache, key=key)
+    return cache.get_or_compute("masks", content_key(key, kind), lambda: attribute_mask(image, landmarks, kind))
+
+
+def _prepare_attribute(
+    reference: AttributeReference,
+    *,
+    portrait: np.ndarray,
+    portrait_key: str,
+    portrait_landmarks: np.ndarray,
+    longest: int,
+    cache: FeatureCache,
+) -> PreparedAttribute:
+    image = resize_longest(reference.image, longest)
+    user_mask = None
+    if reference.mask is not None:
+        user_mask = cv2.resize(reference.mask.astype(np.float32), image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    image_key = content_key(image)
+    landmarks = image_landmarks(image, cache=cache, key=image_key)
+    automatic = cache.get_or_compute(
+        "masks", content_key(image_key, reference.kind), lambda: attribute_mask(image, landmarks, reference.kind)
+    )
+    mask = combine_masks(automatic, user_mask, mode=reference.mask_mode)
+
+    def align() -> tuple[np.ndarray, np.ndarray]:
+        size = portrait.shape[1::-1]
+        warp = align_rigid if reference.kind in RIGID_KINDS else mesh_align
+        layers = warp(np.dstack([image.astype(np.float32), mask]), landmarks, portrait_landmarks, size)
+        return np.clip(layers[..., :3], 0, 255).astype(np.uint8), np.clip(layers[..., 3], 0, 1)
+
+    aligned_key = content_key(image_key, mask, portrait_key, reference.kind)
+    aligned_image, aligned_mask = cache.get_or_compute("aligned", aligned_key, align)
+    return PreparedAttribute(
+        image=image,
+        kind=reference.kind,
+        landmarks=landmarks,
+        mask=mask,
+        aligned_image=aligned_image,
+        aligned_mask=aligned_mask,
+        weight=reference.weight,
+        name=reference.name,
+    )
+
+
+def prepare_inputs(
+    request: GenerateRequest, *, cache: FeatureCache | None = None, progress: ProgressCallback = no_progress
+) -> PreparedInputs:
+    """Analyse the request's images and driver, reusing everything the cache already holds."""
+    cache = cache or default_cache()
+    settings = request.settings
+    progress(0.0, "finding the face in the portrait")
+    portrait = resize_longest(request.portrait, settings.output_size)
+    portrait_key = content_key(portrait)
+    portrait_landmarks = image_landmarks(portrait, cache=cache, key=portrait_key)
+    kinds = sorted({reference.kind for reference in request.attributes})
+    portrait_masks = {
+        kind: cache.get_or_compute(
+            "masks", content_key(portrait_key, kind), lambda kind=kind: attribute_mask(portrait, portrait_landmarks, kind)
+        )
+        for kind in kinds
+    }
+    progress(0.05, "aligning the attributes onto the portrait")
+    attributes = tuple(
+        _prepare_attribute(
+            reference,
+            portrait=portrait,
+            portrait_key=portrait_key,
+            portrait_landmarks=portrait_landmarks,
+            longest=settings.output_size,
+            cache=cache,
+        )
+        for reference in request.attributes
+    )
+    interpolation = None
+    if request.interpolation is not None:
+        pair = request.interpolation
+        interpolation = (pair.first, pair.second, pair.alpha)
+
+    motion = fps = audio_path = None
+    if request.driver is not None:
+        driver = request.driver
+        progress(0.1, "tracking the driver's face")
+        driver_key = content_key(driver.frames)
+        driver_landmarks = cache.get_or_compute("motion", driver_key, lambda: track_landmarks(driver.frames))
+        motion = cache.get_or_compute(
+            "retarget",
+            content_key(portrait_key, driver_key, float(settings.motion_multiplier)),
+            lambda: retarget_motion(portrait_landmarks, driver_landmarks, multiplier=settings.motion_multiplier),
+        )
+        fps, audio_path = driver.fps, driver.audio_path
+    return PreparedInputs(
+        portrait=portrait,
+        portrait_landmarks=portrait_landmarks,
+        portrait_masks=portrait_masks,
+        attributes=attributes,
+        interpolation=interpolation,
+        motion=motion,
+        fps=fps,
+        audio_path=audio_path,
+    )

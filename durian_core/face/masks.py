@@ -108,18 +108,25 @@ def hair_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | 
     size = regions.face_size(landmarks)
     face = _grow(_face_oval(landmarks, shape), 0.01 * size)
     mask = person * _head_region(landmarks, shape) * (1.0 - face) * (1.0 - _neck(landmarks, shape))
-    # The forehead strip just above the landmarks is hair for nearly everyone; keep it even where the
-    # person segmentation is unsure there.
-    mask = np.maximum(mask, _forehead_strip(landmarks, shape) * (1.0 - face))
+    # Bald scalps and high foreheads are skin, not hair: drop pixels of the face's own skin colour.
+    mask *= 1.0 - skin_likeness(image, landmarks)
     return feather(np.clip(mask, 0, 1), 0.01 * size)
 
 
-def _forehead_strip(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def skin_likeness(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """How close each pixel's colour is to the cheeks' (1 = skin colour, 0 = far from it)."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    cheeks = np.zeros(image.shape[:2], np.uint8)
     size = regions.face_size(landmarks)
-    top_arc = landmarks[list(regions.FACE_OVAL[-8:] + regions.FACE_OVAL[:9])]
-    center = regions.face_center(landmarks)
-    lifted = center + (top_arc - center) * 1.0 + np.array([0, -0.12 * size])
-    return fill_polygons(shape, [np.concatenate([top_arc, lifted[::-1]])])
+    for index in (regions.RIGHT_CHEEK, regions.LEFT_CHEEK, 151):
+        x, y = landmarks[index]
+        cv2.circle(cheeks, (int(x), int(y)), max(1, int(0.05 * size)), 1, -1)
+    samples = lab[cheeks > 0]
+    if len(samples) < 8:
+        return np.zeros(image.shape[:2], np.float32)
+    mean, spread = samples.mean(axis=0), samples.std(axis=0) + np.array([8.0, 3.0, 3.0], np.float32)
+    distance = np.sqrt((((lab - mean) / (2.5 * spread)) ** 2).sum(axis=-1))
+    return np.clip(1.5 - distance, 0.0, 1.0).astype(np.float32)
 
 
 def hat_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | None = None) -> np.ndarray:
