@@ -1,0 +1,318 @@
+"""Self-reconstruction samples: frame choice, complementary masking, augmentation and guidance dropout.
+
+From one video the sampler picks an attribute frame, a portrait frame and the target frame(s) (one frame in stage 1,
+a clip of F frames at a stride in stage 2). The attribute reference keeps only the attribute
+(``I_attr ⊙ M_attr``); the portrait reference keeps everything but an expanded attribute region
+(``I_port ⊙ (1 − M_port)``), so the model must take the attribute from one reference and the rest from the other,
+as it will at inference where the two come from different people. Random affine warps and colour jitter on both
+references (never on the target) stop it from copying pixels in place, and references, keypoints and the image
+embedding are dropped now and then so classifier-free guidance has an unconditional branch to work with.
+
+Every random choice comes from a generator seeded by (seed, sample index): a sample is a pure function of its
+index, so a resumed run sees exactly the data an unbroken one would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from durian_core.errors import DurianInputError
+from durian_core.face.masks import expand_mask
+from durian_core.training import store
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How training samples are drawn and disturbed. Probabilities are per sample."""
+
+    num_frames: int = 1  # target frames per sample: 1 in stage 1, a clip (e.g. 16) in stage 2
+    frame_stride: int = 1  # frames between consecutive target frames of a clip
+    mask_growth: float = 0.04  # landmark-guided growth of M_port, in face sizes
+    max_random_growth: float = 0.12  # plus a uniform random extra growth up to this
+    generated_expansion_probability: float = 0.5  # use the generated expansion mask from disk when there is one
+    augment_probability: float = 0.9  # apply the random affine + colour jitter to a reference
+    max_translate: float = 0.08  # fraction of the side
+    scale_range: tuple[float, float] = (0.9, 1.1)
+    max_rotate_degrees: float = 12.0
+    brightness: float = 0.15  # ± multiplicative
+    contrast: float = 0.15
+    saturation: float = 0.15
+    max_hue_shift: float = 0.03  # fraction of the hue circle
+    drop_portrait_probability: float = 0.05  # classifier-free guidance: portrait reference replaced by nothing
+    drop_attribute_probability: float = 0.05  # attribute reference and the image embedding replaced by nothing
+    drop_motion_probability: float = 0.05  # keypoint maps replaced by black
+    min_mask_fraction: float = 0.002  # an attribute covering less of the frame is treated as absent
+
+    def __post_init__(self) -> None:
+        if self.num_frames < 1 or self.frame_stride < 1:
+            raise DurianInputError(f"need num_frames >= 1 and frame_stride >= 1, got {self.num_frames}/"
+                                   f"{self.frame_stride}")
+        low, high = self.scale_range
+        if not 0 < low <= high:
+            raise DurianInputError(f"scale_range must be increasing and positive, got {self.scale_range}")
+        for name in ("generated_expansion_probability", "augment_probability", "drop_portrait_probability",
+                     "drop_attribute_probability", "drop_motion_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise DurianInputError(f"{name} must be within [0, 1], got {getattr(self, name)}")
+
+
+NO_AUGMENTATION = dict(augment_probability=0.0, drop_portrait_probability=0.0, drop_attribute_probability=0.0,
+                       drop_motion_probability=0.0, max_random_growth=0.0, generated_expansion_probability=0.0)
+"""Overrides that make sampling deterministic apart from the frame choice (evaluation)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Sample:
+    """One self-reconstruction example, images as uint8 and masks as float32 in [0, 1]."""
+
+    video_id: str
+    kind: str
+    frame_indices: tuple[int, int, tuple[int, ...]]  # (attribute frame, portrait frame, target frames)
+    target: np.ndarray  # F×R×R×3
+    keypoints: np.ndarray  # F×R×R×3
+    attribute_reference: np.ndarray  # R×R×3, I_attr ⊙ M_attr after augmentation
+    attribute_mask: np.ndarray  # R×R, M_attr
+    portrait_reference: np.ndarray  # R×R×3, I_port ⊙ (1 − M_port) after augmentation
+    portrait_mask: np.ndarray  # R×R, M_port (the removed region)
+    drop_portrait: bool
+    drop_attribute: bool
+    drop_motion: bool
+
+
+def choose_frames(
+    num_available: int, *, num_frames: int, stride: int, rng: np.random.Generator
+) -> tuple[int, int, tuple[int, ...]]:
+    """Pick (attribute frame, portrait frame, target frames); references avoid the targets when the video allows."""
+    span = (num_frames - 1) * stride + 1
+    if num_available < span:
+        raise DurianInputError(f"a video of {num_available} frames is too short for {num_frames} frames at stride "
+                               f"{stride}")
+    start = int(rng.integers(0, num_available - span + 1))
+    targets = tuple(range(start, start + span, stride))
+    others = np.setdiff1d(np.arange(num_available), targets)
+    pool = others if len(others) >= 2 else np.arange(num_available)
+    attribute, portrait = rng.choice(pool, size=2, replace=len(pool) < 2)
+    return int(attribute), int(portrait), targets
+
+
+def random_affine(size: int, rng: np.random.Generator, config: SamplingConfig) -> np.ndarray:
+    """A 2×3 matrix: rotation and scale about the centre, then a shift."""
+    angle = rng.uniform(-config.max_rotate_degrees, config.max_rotate_degrees)
+    scale = rng.uniform(*config.scale_range)
+    matrix = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, scale)
+    matrix[:, 2] += rng.uniform(-config.max_translate, config.max_translate, size=2) * size
+    return matrix
+
+
+def colour_jitter(image: np.ndarray, rng: np.random.Generator, config: SamplingConfig) -> np.ndarray:
+    """Brightness, contrast, saturation and hue changes of an RGB uint8 image."""
+    work = image.astype(np.float32)
+    work *= 1.0 + rng.uniform(-config.brightness, config.brightness)
+    mean = work.mean()
+    work = (work - mean) * (1.0 + rng.uniform(-config.contrast, config.contrast)) + mean
+    grey = work.mean(axis=2, keepdims=True)
+    work = (work - grey) * (1.0 + rng.uniform(-config.saturation, config.saturation)) + grey
+    work = np.clip(work, 0, 255).astype(np.uint8)
+    if config.max_hue_shift > 0:
+        hsv = cv2.cvtColor(work, cv2.COLOR_RGB2HSV_FULL)
+        shift = round(rng.uniform(-config.max_hue_shift, config.max_hue_shift) * 256)
+        hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + shift) % 256).astype(np.uint8)
+        work = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL)
+    return work
+
+
+def augment_reference(
+    image: np.ndarray,
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    config: SamplingConfig,
+    *,
+    mask_border: str = "zero",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Warp an image and its mask with one random affine (so they stay aligned), then jitter the image's colour.
+
+    The image's exposed border is filled by replicating its edge. ``mask_border`` is ``"zero"`` for a mask whose
+    outside is empty (the attribute) and ``"replicate"`` for one that must keep covering what it covered at the
+    frame edge (the portrait's removed region).
+    """
+    if rng.uniform() >= config.augment_probability:
+        return image, mask
+    size = image.shape[0]
+    matrix = random_affine(size, rng, config)
+    warped = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    border = cv2.BORDER_CONSTANT if mask_border == "zero" else cv2.BORDER_REPLICATE
+    warped_mask = cv2.warpAffine(mask.astype(np.float32), matrix, (size, size), flags=cv2.INTER_LINEAR,
+                                 borderMode=border, borderValue=0.0)
+    return colour_jitter(warped, rng, config), np.clip(warped_mask, 0.0, 1.0)
+
+
+def portrait_removal_mask(
+    attribute_mask: np.ndarray,
+    landmarks: np.ndarray,
+    rng: np.random.Generator,
+    config: SamplingConfig,
+    *,
+    generated: np.ndarray | None = None,
+) -> np.ndarray:
+    """``M_port``: the attribute's region grown along the face (landmark-guided plus random), with the generated
+    expansion mask united in when one is given, and covering every pixel the attribute touches at all."""
+    extra = None
+    if generated is not None and rng.uniform() < config.generated_expansion_probability:
+        extra = generated
+    grown = expand_mask(attribute_mask, landmarks, growth=config.mask_growth, rng=rng,
+                        max_random_growth=config.max_random_growth, extra=extra)
+    # Soft attribute edges count as attribute: the portrait reference must not keep a trace of them.
+    return np.maximum(grown, (attribute_mask > 0).astype(np.float32))
+
+
+def mask_image(image: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``image ⊙ keep`` in uint8 (keep in [0, 1])."""
+    return np.round(image.astype(np.float32) * keep[..., None]).astype(np.uint8)
+
+
+def _as_float_mask(mask: np.ndarray) -> np.ndarray:
+    return mask.astype(np.float32) / 255.0 if mask.dtype == np.uint8 else mask.astype(np.float32)
+
+
+def _choose_kind(video: store.VideoArrays, attribute: int, portrait: int, rng: np.random.Generator,
+                 minimum: float) -> str | None:
+    usable = [kind for kind in video.record.kinds
+              if _as_float_mask(video.masks[kind][attribute]).mean() >= minimum
+              and _as_float_mask(video.masks[kind][portrait]).mean() >= minimum]
+    return str(rng.choice(usable)) if usable else None
+
+
+def sample_self_reconstruction(
+    video: store.VideoArrays, *, rng: np.random.Generator, config: SamplingConfig, kind: str | None = None
+) -> Sample:
+    """Draw one training example from one video (see the module docstring for the recipe)."""
+    attribute, portrait, targets = choose_frames(
+        video.record.num_frames, num_frames=config.num_frames, stride=config.frame_stride, rng=rng
+    )
+    if kind is None:
+        kind = _choose_kind(video, attribute, portrait, rng, config.min_mask_fraction)
+    if kind is None:  # no attribute visible in both frames: an attribute-free sample, like a dropped reference
+        kind = video.record.kinds[0] if video.record.kinds else ""
+    size = video.frames.shape[1]
+    zeros = np.zeros((size, size), np.float32)
+    attribute_mask = _as_float_mask(video.masks[kind][attribute]) if kind else zeros
+    own_mask = _as_float_mask(video.masks[kind][portrait]) if kind else zeros
+    generated = video.expansions.get(kind)
+    portrait_mask = portrait_removal_mask(
+        own_mask, np.asarray(video.landmarks[portrait]), rng, config,
+        generated=None if generated is None else _as_float_mask(generated[portrait]),
+    )
+    attribute_image, attribute_mask = augment_reference(np.asarray(video.frames[attribute]), attribute_mask, rng,
+                                                        config, mask_border="zero")
+    portrait_image, portrait_mask = augment_reference(np.asarray(video.frames[portrait]), portrait_mask, rng, config,
+                                                      mask_border="replicate")
+    drops = rng.uniform(size=3)
+    return Sample(
+        video_id=video.record.video_id,
+        kind=kind,
+        frame_indices=(attribute, portrait, targets),
+        target=np.asarray(video.frames[list(targets)]),
+        keypoints=np.asarray(video.keypoints[list(targets)]),
+        attribute_reference=mask_image(attribute_image, attribute_mask),
+        attribute_mask=attribute_mask,
+        portrait_reference=mask_image(portrait_image, 1.0 - portrait_mask),
+        portrait_mask=portrait_mask,
+        drop_portrait=bool(drops[0] < config.drop_portrait_probability),
+        drop_attribute=bool(drops[1] < config.drop_attribute_probability),
+        drop_motion=bool(drops[2] < config.drop_motion_probability),
+    )
+
+
+def _image_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 …×H×W×3 → float …×3×H×W in [-1, 1] (the VAE's range)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(images)).float().div(127.5).sub(1.0)
+    return tensor.movedim(-1, -3)
+
+
+def sample_to_tensors(sample: Sample) -> dict[str, torch.Tensor]:
+    """The tensors the training step consumes; dropped signals are already blanked here.
+
+    A dropped reference becomes an empty (all-black, all-zero mask) reference and dropped keypoints a black map:
+    the same "nothing" the pipeline feeds its unconditional branches.
+    """
+    attribute = _image_tensor(sample.attribute_reference)
+    attribute_mask = torch.from_numpy(sample.attribute_mask)[None]
+    portrait = _image_tensor(sample.portrait_reference)
+    portrait_mask = torch.from_numpy(sample.portrait_mask)[None]
+    keypoints = torch.from_numpy(np.ascontiguousarray(sample.keypoints)).float().div(255.0).movedim(-1, -3)
+    if sample.drop_attribute:
+        attribute, attribute_mask = torch.full_like(attribute, -1.0), torch.zeros_like(attribute_mask)
+    if sample.drop_portrait:
+        portrait, portrait_mask = torch.full_like(portrait, -1.0), torch.zeros_like(portrait_mask)
+    if sample.drop_motion:
+        keypoints = torch.zeros_like(keypoints)
+    return {
+        "target": _image_tensor(sample.target),  # F×3×R×R
+        "keypoints": keypoints,  # F×3×R×R in [0, 1]
+        "attribute_reference": attribute,  # 3×R×R
+        "attribute_mask": attribute_mask,  # 1×R×R
+        "portrait_reference": portrait,
+        "portrait_mask": portrait_mask,
+        "drop_attribute": torch.tensor(sample.drop_attribute),
+    }
+
+
+class SelfReconstructionDataset(torch.utils.data.Dataset):
+    """Index-addressed samples over a training cache: index ``i`` always gives the same sample for one seed.
+
+    ``len`` is nominal (``epoch_size``): the training loop asks for consecutive indices from where it stands, so
+    a resumed run continues the same sequence.
+    """
+
+    def __init__(self, root: str | Path, *, config: SamplingConfig, seed: int = 0, epoch_size: int = 10**9,
+                 video_ids: tuple[str, ...] | None = None):
+        self.root = Path(root)
+        self.manifest = store.read_manifest(self.root)
+        span = (config.num_frames - 1) * config.frame_stride + 1
+        records = [r for r in self.manifest.videos if r.num_frames >= span and r.kinds
+                   and (video_ids is None or r.video_id in video_ids)]
+        if not records:
+            raise DurianInputError(f"{root} has no video with a mask and at least {span} frames")
+        self.records = tuple(records)
+        self.config = config
+        self.seed = seed
+        self.epoch_size = epoch_size
+        self._open: dict[str, store.VideoArrays] = {}
+
+    def __len__(self) -> int:
+        return self.epoch_size
+
+    def video(self, position: int) -> store.VideoArrays:
+        record = self.records[position]
+        if record.video_id not in self._open:  # memory maps open lazily, once per worker
+            self._open[record.video_id] = store.open_video(self.root, record)
+        return self._open[record.video_id]
+
+    def sample(self, index: int) -> Sample:
+        rng = np.random.default_rng([self.seed, index])
+        return sample_self_reconstruction(self.video(int(rng.integers(len(self.records)))), rng=rng,
+                                          config=self.config)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return sample_to_tensors(self.sample(index))
+
+
+class ConsecutiveSampler(torch.utils.data.Sampler[int]):
+    """Indices ``start + k·world + rank`` for k = 0, 1, …: each process takes its share of one global sequence."""
+
+    def __init__(self, *, start: int, rank: int = 0, world: int = 1, length: int = 10**9):
+        self.start, self.rank, self.world, self.length = start, rank, world, length
+
+    def __iter__(self):
+        index = self.start + self.rank
+        while index < self.length:
+            yield index
+            index += self.world
+
+    def __len__(self) -> int:
+        return max(0, (self.length - self.start - self.rank + self.world - 1) // self.world)

@@ -1,0 +1,160 @@
+"""Toy data, the training cache, and the self-reconstruction recipe's masking and augmentation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from durian_core.errors import DurianInputError
+from durian_core.face.regions import FACE_OVAL
+from durian_core.training import store
+from durian_core.training.data import (
+    NO_AUGMENTATION,
+    ConsecutiveSampler,
+    SamplingConfig,
+    SelfReconstructionDataset,
+    augment_reference,
+    choose_frames,
+)
+from durian_core.training.toy import make_identity, render_toy_video, write_toy_dataset
+
+RESOLUTION = 48
+
+
+@pytest.fixture(scope="module")
+def toy_cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy_cache")
+    write_toy_dataset(root, num_videos=4, num_frames=12, resolution=RESOLUTION, seed=3)
+    return root
+
+
+def test_toy_video_annotations_match_the_drawing():
+    video = render_toy_video(make_identity(1), num_frames=4, resolution=64, seed=0)
+    assert video.frames.shape == (4, 64, 64, 3) and video.frames.dtype == np.uint8
+    assert video.landmarks.shape == (4, 478, 2)
+    assert set(video.masks) == {"hair", "glasses"}  # odd identities wear glasses
+    hair = video.masks["hair"][0] > 0.9
+    colour = np.array(make_identity(1).hair_colour, np.float32)
+    # Inside the exact hair mask the pixels have the hair colour; outside they almost never do.
+    inside = np.abs(video.frames[0][hair].astype(np.float32) - colour).max(axis=1)
+    outside = np.abs(video.frames[0][video.masks["hair"][0] < 0.01].astype(np.float32) - colour).max(axis=1)
+    assert np.median(inside) < 6 and (outside < 6).mean() < 0.01
+    # The landmarks sit on the drawn face: the face oval surrounds skin-coloured pixels.
+    centre = video.landmarks[0][list(FACE_OVAL)].mean(axis=0).round().astype(int)
+    assert np.abs(video.frames[0][centre[1], centre[0]].astype(int) - make_identity(1).skin).max() < 60
+    # The head moves: landmarks differ between frames, and keypoint maps follow them.
+    assert np.abs(video.landmarks[3] - video.landmarks[0]).max() > 1.0
+    assert (video.keypoints[0] != video.keypoints[3]).any()
+
+
+def test_identities_differ_in_their_attributes():
+    hues = {make_identity(index).hair_colour for index in range(8)}
+    assert len(hues) == 8
+    assert make_identity(0).glasses_colour is None and make_identity(1).glasses_colour is not None
+
+
+def test_toy_cache_round_trip_and_resume(toy_cache):
+    manifest = store.read_manifest(toy_cache)
+    assert manifest.resolution == RESOLUTION and len(manifest.videos) == 4
+    video = store.open_video(toy_cache, manifest.videos[1])
+    assert video.frames.shape == (12, RESOLUTION, RESOLUTION, 3)
+    assert set(video.masks) == {"hair", "glasses"} and video.masks["hair"].dtype == np.uint8
+    before = (toy_cache / "videos" / "toy0001" / "frames.npy").stat().st_mtime_ns
+    write_toy_dataset(toy_cache, num_videos=4, num_frames=12, resolution=RESOLUTION, seed=3)
+    assert (toy_cache / "videos" / "toy0001" / "frames.npy").stat().st_mtime_ns == before  # complete: not redone
+
+
+def test_reading_a_folder_without_manifest_names_the_problem(tmp_path):
+    with pytest.raises(DurianInputError, match="preprocess"):
+        store.read_manifest(tmp_path)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_complementary_masking(toy_cache, seed):
+    dataset = SelfReconstructionDataset(toy_cache, config=SamplingConfig(drop_portrait_probability=0,
+                                                                       drop_attribute_probability=0), seed=seed)
+    sample = dataset.sample(seed)
+    # The portrait reference keeps no attribute pixel: everywhere the (augmented) attribute region of the portrait
+    # frame lies, it is black.
+    video = dataset.video(dataset.records.index(next(r for r in dataset.records if r.video_id == sample.video_id)))
+    attribute_frame, portrait_frame, targets = sample.frame_indices
+    assert attribute_frame not in targets and portrait_frame not in targets
+    assert (sample.portrait_reference[sample.portrait_mask > 0.999] == 0).all()
+    # ... and the attribute reference has nothing outside the attribute.
+    assert (sample.attribute_reference[sample.attribute_mask == 0] == 0).all()
+    assert sample.attribute_mask.mean() > 0.002
+    # Without augmentation the masks are exactly the stored ones: no attribute colour survives in the portrait.
+    plain = dataclasses.replace(SamplingConfig(**NO_AUGMENTATION), num_frames=1)
+    rng = np.random.default_rng(seed)
+    from durian_core.training.data import sample_self_reconstruction
+
+    clean = sample_self_reconstruction(video, rng=rng, config=plain, kind="hair")
+    own_hair = video.masks["hair"][clean.frame_indices[1]] > 0
+    assert own_hair.any() and (clean.portrait_reference[own_hair] == 0).all()
+    hair_colour = np.array(make_identity(int(sample.video_id[3:]), seed=3).hair_colour, np.float32)
+    distance = np.abs(clean.portrait_reference.astype(np.float32) - hair_colour).max(axis=-1)
+    assert (distance < 10).sum() == 0
+    stored_attribute = video.masks["hair"][clean.frame_indices[0]] / 255.0
+    np.testing.assert_allclose(clean.attribute_mask, stored_attribute, atol=1e-6)
+
+
+def test_augmentation_keeps_masks_aligned():
+    rng = np.random.default_rng(0)
+    mask = np.zeros((64, 64), np.float32)
+    mask[10:30, 20:50] = 1.0
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[..., 2] = 200  # blue everywhere, red where the mask is
+    image[mask > 0.5] = (220, 0, 0)
+    config = SamplingConfig(augment_probability=1.0, max_translate=0.15, max_rotate_degrees=30, brightness=0.0,
+                            contrast=0.0, saturation=0.0, max_hue_shift=0.0)
+    changed = 0
+    for _ in range(10):
+        warped, warped_mask = augment_reference(image, mask, rng, config)
+        red = warped[..., 0] > 110
+        inside = warped_mask > 0.5
+        changed += int((inside != (mask > 0.5)).any())
+        agreement = (red & inside).sum() / max(1, (red | inside).sum())
+        assert agreement > 0.95
+    assert changed == 10  # the warp really moved the reference each time
+
+
+def test_colour_jitter_leaves_masked_out_pixels_black(toy_cache):
+    config = SamplingConfig(augment_probability=1.0, brightness=0.5, contrast=0.5, saturation=0.5)
+    dataset = SelfReconstructionDataset(toy_cache, config=config, seed=1)
+    for index in range(4):
+        sample = dataset.sample(index)
+        assert (sample.attribute_reference[sample.attribute_mask == 0] == 0).all()
+
+
+def test_samples_are_a_function_of_their_index(toy_cache):
+    dataset = SelfReconstructionDataset(toy_cache, config=SamplingConfig(), seed=5)
+    first, again = dataset[7], dataset[7]
+    for name in first:
+        assert (first[name] == again[name]).all()
+    assert not (dataset[8]["target"] == first["target"]).all()
+
+
+def test_guidance_dropout_blanks_the_reference(toy_cache):
+    config = SamplingConfig(drop_attribute_probability=1.0, drop_portrait_probability=1.0, drop_motion_probability=1.0)
+    batch = SelfReconstructionDataset(toy_cache, config=config)[0]
+    assert (batch["attribute_reference"] == -1).all() and (batch["attribute_mask"] == 0).all()
+    assert (batch["portrait_reference"] == -1).all() and (batch["keypoints"] == 0).all()
+    assert bool(batch["drop_attribute"])
+
+
+def test_clip_sampling_uses_the_stride(toy_cache):
+    dataset = SelfReconstructionDataset(toy_cache, config=SamplingConfig(num_frames=4, frame_stride=2))
+    sample = dataset.sample(0)
+    targets = sample.frame_indices[2]
+    assert len(targets) == 4 and np.all(np.diff(targets) == 2)
+    assert sample.target.shape == (4, RESOLUTION, RESOLUTION, 3)
+    with pytest.raises(DurianInputError, match="too short"):
+        choose_frames(5, num_frames=4, stride=2, rng=np.random.default_rng(0))
+
+
+def test_processes_share_one_index_sequence():
+    shards = [list(zip(range(5), ConsecutiveSampler(start=10, rank=rank, world=3), strict=False)) for rank in range(3)]
+    indices = sorted(index for shard in shards for _, index in shard)
+    assert indices == list(range(10, 25))
