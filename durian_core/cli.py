@@ -43,7 +43,7 @@ def _add_generate(subparsers) -> None:
                         "automatic mask; use --mask-mode replace to use it alone)")
     parser.add_argument("--weight", action=_AttributeAction, type=float, help="opacity of the last attribute, 0..1")
     parser.add_argument("--mask-mode", choices=("add", "replace"), default="add")
-    parser.add_argument("--alpha", type=float, help="blend the first two attributes of one kind: 0 = first, 1 = second")
+    parser.add_argument("--alpha", type=float, help="blend the first two attributes (one kind): 0 = first, 1 = second")
     parser.add_argument("--driving", help="driving video (motion and audio); without it the output is a still edit")
     parser.add_argument("--output", required=True, help="out.mp4 (with --driving) or out.png (still edit)")
     _add_engine_options(parser)

@@ -30,7 +30,8 @@ def self_reenactment(
     if predicted.shape != real.shape:
         import cv2
 
-        predicted = np.stack([cv2.resize(frame, real.shape[2:0:-1], interpolation=cv2.INTER_AREA) for frame in predicted])
+        size = real.shape[2:0:-1]
+        predicted = np.stack([cv2.resize(frame, size, interpolation=cv2.INTER_AREA) for frame in predicted])
     baseline = np.repeat(real[:1], len(real), axis=0)
     # Frame 0 is the input itself: leave it out of both scores.
     return {
