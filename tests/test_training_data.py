@@ -73,8 +73,7 @@ def test_reading_a_folder_without_manifest_names_the_problem(tmp_path):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_complementary_masking(toy_cache, seed):
-    dataset = SelfReconstructionDataset(toy_cache, config=SamplingConfig(drop_portrait_probability=0,
-                                                                       drop_attribute_probability=0), seed=seed)
+    dataset = SelfReconstructionDataset(toy_cache, config=SamplingConfig(), seed=seed)
     sample = dataset.sample(seed)
     # The portrait reference keeps no attribute pixel: everywhere the (augmented) attribute region of the portrait
     # frame lies, it is black.
@@ -136,12 +135,17 @@ def test_samples_are_a_function_of_their_index(toy_cache):
     assert not (dataset[8]["target"] == first["target"]).all()
 
 
-def test_guidance_dropout_blanks_the_reference(toy_cache):
-    config = SamplingConfig(drop_attribute_probability=1.0, drop_portrait_probability=1.0, drop_motion_probability=1.0)
-    batch = SelfReconstructionDataset(toy_cache, config=config)[0]
-    assert (batch["attribute_reference"] == -1).all() and (batch["attribute_mask"] == 0).all()
-    assert (batch["portrait_reference"] == -1).all() and (batch["keypoints"] == 0).all()
-    assert bool(batch["drop_attribute"])
+def test_guidance_dropout_follows_the_pipeline_branches(toy_cache):
+    config = SamplingConfig(unconditional_probability=0.2, portrait_only_probability=0.2, no_motion_probability=0.2)
+    dataset = SelfReconstructionDataset(toy_cache, config=config, seed=2)
+    seen = set()
+    for index in range(200):
+        batch = dataset[index]
+        seen.add((bool(batch["keep_portrait"]), bool(batch["keep_attribute"]), bool(batch["keep_motion"])))
+    # ε_u, ε_p, ε_pa and ε_pam of signal-fusion guidance, and no other combination.
+    assert seen == {(False, False, False), (True, False, False), (True, True, False), (True, True, True)}
+    with pytest.raises(DurianInputError, match="add up"):
+        SamplingConfig(unconditional_probability=0.5, portrait_only_probability=0.5, no_motion_probability=0.5)
 
 
 def test_clip_sampling_uses_the_stride(toy_cache):

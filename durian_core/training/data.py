@@ -6,7 +6,8 @@ a clip of F frames at a stride in stage 2). The attribute reference keeps only t
 (``I_port ⊙ (1 − M_port)``), so the model must take the attribute from one reference and the rest from the other,
 as it will at inference where the two come from different people. Random affine warps and colour jitter on both
 references (never on the target) stop it from copying pixels in place, and references, keypoints and the image
-embedding are dropped now and then so classifier-free guidance has an unconditional branch to work with.
+embedding are dropped now and then, as the pipeline's guidance branches drop them, so signal-fusion guidance has
+trained branches to combine.
 
 Every random choice comes from a generator seeded by (seed, sample index): a sample is a pure function of its
 index, so a resumed run sees exactly the data an unbroken one would.
@@ -43,9 +44,12 @@ class SamplingConfig:
     contrast: float = 0.15
     saturation: float = 0.15
     max_hue_shift: float = 0.03  # fraction of the hue circle
-    drop_portrait_probability: float = 0.05  # classifier-free guidance: portrait reference replaced by nothing
-    drop_attribute_probability: float = 0.05  # attribute reference and the image embedding replaced by nothing
-    drop_motion_probability: float = 0.05  # keypoint maps replaced by black
+    # Guidance dropout, nested like the pipeline's signal-fusion branches (ε_u, ε_p, ε_pa, ε_pam), so each branch
+    # the pipeline runs at inference has been trained: no signal at all; the portrait alone (no attribute, no image
+    # embedding, no motion); both references without motion. The rest of the samples carry every signal.
+    unconditional_probability: float = 0.05
+    portrait_only_probability: float = 0.05
+    no_motion_probability: float = 0.05
     min_mask_fraction: float = 0.002  # an attribute covering less of the frame is treated as absent
 
     def __post_init__(self) -> None:
@@ -55,14 +59,17 @@ class SamplingConfig:
         low, high = self.scale_range
         if not 0 < low <= high:
             raise DurianInputError(f"scale_range must be increasing and positive, got {self.scale_range}")
-        for name in ("generated_expansion_probability", "augment_probability", "drop_portrait_probability",
-                     "drop_attribute_probability", "drop_motion_probability"):
+        for name in ("generated_expansion_probability", "augment_probability", "unconditional_probability",
+                     "portrait_only_probability", "no_motion_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise DurianInputError(f"{name} must be within [0, 1], got {getattr(self, name)}")
+        dropped = self.unconditional_probability + self.portrait_only_probability + self.no_motion_probability
+        if dropped > 1.0:
+            raise DurianInputError(f"the three guidance-dropout probabilities add up to {dropped:.3f} > 1")
 
 
-NO_AUGMENTATION = dict(augment_probability=0.0, drop_portrait_probability=0.0, drop_attribute_probability=0.0,
-                       drop_motion_probability=0.0, max_random_growth=0.0, generated_expansion_probability=0.0)
+NO_AUGMENTATION = dict(augment_probability=0.0, unconditional_probability=0.0, portrait_only_probability=0.0,
+                       no_motion_probability=0.0, max_random_growth=0.0, generated_expansion_probability=0.0)
 """Overrides that make sampling deterministic apart from the frame choice (evaluation)."""
 
 
@@ -211,7 +218,11 @@ def sample_self_reconstruction(
                                                         config, mask_border="zero")
     portrait_image, portrait_mask = augment_reference(np.asarray(video.frames[portrait]), portrait_mask, rng, config,
                                                       mask_border="replicate")
-    drops = rng.uniform(size=3)
+    level = rng.uniform()
+    thresholds = np.cumsum([config.unconditional_probability, config.portrait_only_probability,
+                            config.no_motion_probability])
+    unconditional, portrait_only = level < thresholds[0], thresholds[0] <= level < thresholds[1]
+    no_motion = level < thresholds[2]
     return Sample(
         video_id=video.record.video_id,
         kind=kind,
@@ -222,9 +233,9 @@ def sample_self_reconstruction(
         attribute_mask=attribute_mask,
         portrait_reference=mask_image(portrait_image, 1.0 - portrait_mask),
         portrait_mask=portrait_mask,
-        drop_portrait=bool(drops[0] < config.drop_portrait_probability),
-        drop_attribute=bool(drops[1] < config.drop_attribute_probability),
-        drop_motion=bool(drops[2] < config.drop_motion_probability),
+        drop_portrait=bool(unconditional),
+        drop_attribute=bool(unconditional or portrait_only),
+        drop_motion=bool(no_motion),
     )
 
 
@@ -235,30 +246,22 @@ def _image_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 def sample_to_tensors(sample: Sample) -> dict[str, torch.Tensor]:
-    """The tensors the training step consumes; dropped signals are already blanked here.
+    """The tensors the training step consumes.
 
-    A dropped reference becomes an empty (all-black, all-zero mask) reference and dropped keypoints a black map:
-    the same "nothing" the pipeline feeds its unconditional branches.
+    Images stay as they are when a signal is dropped: the step leaves a dropped reference's tokens out of the
+    attention, zeroes a dropped image embedding and dropped guider features, exactly the "nothing" the pipeline's
+    unconditional branches get. The ``keep_*`` flags say which signals this sample carries.
     """
-    attribute = _image_tensor(sample.attribute_reference)
-    attribute_mask = torch.from_numpy(sample.attribute_mask)[None]
-    portrait = _image_tensor(sample.portrait_reference)
-    portrait_mask = torch.from_numpy(sample.portrait_mask)[None]
-    keypoints = torch.from_numpy(np.ascontiguousarray(sample.keypoints)).float().div(255.0).movedim(-1, -3)
-    if sample.drop_attribute:
-        attribute, attribute_mask = torch.full_like(attribute, -1.0), torch.zeros_like(attribute_mask)
-    if sample.drop_portrait:
-        portrait, portrait_mask = torch.full_like(portrait, -1.0), torch.zeros_like(portrait_mask)
-    if sample.drop_motion:
-        keypoints = torch.zeros_like(keypoints)
     return {
-        "target": _image_tensor(sample.target),  # F×3×R×R
-        "keypoints": keypoints,  # F×3×R×R in [0, 1]
-        "attribute_reference": attribute,  # 3×R×R
-        "attribute_mask": attribute_mask,  # 1×R×R
-        "portrait_reference": portrait,
-        "portrait_mask": portrait_mask,
-        "drop_attribute": torch.tensor(sample.drop_attribute),
+        "target": _image_tensor(sample.target),  # F×3×R×R in [-1, 1]
+        "keypoints": torch.from_numpy(np.ascontiguousarray(sample.keypoints)).float().div(255.0).movedim(-1, -3),
+        "attribute_reference": _image_tensor(sample.attribute_reference),  # 3×R×R, already I ⊙ M_attr
+        "attribute_mask": torch.from_numpy(np.ascontiguousarray(sample.attribute_mask))[None],  # 1×R×R
+        "portrait_reference": _image_tensor(sample.portrait_reference),  # already I ⊙ (1 − M_port)
+        "portrait_mask": torch.from_numpy(np.ascontiguousarray(sample.portrait_mask))[None],  # M_port
+        "keep_portrait": torch.tensor(not sample.drop_portrait),
+        "keep_attribute": torch.tensor(not sample.drop_attribute),
+        "keep_motion": torch.tensor(not sample.drop_motion),
     }
 
 

@@ -1,0 +1,254 @@
+"""Training configs: frozen dataclasses, presets ``tiny`` and ``sd15``, loading from YAML/JSON and ``key=value``
+overrides from the command line.
+
+A file may start from a preset (``preset: sd15``) and change only what differs; nested fields are addressed with
+dots on the command line (``--set stage1.learning_rate=2e-5 --set sampling.max_rotate_degrees=5``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from durian_core.errors import DurianInputError
+from durian_core.training.data import SamplingConfig
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """What differs between the two stages of the paper's schedule."""
+
+    steps: int  # optimizer steps
+    batch_size: int  # samples per process per micro-batch (the global batch is × processes × accumulation)
+    learning_rate: float
+    warmup_steps: int = 0  # linear warm-up from 0
+    gradient_accumulation: int = 1
+    num_frames: int = 1  # target frames per sample: 1 in stage 1, the clip length in stage 2
+    frame_stride: int = 1  # frames between consecutive clip frames (stage 2)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.gradient_accumulation < 1:
+            raise DurianInputError(
+                f"steps, batch_size and gradient_accumulation must be positive, got {self.steps}, "
+                f"{self.batch_size}, {self.gradient_accumulation}"
+            )
+        if self.learning_rate <= 0:
+            raise DurianInputError(f"learning_rate must be positive, got {self.learning_rate}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run of one or both stages."""
+
+    name: str
+    model: str  # model config of ``durian_core.models.config`` ("tiny" or "sd15")
+    stage1: StageConfig
+    stage2: StageConfig
+    data: str = ""  # a training cache folder (the output of ``preprocess`` or of the toy generator)
+    output_dir: str = "runs/durian"
+    base_model: str | None = None  # SD1.5-layout folder or Hub id the nets start from; None: random (tiny tests)
+    motion_adapter: str | None = None  # AnimateDiff MotionAdapter folder or Hub id for stage 2; None: fresh modules
+    init_from: str | None = None  # a saved Durian model to start from; stage 2 defaults to stage 1's final model
+    autoencoder_steps: int = 0  # fit the VAE to the data first (only for random-weight tiny models: SD's is frozen)
+    autoencoder_learning_rate: float = 1e-3
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    prediction_type: str = "epsilon"  # "epsilon" (the paper) or "v_prediction"
+    snr_gamma: float | None = None  # min-SNR loss weighting (Hang et al. 2023); None: plain MSE
+    num_train_timesteps: int = 1000
+    weight_decay: float = 1e-2
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_epsilon: float = 1e-8
+    max_grad_norm: float = 1.0
+    lr_schedule: str = "constant"  # after warm-up: "constant" or "cosine"
+    mixed_precision: str = "no"  # "no", "fp16" or "bf16" (accelerate's names)
+    gradient_checkpointing: bool = False
+    seed: int = 0
+    num_workers: int = 0  # data-loader worker processes per training process
+    checkpoint_every: int = 500  # optimizer steps between resumable checkpoints
+    keep_checkpoints: int = 3  # older checkpoints are deleted
+    validate_every: int = 0  # optimizer steps between validation videos (0: only at the end)
+    validation_samples: int = 2
+    validation_inference_steps: int = 25
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.prediction_type not in ("epsilon", "v_prediction"):
+            raise DurianInputError(
+                f"prediction_type must be 'epsilon' or 'v_prediction', got {self.prediction_type!r}"
+            )
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            raise DurianInputError(f"mixed_precision must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise DurianInputError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if self.snr_gamma is not None and self.snr_gamma <= 0:
+            raise DurianInputError(f"snr_gamma must be positive, got {self.snr_gamma}")
+        if self.checkpoint_every < 1 or self.keep_checkpoints < 1:
+            raise DurianInputError("checkpoint_every and keep_checkpoints must be at least 1")
+
+    def stage(self, number: int) -> StageConfig:
+        if number not in (1, 2):
+            raise DurianInputError(f"stage must be 1 or 2, got {number}")
+        return self.stage1 if number == 1 else self.stage2
+
+    def sampling_for(self, number: int) -> SamplingConfig:
+        """The sampling config with the stage's clip length and stride."""
+        stage = self.stage(number)
+        return dataclasses.replace(self.sampling, num_frames=stage.num_frames, frame_stride=stage.frame_stride)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+TINY_TRAINING = TrainConfig(
+    name="tiny",
+    model="tiny",
+    # Sized for a CPU in minutes: 64² toy faces, a high learning rate, no warm-up worth the name.
+    stage1=StageConfig(steps=300, batch_size=8, learning_rate=5e-4, warmup_steps=10),
+    stage2=StageConfig(steps=20, batch_size=2, learning_rate=5e-4, warmup_steps=0, num_frames=4, frame_stride=2),
+    output_dir="runs/tiny",
+    autoencoder_steps=300,
+    checkpoint_every=100,
+    validate_every=0,
+    validation_samples=1,
+    validation_inference_steps=10,
+)
+
+SD15_TRAINING = TrainConfig(
+    name="sd15",
+    model="sd15",
+    # The paper: 512², 60k steps per stage on 8 GPUs, stage 1 on single frames, stage 2 on clips with only the motion
+    # modules learning. Batch and learning rate follow the AnimateAnyone-style recipe Durian builds on.
+    stage1=StageConfig(steps=60_000, batch_size=4, learning_rate=1e-5, warmup_steps=500),
+    stage2=StageConfig(steps=60_000, batch_size=1, learning_rate=1e-5, warmup_steps=500, num_frames=16,
+                       frame_stride=2),
+    output_dir="runs/sd15",
+    base_model="lambdalabs/sd-image-variations-diffusers",
+    motion_adapter="guoyww/animatediff-motion-adapter-v1-5-2",
+    mixed_precision="bf16",
+    gradient_checkpointing=True,
+    num_workers=4,
+    checkpoint_every=2_000,
+    validate_every=2_000,
+)
+
+TRAINING_PRESETS: dict[str, TrainConfig] = {"tiny": TINY_TRAINING, "sd15": SD15_TRAINING}
+
+
+def _parse_scalar(text: str) -> Any:
+    """``"1e-5"`` → 1e-05 (YAML 1.1 would keep it a string), ``"none"`` → None, else what YAML makes of it."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return None if text.strip().lower() in ("none", "null", "") else yaml.safe_load(text)
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    """Turn a value from YAML/JSON/the command line into the field's declared type."""
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise DurianInputError(f"{where} must be a mapping, got {value!r}")
+        return _replace(kind, value, where + ".")
+    options = typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, types.UnionType) else (kind,)
+    if isinstance(value, str) and str not in options:
+        value = _parse_scalar(value)
+    elif isinstance(value, str) and type(None) in options and value.strip().lower() in ("none", "null"):
+        value = None
+    if value is None:
+        if type(None) in options:
+            return None
+        raise DurianInputError(f"{where} cannot be empty")
+    kind = next(option for option in options if option is not type(None))
+    if typing.get_origin(kind) is tuple:
+        members = typing.get_args(kind)
+        if not isinstance(value, list | tuple) or len(value) != len(members):
+            raise DurianInputError(f"{where} must be a list of {len(members)} values, got {value!r}")
+        return tuple(_coerce(item, member, where) for item, member in zip(value, members))
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise DurianInputError(f"{where} must be true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise DurianInputError(f"{where} must be an integer, got {value!r}")
+        return value
+    if kind is float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise DurianInputError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    return str(value)
+
+
+def _replace(config: Any, changes: dict[str, Any], where: str = "") -> Any:
+    hints = typing.get_type_hints(type(config))
+    names = {f.name for f in dataclasses.fields(config)}
+    updates = {}
+    for key, value in changes.items():
+        if key not in names:
+            raise DurianInputError(f"unknown training setting {where + key!r}; known: {', '.join(sorted(names))}")
+        current = getattr(config, key)
+        kind = current if dataclasses.is_dataclass(current) else hints[key]
+        updates[key] = _coerce(value, kind, f"{where}{key}")
+    return dataclasses.replace(config, **updates)
+
+
+def _nested(dotted: dict[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for key, value in dotted.items():
+        node = tree
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+def load_training_config(source: str | Path = "tiny", *, overrides: list[str] | None = None) -> TrainConfig:
+    """A preset name or a YAML/JSON file (optionally ``preset: <name>`` plus changes), then ``key=value`` overrides."""
+    name = str(source)
+    if name in TRAINING_PRESETS:
+        config, changes = TRAINING_PRESETS[name], {}
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise DurianInputError(f"training config {name!r} is neither a preset ({', '.join(TRAINING_PRESETS)}) "
+                                   "nor a file")
+        text = path.read_text()
+        changes = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text) or {}
+        if not isinstance(changes, dict):
+            raise DurianInputError(f"{path} must hold a mapping of settings")
+        preset = changes.pop("preset", "tiny")
+        if preset not in TRAINING_PRESETS:
+            raise DurianInputError(f"{path}: preset must be one of {', '.join(TRAINING_PRESETS)}, got {preset!r}")
+        config = TRAINING_PRESETS[preset]
+    config = _replace(config, changes)
+    dotted = {}
+    for item in overrides or []:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise DurianInputError(f"override {item!r} must look like key=value (e.g. stage1.steps=100)")
+        dotted[key.strip()] = value
+    return _replace(config, _nested(dotted)) if dotted else config
+
+
+def save_training_config(config: TrainConfig, path: str | Path) -> None:
+    """Write a config as YAML that :func:`load_training_config` reads back to an equal config."""
+    Path(path).write_text(yaml.safe_dump(_plain(config.to_dict()), sort_keys=False))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value
