@@ -1,0 +1,731 @@
+"""DurianPipeline: portrait + attribute references + keypoint maps → frames, as a diffusers ``DiffusionPipeline``.
+
+Weights folder (``save_pretrained`` writes it, :meth:`DurianPipeline.from_pretrained` reads it strictly)::
+
+    model_index.json                       diffusers' component index
+    durian_config.json                     the model config name and the resolution the model runs at
+    vae/              config.json  diffusion_pytorch_model.safetensors
+    image_encoder/    config.json  model.safetensors                 CLIPVisionModelWithProjection
+    feature_extractor/preprocessor_config.json                      CLIPImageProcessor
+    prnet/ arnet/     config.json  diffusion_pytorch_model.safetensors   reference UNets, 5 input channels
+    denoiser/         config.json  diffusion_pytorch_model.safetensors   UNetMotionModel
+    guider/           config.json  diffusion_pytorch_model.safetensors   KeypointGuider
+    scheduler/        scheduler_config.json
+
+Concurrency: the pipeline object is shared by all requests of a process. Nothing of a request is stored on it:
+reference banks travel as call arguments (``cross_attention_kwargs``), guider features through a context variable,
+and each call copies the scheduler before setting its timesteps. Encoded references are shared through the
+content-addressed :class:`~durian_core.cache.FeatureCache`, which is thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL, DDIMScheduler, DiffusionPipeline, UNet2DConditionModel, UNetMotionModel
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
+from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+from durian_core.cache import FeatureCache, content_key, default_cache
+from durian_core.models.config import DurianModelConfig
+from durian_core.models.durian import (
+    TRANSFORMERS_WEIGHTS,
+    DurianModel,
+    DurianWeightsError,
+    load_diffusers_part,
+    load_strict,
+    read_json,
+    resolve_weights,
+)
+from durian_core.models.guider import KeypointGuider
+from durian_core.models.reference import ReferenceContext, ReferenceTerm
+
+OUTPUT_TYPES = ("np", "pil", "latent")
+PIPELINE_PARTS = ("vae", "image_encoder", "feature_extractor", "prnet", "arnet", "denoiser", "guider", "scheduler")
+BRANCHES = ("uncond", "portrait", "attribute", "motion")
+"""Guidance branches, each adding one signal to the previous: ε_u, ε_p, ε_pa, ε_pam."""
+
+
+@dataclass
+class DurianPipelineOutput(BaseOutput):
+    """``frames``: F×H×W×3 uint8 (``"np"``), a list of PIL images (``"pil"``) or latents (1, 4, F, h, w)."""
+
+    frames: Any
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedReference:
+    """Everything a reference contributes, computed once per image and mask and cached."""
+
+    latents: torch.Tensor  # (1, 4, h, w), VAE latent of the masked image, scaled
+    mask: torch.Tensor  # (1, 1, h, w), the mask on the latent grid
+    embedding: torch.Tensor  # (1, 1, D), CLIP image embedding of the masked image
+    banks: dict[str, torch.Tensor]  # layer → (1, N, C) spatial self-attention input of the reference net
+
+
+def guidance_weights(portrait: float, attribute: float, motion: float) -> dict[str, float]:
+    """Coefficients of ε_u, ε_p, ε_pa, ε_pam in ``ε_u + λ_p(ε_p − ε_u) + λ_a(ε_pa − ε_p) + λ_m(ε_pam − ε_pa)``.
+
+    Branches whose coefficient is zero are never computed: equal scales λ give plain classifier-free guidance
+    (two branches), and all scales at 1 give a single conditional pass.
+    """
+    return {
+        "uncond": 1.0 - portrait,
+        "portrait": portrait - attribute,
+        "attribute": attribute - motion,
+        "motion": motion,
+    }
+
+
+def window_starts(frames: int, window: int, overlap: int) -> list[int]:
+    """First frame of each window; the last window ends on the last frame."""
+    if frames <= window:
+        return [0]
+    stride = window - overlap
+    starts = list(range(0, frames - window, stride))
+    starts.append(frames - window)
+    return starts
+
+
+def _ramp_weights(length: int, start: int, total: int, overlap: int) -> torch.Tensor:
+    """Per-frame blend weights of one window: linear ramps across the overlaps, flat elsewhere."""
+    weights = torch.ones(length)
+    if overlap <= 0:
+        return weights
+    ramp = torch.arange(1, overlap + 1, dtype=torch.float32) / (overlap + 1)
+    if start > 0:
+        weights[:overlap] = ramp[: min(overlap, length)]
+    if start + length < total:
+        weights[-overlap:] = torch.minimum(weights[-overlap:], ramp.flip(0)[-min(overlap, length) :])
+    return weights
+
+
+class DurianPipeline(DiffusionPipeline):
+    """Portrait animation with attribute transfer (Durian), with signal-fusion guidance and sliding windows."""
+
+    model_cpu_offload_seq = "image_encoder->prnet->arnet->guider->denoiser->vae"
+
+    def __init__(
+        self,
+        vae: AutoencoderKL,
+        image_encoder: CLIPVisionModelWithProjection,
+        feature_extractor: CLIPImageProcessorPil,
+        prnet: UNet2DConditionModel,
+        arnet: UNet2DConditionModel,
+        denoiser: UNetMotionModel,
+        guider: KeypointGuider,
+        scheduler: SchedulerMixin,
+    ) -> None:
+        super().__init__()
+        self.register_modules(
+            vae=vae,
+            image_encoder=image_encoder,
+            feature_extractor=feature_extractor,
+            prnet=prnet,
+            arnet=arnet,
+            denoiser=denoiser,
+            guider=guider,
+            scheduler=scheduler,
+        )
+        # The container installs the reference processors and the guider hook on the registered parts (idempotent).
+        self.model = DurianModel(prnet, arnet, denoiser, guider)
+        self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
+        self.resolution = int(vae.config.sample_size)
+        self.feature_cache: FeatureCache = default_cache()
+        # Cached references belong to these weights: a process-unique id keeps two pipelines' entries apart.
+        self._cache_namespace = f"durian-reference-{uuid.uuid4().hex}"
+        self._lock = threading.Lock()  # guards nothing per request; only lazy one-time setup
+
+    @classmethod
+    def from_model(
+        cls,
+        model: DurianModel,
+        *,
+        vae: AutoencoderKL,
+        image_encoder: CLIPVisionModelWithProjection,
+        feature_extractor: CLIPImageProcessorPil,
+        scheduler: SchedulerMixin | None = None,
+        model_config: DurianModelConfig | None = None,
+    ) -> DurianPipeline:
+        """Assemble a pipeline around a :class:`DurianModel` (DDIM by default)."""
+        pipeline = cls(
+            vae=vae,
+            image_encoder=image_encoder,
+            feature_extractor=feature_extractor,
+            prnet=model.prnet,
+            arnet=model.arnet,
+            denoiser=model.denoiser,
+            guider=model.guider,
+            scheduler=scheduler
+            or DDIMScheduler(
+                beta_start=0.00085,
+                beta_end=0.012,
+                beta_schedule="scaled_linear",
+                clip_sample=False,
+                set_alpha_to_one=False,
+                steps_offset=1,
+            ),
+        )
+        pipeline.model_config_name = model_config.name if model_config is not None else "custom"
+        return pipeline
+
+    @classmethod
+    def from_base(
+        cls,
+        base: str | Path,
+        *,
+        motion_adapter: str | Path | None = None,
+        config: DurianModelConfig | str = "sd15",
+        revision: str | None = None,
+        motion_adapter_revision: str | None = None,
+    ) -> DurianPipeline:
+        """A fresh pipeline to train from: VAE, UNet (copied into all three nets) and image encoder of ``base``."""
+        folder = resolve_weights(base, revision=revision, subfolders=("unet", "vae", "image_encoder", "scheduler"))
+        model = DurianModel.from_base(
+            folder, motion_adapter=motion_adapter, config=config, motion_adapter_revision=motion_adapter_revision
+        )
+        from durian_core.models.durian import _load_base_part
+
+        vae = _load_base_part(AutoencoderKL, folder / "vae")
+        image_encoder = _load_image_encoder(folder / "image_encoder")
+        size = image_encoder.config.image_size
+        feature_extractor = CLIPImageProcessorPil(
+            size={"shortest_edge": size}, crop_size={"height": size, "width": size}
+        )
+        return cls.from_model(model, vae=vae, image_encoder=image_encoder, feature_extractor=feature_extractor)
+
+    # ----------------------------------------------------------------------------------------------------- I/O
+
+    def save_pretrained(self, save_directory: str | Path, **kwargs: Any) -> None:  # type: ignore[override]
+        """diffusers' layout (see the module docstring) in safetensors, plus ``durian_config.json``."""
+        kwargs.setdefault("safe_serialization", True)
+        super().save_pretrained(str(save_directory), **kwargs)
+        import json
+
+        info = {
+            "format": 1,
+            "model_config": getattr(self, "model_config_name", "custom"),
+            "resolution": self.resolution,
+        }
+        (Path(save_directory) / "durian_config.json").write_text(json.dumps(info, indent=2) + "\n")
+
+    @classmethod
+    def from_pretrained(  # type: ignore[override]
+        cls,
+        path_or_id: str | Path,
+        *,
+        revision: str | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> DurianPipeline:
+        """Load every part strictly from a folder written by :meth:`save_pretrained`, or a Hub id at ``revision``."""
+        folder = resolve_weights(path_or_id, revision=revision, subfolders=PIPELINE_PARTS)
+        index = read_json(folder / "model_index.json")
+        missing = [name for name in PIPELINE_PARTS if name not in index]
+        if missing:
+            raise DurianWeightsError(f"{folder / 'model_index.json'} lists no {', '.join(missing)}")
+        info = read_json(folder / "durian_config.json")
+        model = DurianModel.from_pretrained(folder)
+        vae = load_diffusers_part(AutoencoderKL, folder / "vae")
+        image_encoder = _load_image_encoder(folder / "image_encoder")
+        feature_extractor = CLIPImageProcessorPil.from_pretrained(str(folder / "feature_extractor"))
+        scheduler = _load_scheduler(folder / "scheduler")
+        pipeline = cls.from_model(
+            model, vae=vae, image_encoder=image_encoder, feature_extractor=feature_extractor, scheduler=scheduler
+        )
+        pipeline.model_config_name = info.get("model_config", "custom")
+        if device is not None or dtype is not None:
+            pipeline.to(device=device, dtype=dtype)
+        return pipeline
+
+    # ------------------------------------------------------------------------------------------ 1. check inputs
+
+    def check_inputs(
+        self,
+        portrait: np.ndarray,
+        portrait_mask: np.ndarray,
+        attributes: Sequence[np.ndarray],
+        attribute_masks: Sequence[np.ndarray],
+        *,
+        keypoint_maps: np.ndarray | None,
+        alpha: float | None,
+        interpolate: tuple[int, int],
+        attribute_weights: Sequence[float] | None,
+        num_inference_steps: int,
+        guidance: dict[str, float],
+        window: int,
+        overlap: int,
+        history_frames: int,
+        output_type: str,
+    ) -> None:
+        """Raise ``ValueError`` naming the first bad value."""
+        _check_image("portrait", portrait)
+        _check_mask("portrait_mask", portrait_mask, portrait)
+        if len(attributes) == 0:
+            raise ValueError("attributes must hold at least one attribute image")
+        if len(attribute_masks) != len(attributes):
+            raise ValueError(f"attribute_masks has {len(attribute_masks)} masks for {len(attributes)} attributes")
+        for index, (image, mask) in enumerate(zip(attributes, attribute_masks)):
+            _check_image(f"attributes[{index}]", image)
+            _check_mask(f"attribute_masks[{index}]", mask, image)
+        if keypoint_maps is not None:
+            if keypoint_maps.ndim != 4 or keypoint_maps.shape[-1] != self.guider.conv_in.in_channels:
+                raise ValueError(
+                    f"keypoint_maps must be F×H×W×{self.guider.conv_in.in_channels}, got shape {keypoint_maps.shape}"
+                )
+            if len(keypoint_maps) == 0:
+                raise ValueError("keypoint_maps holds no frames")
+        if alpha is not None:
+            if not 0.0 <= alpha <= 1.0:
+                raise ValueError(f"alpha must be within [0, 1], got {alpha}")
+            first, second = interpolate
+            if first == second or not (0 <= first < len(attributes) and 0 <= second < len(attributes)):
+                raise ValueError(f"interpolate={interpolate} must name two different attributes of {len(attributes)}")
+        if attribute_weights is not None:
+            if len(attribute_weights) != len(attributes):
+                raise ValueError(
+                    f"attribute_weights has {len(attribute_weights)} values for {len(attributes)} attributes"
+                )
+            bad = [weight for weight in attribute_weights if not 0.0 <= weight <= 1.0]
+            if bad:
+                raise ValueError(f"attribute_weights must be within [0, 1], got {bad[0]}")
+        if num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps must be at least 1, got {num_inference_steps}")
+        for name, scale in guidance.items():
+            if not 0.0 <= scale <= 20.0:
+                raise ValueError(f"guidance scale {name} must be within [0, 20], got {scale}")
+        if window < 1 or not 0 <= overlap < window:
+            raise ValueError(f"need window >= 1 and 0 <= overlap < window, got window={window}, overlap={overlap}")
+        longest = self.denoiser.config.motion_max_seq_length
+        if window > longest:
+            raise ValueError(f"window={window} exceeds the {longest} frames the motion modules know")
+        if not 0 <= history_frames <= overlap:
+            raise ValueError(f"history_frames must be within [0, overlap={overlap}], got {history_frames}")
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
+
+    # -------------------------------------------------------------------------------------- 2. encode references
+
+    def _image_tensor(self, image: np.ndarray) -> torch.Tensor:
+        """RGB uint8 H×W×3 → (1, 3, R, R) in [-1, 1] at the model resolution."""
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+        if tensor.shape[-2:] != (self.resolution, self.resolution):
+            tensor = F.interpolate(
+                tensor, size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False
+            )
+        return tensor.to(self.vae.device, self.vae.dtype)
+
+    def _mask_tensor(self, mask: np.ndarray, size: int) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None, None]
+        return F.interpolate(tensor, size=(size, size), mode="area").clamp(0, 1)
+
+    @torch.no_grad()
+    def encode_image(self, image: np.ndarray) -> torch.Tensor:
+        """CLIP image embedding (1, 1, D) of an RGB uint8 image."""
+        pixels = self.feature_extractor(images=image, return_tensors="pt").pixel_values
+        pixels = pixels.to(self.image_encoder.device, self.image_encoder.dtype)
+        return self.image_encoder(pixel_values=pixels).image_embeds[:, None]
+
+    @torch.no_grad()
+    def encode_latents(self, image: np.ndarray) -> torch.Tensor:
+        """Scaled VAE latent (1, 4, h, w) of an RGB uint8 image; the distribution's mode, so it is deterministic."""
+        latents = self.vae.encode(self._image_tensor(image)).latent_dist.mode()
+        return latents * self.vae.config.scaling_factor
+
+    @torch.no_grad()
+    def encode_reference(self, image: np.ndarray, mask: np.ndarray, *, role: str) -> EncodedReference:
+        """Encode one reference, cached by content: the masked image's latent, the mask, CLIP embedding, banks.
+
+        ``role="portrait"`` keeps what lies outside the mask (``I ⊙ (1 − M)``) and runs PRNet;
+        ``role="attribute"`` keeps what lies inside (``I ⊙ M``) and runs ARNet.
+        """
+        if role not in ("portrait", "attribute"):
+            raise ValueError(f"role must be 'portrait' or 'attribute', got {role!r}")
+        key = content_key(role, image, np.asarray(mask, np.float32), str(self.device), str(self.dtype))
+        return self.feature_cache.get_or_compute(
+            self._cache_namespace, key, lambda: self._encode_reference(image, mask, role=role)
+        )
+
+    def _encode_reference(self, image: np.ndarray, mask: np.ndarray, *, role: str) -> EncodedReference:
+        keep = (1.0 - mask) if role == "portrait" else mask
+        masked = np.clip(np.rint(image.astype(np.float32) * keep[..., None]), 0, 255).astype(np.uint8)
+        latents = self.encode_latents(masked)
+        latent_mask = self._mask_tensor(mask, latents.shape[-1]).to(latents.device, latents.dtype)
+        embedding = self.encode_image(masked)
+        banks = self.model.record_banks("prnet" if role == "portrait" else "arnet", latents, latent_mask, embedding)
+        return EncodedReference(latents, latent_mask, embedding, {k: v.detach() for k, v in banks.items()})
+
+    # ---------------------------------------------------------------------------------------- branch planning
+
+    def plan_branches(
+        self,
+        encoded_portrait: EncodedReference,
+        encoded_attributes: Sequence[EncodedReference],
+        *,
+        guidance: dict[str, float],
+        alpha: float | None,
+        interpolate: tuple[int, int],
+        attribute_weights: Sequence[float] | None,
+    ) -> tuple[list[str], list[float], ReferenceContext, torch.Tensor]:
+        """Which guidance branches run, their coefficients, the reference plan per branch, and their embeddings."""
+        coefficients = guidance_weights(guidance["portrait"], guidance["attribute"], guidance["motion"])
+        active = [name for name in BRANCHES if coefficients[name] != 0.0]
+        names = [f"attribute_{index}" for index in range(len(encoded_attributes))]
+        banks = {"portrait": encoded_portrait.banks} | {n: e.banks for n, e in zip(names, encoded_attributes)}
+        weights = {} if attribute_weights is None else {n: float(w) for n, w in zip(names, attribute_weights)}
+
+        mixing = torch.ones(len(names))
+        if alpha is None:
+            attribute_terms = (ReferenceTerm(("portrait", *names)),)
+        else:
+            first, second = interpolate
+            without_second = tuple(n for i, n in enumerate(names) if i != second)
+            without_first = tuple(n for i, n in enumerate(names) if i != first)
+            attribute_terms = (
+                ReferenceTerm(("portrait", *without_second), 1.0 - alpha),
+                ReferenceTerm(("portrait", *without_first), alpha),
+            )
+            mixing[first], mixing[second] = 1.0 - alpha, alpha
+        attribute_embeddings = torch.cat([e.embedding for e in encoded_attributes])  # (N, 1, D)
+        mixing = mixing.to(attribute_embeddings.device, attribute_embeddings.dtype)
+        attribute_embedding = (mixing[:, None, None] * attribute_embeddings).sum(0, keepdim=True) / mixing.sum()
+        empty = torch.zeros_like(attribute_embedding)
+
+        plans = {
+            "uncond": ((), empty),  # no reference tokens, no attribute embedding, no motion
+            "portrait": ((ReferenceTerm(("portrait",)),), empty),
+            "attribute": (attribute_terms, attribute_embedding),
+            "motion": (attribute_terms, attribute_embedding),
+        }
+        context = ReferenceContext(
+            banks=banks, branches=tuple(plans[name][0] for name in active), bank_weights=weights
+        )
+        embeddings = torch.cat([plans[name][1] for name in active])
+        return active, [coefficients[name] for name in active], context, embeddings
+
+    # ------------------------------------------------------------------------------------------------ denoising
+
+    def _predict(
+        self,
+        latents: torch.Tensor,
+        timestep,
+        *,
+        active: list[str],
+        coefficients: list[float],
+        context: ReferenceContext,
+        embeddings: torch.Tensor,
+        motion: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Signal-fusion guidance for one window: all branches in one batch, then their weighted sum."""
+        branches = len(active)
+        frames = latents.shape[2]
+        model_input = latents.expand(branches, -1, -1, -1, -1)
+        features = None
+        if motion is not None and "motion" in active:
+            # Only the motion branch sees the guider's features; the others get zeros in the same batch.
+            features = torch.cat([motion if name == "motion" else torch.zeros_like(motion) for name in active])
+        noise = self.model.predict_noise(
+            model_input, timestep, embeddings=embeddings, reference=context, motion_features=features
+        )
+        noise = noise.view(branches, *latents.shape[1:])
+        combined = coefficients[0] * noise[0:1]
+        for index in range(1, branches):
+            combined = combined + coefficients[index] * noise[index : index + 1]
+        del frames
+        return combined
+
+    def predict_branches(
+        self,
+        latents: torch.Tensor,
+        timestep,
+        *,
+        active: list[str],
+        context: ReferenceContext,
+        embeddings: torch.Tensor,
+        motion: torch.Tensor | None,
+    ) -> dict[str, torch.Tensor]:
+        """The noise prediction of every branch separately (for tests and analysis of the guidance)."""
+        features = None
+        if motion is not None and "motion" in active:
+            features = torch.cat([motion if name == "motion" else torch.zeros_like(motion) for name in active])
+        with torch.no_grad():
+            noise = self.model.predict_noise(
+                latents.expand(len(active), -1, -1, -1, -1),
+                timestep,
+                embeddings=embeddings,
+                reference=context,
+                motion_features=features,
+            )
+        return {name: noise[index : index + 1] for index, name in enumerate(active)}
+
+    def encode_motion(self, keypoint_maps: np.ndarray | None, frames: int) -> torch.Tensor | None:
+        """Guider features (F, C, h, w) of the keypoint maps at the model resolution, or ``None``."""
+        if keypoint_maps is None:
+            return None
+        cue = torch.from_numpy(np.ascontiguousarray(keypoint_maps)).permute(0, 3, 1, 2).float() / 255.0
+        cue = F.interpolate(cue, size=(self.resolution,) * 2, mode="bilinear", antialias=True, align_corners=False)
+        cue = cue.to(self.guider.device, self.guider.dtype)
+        with torch.no_grad():
+            return torch.cat([self.guider(chunk) for chunk in cue.split(16)])
+
+    def prepare_latents(
+        self, frames: int, *, generator: torch.Generator | None, latents: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        size = self.resolution // self.vae_scale_factor
+        shape = (1, 4, frames, size, size)
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=self.denoiser.device, dtype=self.denoiser.dtype)
+        elif tuple(latents.shape) != shape:
+            raise ValueError(f"latents must have shape {shape}, got {tuple(latents.shape)}")
+        return latents.to(self.denoiser.device, self.denoiser.dtype)
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor, *, chunk_size: int = 8) -> np.ndarray:
+        """(1, 4, F, h, w) → F×H×W×3 uint8, decoding ``chunk_size`` frames at a time to bound memory."""
+        frames = latents[0].permute(1, 0, 2, 3) / self.vae.config.scaling_factor
+        images = []
+        for chunk in frames.split(chunk_size):
+            decoded = self.vae.decode(chunk.to(self.vae.dtype)).sample
+            images.append(((decoded.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1))
+        return torch.cat(images).cpu().numpy()
+
+    # -------------------------------------------------------------------------------------------------- __call__
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        portrait: np.ndarray,
+        portrait_mask: np.ndarray,
+        attributes: Sequence[np.ndarray],
+        attribute_masks: Sequence[np.ndarray],
+        *,
+        keypoint_maps: np.ndarray | None = None,
+        num_frames: int | None = None,
+        alpha: float | None = None,
+        interpolate: tuple[int, int] = (0, 1),
+        attribute_weights: Sequence[float] | None = None,
+        num_inference_steps: int = 25,
+        guidance_scale: float = 2.5,
+        guidance_portrait: float | None = None,
+        guidance_attribute: float | None = None,
+        guidance_motion: float | None = None,
+        window: int = 16,
+        overlap: int = 4,
+        history_frames: int = 0,
+        generator: torch.Generator | None = None,
+        latents: torch.Tensor | None = None,
+        output_type: str = "np",
+        decode_chunk_size: int = 8,
+        callback: Callable[[int, int], None] | None = None,
+    ) -> DurianPipelineOutput:
+        """Animate ``portrait`` wearing ``attributes`` along ``keypoint_maps`` (F frames; ``None``: one still frame).
+
+        Images are RGB uint8 (resized to the model resolution), masks float in [0, 1] of the same size.
+        ``alpha`` blends attributes ``interpolate[0]`` (α = 0) and ``interpolate[1]`` (α = 1) in attention;
+        without it all attributes compose. ``guidance_scale`` is plain classifier-free guidance; the three
+        per-signal scales (portrait, attribute, motion) default to it. Long drivers run in windows of ``window``
+        frames overlapping by ``overlap``; ``history_frames > 0`` denoises windows one after another, each one
+        conditioned on the last generated frames of the previous one.
+        """
+        guidance = {
+            "portrait": guidance_scale if guidance_portrait is None else guidance_portrait,
+            "attribute": guidance_scale if guidance_attribute is None else guidance_attribute,
+            "motion": guidance_scale if guidance_motion is None else guidance_motion,
+        }
+        # 1. Check inputs.
+        self.check_inputs(
+            portrait,
+            portrait_mask,
+            attributes,
+            attribute_masks,
+            keypoint_maps=keypoint_maps,
+            alpha=alpha,
+            interpolate=interpolate,
+            attribute_weights=attribute_weights,
+            num_inference_steps=num_inference_steps,
+            guidance=guidance,
+            window=window,
+            overlap=overlap,
+            history_frames=history_frames,
+            output_type=output_type,
+        )
+        frames = len(keypoint_maps) if keypoint_maps is not None else (num_frames or 1)
+        if keypoint_maps is not None and num_frames is not None and num_frames != frames:
+            raise ValueError(f"num_frames={num_frames} disagrees with {frames} keypoint maps")
+
+        # 2. Encode each reference once (cached by content: a new α, seed or scale re-encodes nothing).
+        encoded_portrait = self.encode_reference(portrait, portrait_mask, role="portrait")
+        encoded_attributes = [
+            self.encode_reference(image, mask, role="attribute") for image, mask in zip(attributes, attribute_masks)
+        ]
+        active, coefficients, context, embeddings = self.plan_branches(
+            encoded_portrait,
+            encoded_attributes,
+            guidance=guidance,
+            alpha=alpha,
+            interpolate=interpolate,
+            attribute_weights=attribute_weights,
+        )
+        motion = self.encode_motion(keypoint_maps, frames)
+
+        # 3. Denoise with signal-fusion guidance; 4. over sliding windows (blended, or with history frames).
+        scheduler = self.scheduler.__class__.from_config(self.scheduler.config)  # a private copy: timesteps are state
+        scheduler.set_timesteps(num_inference_steps, device=self.denoiser.device)
+        latents = self.prepare_latents(frames, generator=generator, latents=latents)
+        latents = latents * scheduler.init_noise_sigma
+        predict = dict(active=active, coefficients=coefficients, context=context, embeddings=embeddings)
+        starts = window_starts(frames, window, overlap)
+        if history_frames > 0 and len(starts) > 1:
+            latents = self._denoise_with_history(
+                latents,
+                scheduler,
+                starts,
+                window=window,
+                overlap=overlap,
+                history_frames=history_frames,
+                motion=motion,
+                generator=generator,
+                predict=predict,
+                callback=callback,
+            )
+        else:
+            latents = self._denoise_blended(
+                latents,
+                scheduler,
+                starts,
+                window=window,
+                overlap=overlap,
+                motion=motion,
+                predict=predict,
+                callback=callback,
+            )
+
+        # 5. Decode in chunks.
+        if output_type == "latent":
+            return DurianPipelineOutput(frames=latents)
+        images = self.decode_latents(latents, chunk_size=decode_chunk_size)
+        if output_type == "pil":
+            return DurianPipelineOutput(frames=[Image.fromarray(frame) for frame in images])
+        return DurianPipelineOutput(frames=images)
+
+    def _window_motion(self, motion: torch.Tensor | None, start: int, length: int) -> torch.Tensor | None:
+        return None if motion is None else motion[start : start + length]
+
+    def _denoise_blended(self, latents, scheduler, starts, *, window, overlap, motion, predict, callback):
+        """All windows at every step; noise predictions are averaged with linear ramps where windows overlap."""
+        frames = latents.shape[2]
+        length = min(window, frames)
+        timesteps = scheduler.timesteps
+        for step, timestep in enumerate(timesteps):
+            model_input = scheduler.scale_model_input(latents, timestep)
+            total = torch.zeros_like(latents)
+            weight_sum = torch.zeros(frames, device=latents.device, dtype=latents.dtype)
+            for start in starts:
+                part = slice(start, start + length)
+                noise = self._predict(
+                    model_input[:, :, part], timestep, motion=self._window_motion(motion, start, length), **predict
+                )
+                weights = _ramp_weights(length, start, frames, overlap if len(starts) > 1 else 0)
+                weights = weights.to(latents.device, latents.dtype)
+                total[:, :, part] += noise * weights[None, None, :, None, None]
+                weight_sum[part] += weights
+            noise = total / weight_sum[None, None, :, None, None]
+            latents = scheduler.step(noise, timestep, latents, return_dict=False)[0]
+            if callback is not None:
+                callback(step + 1, len(timesteps))
+        return latents
+
+    def _denoise_with_history(
+        self, latents, scheduler, starts, *, window, overlap, history_frames, motion, generator, predict, callback
+    ):
+        """Windows one after another; each holds its first ``history_frames`` at the previous window's result.
+
+        The held frames are re-noised to every step's noise level (replacement conditioning), so the new window's
+        motion modules see the frames it must continue from. The remaining overlap is blended with a linear ramp.
+        """
+        frames = latents.shape[2]
+        timesteps = scheduler.timesteps
+        result = torch.zeros_like(latents)
+        initial = latents.clone()
+        total_steps = len(starts) * len(timesteps)
+        done = 0
+        for index, start in enumerate(starts):
+            part = slice(start, start + window)
+            window_latents = initial[:, :, part].clone()
+            held = None
+            if index > 0:
+                held = result[:, :, start : start + history_frames]
+                held_noise = initial[:, :, start : start + history_frames]
+            for timestep in timesteps:
+                if held is not None:
+                    window_latents[:, :, :history_frames] = scheduler.add_noise(held, held_noise, timestep[None])
+                model_input = scheduler.scale_model_input(window_latents, timestep)
+                noise = self._predict(
+                    model_input, timestep, motion=self._window_motion(motion, start, window), **predict
+                )
+                window_latents = scheduler.step(noise, timestep, window_latents, return_dict=False)[0]
+                done += 1
+                if callback is not None:
+                    callback(done, total_steps)
+            if held is not None:
+                window_latents[:, :, :history_frames] = held
+            shared = 0 if index == 0 else starts[index - 1] + window - start
+            if shared > 0:
+                ramp = torch.arange(1, shared + 1, dtype=latents.dtype, device=latents.device) / (shared + 1)
+                ramp = ramp[None, None, :, None, None]
+                previous = result[:, :, start : start + shared]
+                window_latents[:, :, :shared] = (1 - ramp) * previous + ramp * window_latents[:, :, :shared]
+            result[:, :, part] = window_latents
+        del frames, generator
+        return result
+
+
+# -------------------------------------------------------------------------------------------------- helpers
+
+
+def _check_image(name: str, image: Any) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        shape = getattr(image, "shape", None)
+        raise ValueError(f"{name} must be an RGB uint8 array H×W×3, got {type(image).__name__} of shape {shape}")
+
+
+def _check_mask(name: str, mask: Any, image: np.ndarray) -> None:
+    if not isinstance(mask, np.ndarray) or mask.shape != image.shape[:2]:
+        shape = getattr(mask, "shape", None)
+        raise ValueError(f"{name} must be a float array of shape {image.shape[:2]}, got shape {shape}")
+    if mask.size and (float(mask.min()) < 0.0 or float(mask.max()) > 1.0):
+        raise ValueError(f"{name} must lie within [0, 1], got [{mask.min()}, {mask.max()}]")
+
+
+def _load_image_encoder(folder: Path) -> CLIPVisionModelWithProjection:
+    weights = folder / TRANSFORMERS_WEIGHTS
+    if not weights.is_file():
+        if (folder / "config.json").is_file() and not (folder / "model.safetensors.index.json").is_file():
+            raise DurianWeightsError(f"{weights} is missing")
+        return CLIPVisionModelWithProjection.from_pretrained(str(folder)).eval()  # sharded upstream checkpoints
+    from safetensors.torch import load_file
+
+    model = CLIPVisionModelWithProjection(CLIPVisionConfig.from_json_file(str(folder / "config.json")))
+    load_strict(model, load_file(str(weights)), where=str(folder))
+    return model.eval()
+
+
+def _load_scheduler(folder: Path) -> SchedulerMixin:
+    import diffusers
+
+    config = read_json(folder / "scheduler_config.json")
+    kind = getattr(diffusers, str(config.get("_class_name")), None)
+    if not (isinstance(kind, type) and issubclass(kind, SchedulerMixin)):
+        raise DurianWeightsError(f"{folder} names an unknown scheduler {config.get('_class_name')!r}")
+    return kind.from_config(kind.load_config(str(folder)))
