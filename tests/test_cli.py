@@ -1,0 +1,122 @@
+"""The command line as a user runs it: real subprocesses, real files, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from durian_core.media import probe_video, write_video
+
+ROOT = Path(__file__).resolve().parent.parent
+PORTRAIT = ROOT / "examples" / "portraits" / "astronaut.jpg"
+HAIR = ROOT / "examples" / "portraits" / "biden.jpg"
+GLASSES = ROOT / "examples" / "attributes" / "glasses_obama.png"
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "durian_core", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+
+
+@pytest.fixture(scope="module")
+def short_driver_path(tmp_path_factory, carphone) -> Path:
+    path = tmp_path_factory.mktemp("driver") / "driver.mp4"
+    return write_video(carphone.frames[:45], path, fps=carphone.fps)
+
+
+def test_generate_writes_an_mp4_with_the_drivers_frames(tmp_path, short_driver_path):
+    output = tmp_path / "out.mp4"
+    done = run_cli("generate", "--portrait", str(PORTRAIT), "--attribute", str(HAIR), "--kind", "hair",
+                   "--attribute", str(GLASSES), "--kind", "glasses", "--driving", str(short_driver_path),
+                   "--output", str(output), "--engine", "classical")
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {output}" in done.stdout and "classical engine" in done.stdout
+    info = probe_video(output)
+    assert info["frames"] == 45 and info["width"] == 512
+
+
+def test_generate_without_a_driver_writes_the_still_edit(tmp_path):
+    output = tmp_path / "still.png"
+    done = run_cli("generate", "--portrait", str(PORTRAIT), "--attribute", str(HAIR), "--kind", "hair",
+                   "--attribute", str(HAIR), "--kind", "hair", "--alpha", "0.3", "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    still = np.asarray(Image.open(output))
+    assert still.shape == (512, 512, 3)
+    assert np.abs(still.astype(int) - np.asarray(Image.open(PORTRAIT)).astype(int)).mean() > 1
+
+
+def test_user_mask_png_is_accepted(tmp_path):
+    mask = np.zeros((512, 512), np.uint8)
+    mask[100:160, 200:320] = 255
+    mask_path = tmp_path / "mask.png"
+    Image.fromarray(mask).save(mask_path)
+    done = run_cli("generate", "--portrait", str(PORTRAIT), "--attribute", str(HAIR), "--kind", "hair",
+                   "--mask", str(mask_path), "--output", str(tmp_path / "masked.png"))
+    assert done.returncode == 0, done.stderr
+
+
+def write_bad_inputs(folder: Path, carphone) -> dict[str, tuple[list[str], str]]:
+    """Each bad input, the arguments that use it, and a phrase its error must contain."""
+    noise = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(folder / "noface.png")
+    (folder / "notes.jpg").write_text("these are my holiday notes, not a photo\n")
+    Image.fromarray(noise[:20, :20]).save(folder / "tiny.png")
+    (folder / "empty.jpg").write_bytes(b"")
+    good = write_video(carphone.frames[:20], folder / "good.mp4", fps=carphone.fps).read_bytes()
+    (folder / "corrupt.mp4").write_bytes(good[: len(good) // 3])
+    write_video(np.repeat(noise[None], 20, axis=0), folder / "faceless.mp4", fps=25)
+    base = ["generate", "--portrait", str(PORTRAIT), "--output", str(folder / "out.mp4")]
+    return {
+        "no face": (["generate", "--portrait", str(folder / "noface.png"), "--output", str(folder / "o.png")],
+                    "no face"),
+        "text as image": (["generate", "--portrait", str(folder / "notes.jpg"), "--output", str(folder / "o.png")],
+                          "text file"),
+        "tiny image": (["generate", "--portrait", str(folder / "tiny.png"), "--output", str(folder / "o.png")],
+                       "too small"),
+        "empty file": (["generate", "--portrait", str(folder / "empty.jpg"), "--output", str(folder / "o.png")],
+                       "empty"),
+        "corrupt video": ([*base, "--driving", str(folder / "corrupt.mp4")], "corrupt.mp4"),
+        "video without a face": ([*base, "--driving", str(folder / "faceless.mp4")], "no face"),
+    }
+
+
+def test_bad_inputs_exit_2_with_one_clear_line(tmp_path, carphone):
+    for name, (args, phrase) in write_bad_inputs(tmp_path, carphone).items():
+        done = run_cli(*args, timeout=120)
+        assert done.returncode == 2, (name, done.stdout, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (name, done.stderr)
+        assert phrase in lines[0].lower(), (name, lines[0])
+        assert "Traceback" not in done.stderr
+
+
+def test_durian_engine_without_weights_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("DURIAN_WEIGHTS", raising=False)
+    done = run_cli("generate", "--portrait", str(PORTRAIT), "--output", str(tmp_path / "o.png"), "--engine", "durian")
+    assert done.returncode == 2 and "needs weights" in done.stderr
+
+
+def test_evaluate_prints_engine_and_baseline_metrics(short_driver_path):
+    done = run_cli("evaluate", "--video", str(short_driver_path), "--engine", "classical")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["frames"] == 44
+    for key in ("engine_metrics", "baseline_metrics"):
+        assert set(report[key]) == {"l1", "psnr", "ssim"}
+
+
+@pytest.mark.slow
+def test_bench_reports_per_stage_medians():
+    done = run_cli("bench", "--repeats", "1", "--size", "256")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["animator_fps"] > 0
+    assert {"driver_landmarks_per_frame", "retarget_per_frame", "warp_per_frame", "edit", "cached_preview",
+            "encode_per_frame"} == set(report["seconds"])
