@@ -6,7 +6,9 @@ Bad input exits with status 2 and one line ``error: <what is wrong>`` on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -185,11 +187,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _native_logs_silenced(enabled: bool):
+    """Send file descriptor 2 to /dev/null while the work runs.
+
+    MediaPipe's and TensorFlow Lite's C++ code log start-up chatter straight to fd 2, which would bury the one
+    ``error:`` line a user needs. Python's own messages are written after fd 2 is restored.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    parser.add_argument("--verbose", action="store_true", help="keep native libraries' log output")
+    args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with _native_logs_silenced(not args.verbose):
+            return args.func(args)
     except (DurianInputError, ValueError) as error:
         sys.stderr.write(f"error: {error}\n")
         return 2

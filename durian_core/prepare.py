@@ -143,7 +143,9 @@ def prepare_inputs(
     kinds = sorted({reference.kind for reference in request.attributes})
     portrait_masks = {
         kind: cache.get_or_compute(
-            "masks", content_key(portrait_key, kind), lambda kind=kind: attribute_mask(portrait, portrait_landmarks, kind)
+            "masks",
+            content_key(portrait_key, kind),
+            lambda kind=kind: attribute_mask(portrait, portrait_landmarks, kind),
         )
         for kind in kinds
     }

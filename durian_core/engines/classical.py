@@ -73,7 +73,9 @@ def _attribute_layer(
     # The aligned attribute image's own face sits on the portrait's face region, so the same skin region gives
     # the attribute person's skin colour.
     skin_portrait = _mean_lab(portrait_lab, skin)
-    skin_attribute = _mean_lab(layer_lab, skin & (attribute.aligned_mask < 0.5) if attribute.kind == "makeup" else skin)
+    # Makeup covers part of the skin region (cheeks): measure the attribute's skin outside its makeup.
+    attribute_skin = skin & (attribute.aligned_mask < 0.5) if attribute.kind == "makeup" else skin
+    skin_attribute = _mean_lab(layer_lab, attribute_skin)
     alpha = attribute.aligned_mask
     if attribute.kind == "makeup":
         # Makeup is colour relative to skin: carry the attribute's offset from its skin onto the portrait's skin,
