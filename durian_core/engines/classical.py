@@ -144,6 +144,25 @@ def edit_portrait(prepared: PreparedInputs) -> np.ndarray:
     return np.clip(blend + 0.5, 0, 255).astype(np.uint8)
 
 
+def hair_ring_scale(prepared: PreparedInputs, *, minimum: float = 1.6) -> float:
+    """Scale of the fixed anchor ring so that it encloses all hair and hats, old and new, with a margin.
+
+    Hair cut by the ring would tear at it when the head turns: inside it stretches, outside it stays put.
+    """
+    masks = [mask for kind, mask in prepared.portrait_masks.items() if kind in ("hair", "hat")]
+    masks += [attribute.aligned_mask for attribute in prepared.attributes if attribute.kind in ("hair", "hat")]
+    if not masks:
+        return minimum
+    ys, xs = np.nonzero(np.maximum.reduce(masks) > 0.5)
+    if len(xs) == 0:
+        return minimum
+    center = regions.face_center(prepared.portrait_landmarks)
+    size = regions.face_size(prepared.portrait_landmarks)
+    # The same ellipse proportions as the ring itself (align.head_ring).
+    radius = np.sqrt(((xs - center[0]) / (0.5 * size)) ** 2 + ((ys - center[1]) / (0.55 * size)) ** 2)
+    return float(round(max(minimum, np.percentile(radius, 98) * 1.15), 2))
+
+
 class MouthFiller:
     """Paints a mouth interior (dark throat, a band of upper teeth) where the mouth opens past the portrait's."""
 
@@ -192,8 +211,11 @@ class ClassicalEngine(Engine):
 
     def mesh(self, prepared: PreparedInputs) -> MeshWarp:
         size = prepared.portrait.shape[1::-1]
-        key = content_key(prepared.portrait_landmarks, size)
-        return self.cache.get_or_compute("mesh", key, lambda: MeshWarp.build(prepared.portrait_landmarks, size))
+        ring_scale = hair_ring_scale(prepared)
+        key = content_key(prepared.portrait_landmarks, size, ring_scale)
+        return self.cache.get_or_compute(
+            "mesh", key, lambda: MeshWarp.build(prepared.portrait_landmarks, size, ring_scale=ring_scale)
+        )
 
     def animate(
         self, still: np.ndarray, prepared: PreparedInputs, *, progress: ProgressCallback = no_progress
