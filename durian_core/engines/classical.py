@@ -10,6 +10,7 @@ the portrait.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -127,20 +128,23 @@ def compose_edit(prepared: PreparedInputs, weights: list[float]) -> np.ndarray:
     return np.clip(output + 0.5, 0, 255).astype(np.uint8)
 
 
-def edit_portrait(prepared: PreparedInputs) -> np.ndarray:
+def edit_portrait(
+    prepared: PreparedInputs, *, compose: Callable[[PreparedInputs, list[float]], np.ndarray] = compose_edit
+) -> np.ndarray:
     """The still edit. An interpolation blends the edit with the first of its pair and the edit with the second,
-    so α = 0 and α = 1 give exactly the single-attribute edits."""
+    so α = 0 and α = 1 give exactly the single-attribute edits. ``compose`` may serve edits from a cache: they
+    depend on the weights but not on α."""
     weights = [attribute.weight for attribute in prepared.attributes]
     if prepared.interpolation is None:
-        return compose_edit(prepared, weights)
+        return compose(prepared, weights)
     first, second, alpha = prepared.interpolation
     only_first = [0.0 if index == second else weight for index, weight in enumerate(weights)]
     only_second = [0.0 if index == first else weight for index, weight in enumerate(weights)]
     if alpha <= 0.0:
-        return compose_edit(prepared, only_first)
+        return compose(prepared, only_first)
     if alpha >= 1.0:
-        return compose_edit(prepared, only_second)
-    blend = (1.0 - alpha) * compose_edit(prepared, only_first) + alpha * compose_edit(prepared, only_second)
+        return compose(prepared, only_second)
+    blend = (1.0 - alpha) * compose(prepared, only_first) + alpha * compose(prepared, only_second)
     return np.clip(blend + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -217,6 +221,16 @@ class ClassicalEngine(Engine):
             "mesh", key, lambda: MeshWarp.build(prepared.portrait_landmarks, size, ring_scale=ring_scale)
         )
 
+    def compose(self, prepared: PreparedInputs, weights: list[float]) -> np.ndarray:
+        """:func:`compose_edit`, kept in the cache: an α slider only re-blends two cached edits."""
+        key = content_key(
+            prepared.portrait,
+            tuple(float(weight) for weight in weights),
+            tuple((layer.aligned_image, layer.aligned_mask, layer.kind) for layer in prepared.attributes),
+            tuple((kind, prepared.portrait_masks[kind]) for kind in sorted(prepared.portrait_masks)),
+        )
+        return self.cache.get_or_compute("edits", key, lambda: compose_edit(prepared, weights))
+
     def animate(
         self, still: np.ndarray, prepared: PreparedInputs, *, progress: ProgressCallback = no_progress
     ) -> np.ndarray:
@@ -236,7 +250,7 @@ class ClassicalEngine(Engine):
     ) -> tuple[np.ndarray, dict[str, float]]:
         timings = {}
         start = time.perf_counter()
-        still = edit_portrait(prepared)
+        still = edit_portrait(prepared, compose=self.compose)
         timings["edit"] = time.perf_counter() - start
         if prepared.motion is None:
             return still[None], timings
