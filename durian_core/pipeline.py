@@ -49,7 +49,7 @@ from durian_core.models.durian import (
     resolve_weights,
 )
 from durian_core.models.guider import KeypointGuider
-from durian_core.models.reference import ReferenceContext, ReferenceTerm
+from durian_core.models.reference import ReferenceContext, ReferenceTerm, remove_reference_attention
 
 OUTPUT_TYPES = ("np", "pil", "latent")
 PIPELINE_PARTS = ("vae", "image_encoder", "feature_extractor", "prnet", "arnet", "denoiser", "guider", "scheduler")
@@ -204,6 +204,16 @@ class DurianPipeline(DiffusionPipeline):
             size={"shortest_edge": size}, crop_size={"height": size, "width": size}
         )
         return cls.from_model(model, vae=vae, image_encoder=image_encoder, feature_extractor=feature_extractor)
+
+    def enable_fast_attention(self) -> None:
+        """Use xformers for the plain attention (CUDA, when installed), then re-install the reference processors.
+
+        Reference reads keep PyTorch's SDPA, which picks flash or memory-efficient kernels on CUDA by itself.
+        """
+        for net in (self.prnet, self.arnet, self.denoiser):
+            remove_reference_attention(net)
+        self.enable_xformers_memory_efficient_attention()
+        self.model = DurianModel(self.prnet, self.arnet, self.denoiser, self.guider)
 
     # ----------------------------------------------------------------------------------------------------- I/O
 

@@ -1,0 +1,200 @@
+"""The diffusion engine: the Durian model behind the shared :class:`~durian_core.engines.base.Engine` interface.
+
+Per request: crop a square around the portrait's face at the model resolution (and around each attribute's face),
+render the retargeted motion as keypoint maps in the crop, run :class:`~durian_core.pipeline.DurianPipeline`, and
+paste the generated crop back into the portrait with a feathered edge. Weights load once per process
+(:func:`load_durian_engine` keeps one engine per weights folder and revision).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from durian_core.config import GenerationSettings
+from durian_core.device import resolve_device
+from durian_core.engines.base import Engine, ProgressCallback, no_progress
+from durian_core.errors import DurianInputError
+from durian_core.face import regions
+from durian_core.face.align import apply_affine, invert_affine
+from durian_core.face.keypoints import render_keypoint_map
+from durian_core.face.masks import feather
+from durian_core.pipeline import DurianPipeline
+from durian_core.prepare import PreparedInputs
+
+logger = logging.getLogger(__name__)
+
+CROP_SCALE = 2.0
+"""Crop side over face size: room for hair above and around the face, as in the paper's training crops."""
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """An axis-aligned square around a face, mapped to ``size``×``size`` pixels."""
+
+    matrix: np.ndarray  # 2×3, source pixels → crop pixels
+    size: int
+
+    def warp(self, image: np.ndarray, *, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+        """Cut the crop out of ``image`` (RGB or a float mask) at the model resolution."""
+        flags = cv2.INTER_AREA if self.matrix[0, 0] < 1 else cv2.INTER_LINEAR
+        return cv2.warpAffine(image, self.matrix, (self.size, self.size), flags=flags, borderMode=border)
+
+    def points(self, landmarks: np.ndarray) -> np.ndarray:
+        return apply_affine(self.matrix, landmarks)
+
+
+def face_crop(landmarks: np.ndarray, *, size: int, scale: float = CROP_SCALE) -> FaceCrop:
+    """The square of side ``scale × face size`` centred on the face, a little above it so hair fits."""
+    side = scale * regions.face_size(landmarks)
+    center = regions.face_center(landmarks) - np.array([0.0, 0.1 * side], np.float32)
+    factor = size / side
+    offset = size / 2 - factor * center
+    matrix = np.array([[factor, 0.0, offset[0]], [0.0, factor, offset[1]]], np.float32)
+    return FaceCrop(matrix, size)
+
+
+def paste_back(frames: np.ndarray, background: np.ndarray, crop: FaceCrop) -> np.ndarray:
+    """Put generated crops back into ``background`` (the portrait), feathered over ~4% of the crop side."""
+    height, width = background.shape[:2]
+    inverse = invert_affine(crop.matrix)
+    margin = max(1, crop.size // 25)
+    square = np.zeros((crop.size, crop.size), np.float32)
+    square[margin:-margin, margin:-margin] = 1.0
+    square = feather(square, margin)
+    alpha = cv2.warpAffine(square, inverse, (width, height), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+    out = np.empty((len(frames), height, width, 3), np.uint8)
+    base = background.astype(np.float32)
+    for index, frame in enumerate(frames):
+        placed = cv2.warpAffine(
+            frame, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        out[index] = np.clip(alpha * placed + (1 - alpha) * base + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+class DurianEngine(Engine):
+    """Durian diffusion model: dual reference attention, keypoint guider and motion modules."""
+
+    name = "durian"
+
+    def __init__(self, pipeline: DurianPipeline) -> None:
+        self.pipeline = pipeline
+        if pipeline.guider.config.cue != "keypoints":
+            # PreparedInputs carries the retargeted landmarks, not the driver's pixels the region cue needs.
+            raise DurianInputError(
+                f"these weights' guider reads the {pipeline.guider.config.cue!r} cue; the engine feeds keypoint maps"
+            )
+
+    @classmethod
+    def from_pretrained(
+        cls, path_or_id: str | Path, *, revision: str | None = None, device: str | torch.device | None = None
+    ) -> DurianEngine:
+        """Load a pipeline folder (``DurianPipeline.save_pretrained``) or a Hub id at a pinned ``revision``."""
+        target, dtype = resolve_device(None if device is None else str(device))
+        pipeline = DurianPipeline.from_pretrained(path_or_id, revision=revision)
+        pipeline.to(device=target, dtype=dtype)
+        pipeline.set_progress_bar_config(disable=True)
+        if target.type == "cuda" and importlib.util.find_spec("xformers") is not None:
+            pipeline.enable_fast_attention()
+        return cls(pipeline)
+
+    def generate(
+        self, prepared: PreparedInputs, settings: GenerationSettings, *, progress: ProgressCallback = no_progress
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        """Frames (F×H×W×3 uint8, the portrait's size; F = 1 for a still edit) and seconds per stage."""
+        if not prepared.attributes:
+            raise DurianInputError("the durian engine needs at least one attribute reference")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        pipeline = self.pipeline
+        size = pipeline.resolution
+        progress(0.0, "Cropping the face")
+
+        # Crop the portrait, its mask (M_port ∪ aligned M_attr) and each attribute around their faces.
+        crop = face_crop(prepared.portrait_landmarks, size=size)
+        portrait = crop.warp(prepared.portrait)
+        portrait_mask = np.clip(crop.warp(prepared.portrait_mask, border=cv2.BORDER_CONSTANT), 0, 1)
+        attributes, masks = [], []
+        for attribute in prepared.attributes:
+            own = face_crop(attribute.landmarks, size=size)
+            attributes.append(own.warp(attribute.image))
+            masks.append(np.clip(own.warp(attribute.mask.astype(np.float32), border=cv2.BORDER_CONSTANT), 0, 1))
+        weights = [attribute.weight for attribute in prepared.attributes]
+        alpha, pair = None, (0, 1)
+        if prepared.interpolation is not None:
+            first, second, alpha = prepared.interpolation
+            pair = (first, second)
+            # Prepared weights already carry (1 − α) and α; attention blends by α itself, so both members get the
+            # weight of the pair as a whole (the references' own weight when both have the same).
+            weights[first] = weights[second] = min(1.0, weights[first] + weights[second])
+
+        motion = prepared.motion if prepared.motion is not None else prepared.portrait_landmarks[None]
+        maps = np.stack([render_keypoint_map(crop.points(frame), (size, size)) for frame in motion])
+        timings["crop"] = time.perf_counter() - started
+
+        longest = pipeline.denoiser.config.motion_max_seq_length
+        window = min(settings.window, longest)
+        overlap = min(settings.overlap, window - 1)
+        history = min(settings.history_frames, overlap)
+
+        def on_step(step: int, total: int) -> None:
+            progress(0.05 + 0.85 * step / total, f"Denoising step {step}/{total}")
+
+        started = time.perf_counter()
+        generator = torch.Generator().manual_seed(settings.seed)
+        frames = pipeline(
+            portrait,
+            portrait_mask,
+            attributes,
+            masks,
+            keypoint_maps=maps,
+            alpha=alpha,
+            interpolate=pair,
+            attribute_weights=weights,
+            num_inference_steps=settings.num_inference_steps,
+            guidance_portrait=settings.guidance_portrait,
+            guidance_attribute=settings.guidance_attribute,
+            guidance_motion=settings.guidance_motion,
+            window=window,
+            overlap=overlap,
+            history_frames=history,
+            generator=generator,
+            callback=on_step,
+        ).frames
+        timings["diffusion"] = time.perf_counter() - started
+
+        progress(0.95, "Pasting the face back")
+        started = time.perf_counter()
+        frames = paste_back(frames, prepared.portrait, crop)
+        timings["paste_back"] = time.perf_counter() - started
+        progress(1.0, "Done")
+        return frames, timings
+
+
+_ENGINES: dict[tuple[str, str | None, str | None], DurianEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def load_durian_engine(weights: str, *, revision: str | None = None) -> DurianEngine:
+    """The engine for ``weights`` (a folder or Hub id), loaded once per process and shared afterwards."""
+    device = str(resolve_device()[0])
+    key = (
+        str(Path(weights).expanduser().resolve()) if Path(weights).expanduser().exists() else weights,
+        revision,
+        device,
+    )
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = DurianEngine.from_pretrained(weights, revision=revision)
+            _ENGINES[key] = engine
+        return engine
