@@ -251,3 +251,16 @@ def test_from_base_copies_the_unet_into_all_three_nets(tmp_path):
     unmasked = _banks(model, 80, net="prnet", mask_value=0.0)
     masked = _banks(model, 80, net="prnet", mask_value=1.0)
     assert all(torch.equal(unmasked[k], masked[k]) for k in unmasked)
+
+
+def test_benchmark_reports_times_memory_and_flops_on_the_tiny_config():
+    from durian_core.models.bench import bench_durian
+
+    report = bench_durian(config="tiny", frames=3, size=64, steps=2, repeats=1)
+    for key in ("seconds_per_clip", "seconds_per_step", "reference_seconds", "vae_decode_seconds"):
+        assert report[key] > 0, key
+    assert report["seconds_per_clip"] >= report["vae_decode_seconds"] + report["reference_seconds"]
+    assert report["peak_memory_bytes"] > 0
+    # Two guidance branches of three frames through the tiny denoiser: megaflops, not zero and not teraflops.
+    assert 1e-6 < report["step_tflops"] < 1e-2
+    assert report["frames"] == 3 and report["compiled_blocks"] == 0
