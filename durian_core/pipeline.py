@@ -20,7 +20,6 @@ content-addressed :class:`~durian_core.cache.FeatureCache`, which is thread-safe
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from durian_core.models.durian import (
     TRANSFORMERS_WEIGHTS,
     DurianModel,
     DurianWeightsError,
+    load_base_part,
     load_diffusers_part,
     load_strict,
     read_json,
@@ -72,6 +72,16 @@ class EncodedReference:
     mask: torch.Tensor  # (1, 1, h, w), the mask on the latent grid
     embedding: torch.Tensor  # (1, 1, D), CLIP image embedding of the masked image
     banks: dict[str, torch.Tensor]  # layer → (1, N, C) spatial self-attention input of the reference net
+
+
+@dataclass(frozen=True, eq=False)
+class GuidancePlan:
+    """The guidance branches of one request: which run, their coefficients, references and embeddings."""
+
+    active: tuple[str, ...]  # names from BRANCHES whose coefficient is not zero, in batch order
+    coefficients: tuple[float, ...]
+    context: ReferenceContext  # reference terms per active branch
+    embeddings: torch.Tensor  # (len(active), 1, D) cross-attention embedding per branch
 
 
 def guidance_weights(portrait: float, attribute: float, motion: float) -> dict[str, float]:
@@ -145,7 +155,6 @@ class DurianPipeline(DiffusionPipeline):
         self.feature_cache: FeatureCache = default_cache()
         # Cached references belong to these weights: a process-unique id keeps two pipelines' entries apart.
         self._cache_namespace = f"durian-reference-{uuid.uuid4().hex}"
-        self._lock = threading.Lock()  # guards nothing per request; only lazy one-time setup
 
     @classmethod
     def from_model(
@@ -195,9 +204,7 @@ class DurianPipeline(DiffusionPipeline):
         model = DurianModel.from_base(
             folder, motion_adapter=motion_adapter, config=config, motion_adapter_revision=motion_adapter_revision
         )
-        from durian_core.models.durian import _load_base_part
-
-        vae = _load_base_part(AutoencoderKL, folder / "vae")
+        vae = load_base_part(AutoencoderKL, folder / "vae")
         image_encoder = _load_image_encoder(folder / "image_encoder")
         size = image_encoder.config.image_size
         feature_extractor = CLIPImageProcessorPil(
@@ -387,15 +394,20 @@ class DurianPipeline(DiffusionPipeline):
         alpha: float | None,
         interpolate: tuple[int, int],
         attribute_weights: Sequence[float] | None,
-    ) -> tuple[list[str], list[float], ReferenceContext, torch.Tensor]:
-        """Which guidance branches run, their coefficients, the reference plan per branch, and their embeddings."""
+    ) -> GuidancePlan:
+        """Which guidance branches run, their coefficients, the reference terms per branch, and their embeddings.
+
+        The unconditional branch sees no reference tokens, no attribute embedding and no motion; the portrait branch
+        adds the portrait bank; the attribute branch adds the attribute banks (blended by α or composed) and their
+        embedding; the motion branch adds the guider's features.
+        """
         coefficients = guidance_weights(guidance["portrait"], guidance["attribute"], guidance["motion"])
         active = [name for name in BRANCHES if coefficients[name] != 0.0]
         names = [f"attribute_{index}" for index in range(len(encoded_attributes))]
         banks = {"portrait": encoded_portrait.banks} | {n: e.banks for n, e in zip(names, encoded_attributes)}
         weights = {} if attribute_weights is None else {n: float(w) for n, w in zip(names, attribute_weights)}
 
-        mixing = torch.ones(len(names))
+        mixing = torch.ones(len(names)) if attribute_weights is None else torch.tensor(attribute_weights).float()
         if alpha is None:
             attribute_terms = (ReferenceTerm(("portrait", *names)),)
         else:
@@ -406,10 +418,12 @@ class DurianPipeline(DiffusionPipeline):
                 ReferenceTerm(("portrait", *without_second), 1.0 - alpha),
                 ReferenceTerm(("portrait", *without_first), alpha),
             )
-            mixing[first], mixing[second] = 1.0 - alpha, alpha
+            mixing[first], mixing[second] = mixing[first] * (1.0 - alpha), mixing[second] * alpha
         attribute_embeddings = torch.cat([e.embedding for e in encoded_attributes])  # (N, 1, D)
         mixing = mixing.to(attribute_embeddings.device, attribute_embeddings.dtype)
-        attribute_embedding = (mixing[:, None, None] * attribute_embeddings).sum(0, keepdim=True) / mixing.sum()
+        # The attribute embedding mixes like the attention: by α inside a pair, by weight otherwise.
+        attribute_embedding = (mixing[:, None, None] * attribute_embeddings).sum(0, keepdim=True)
+        attribute_embedding = attribute_embedding / mixing.sum().clamp(min=1e-6)
         empty = torch.zeros_like(attribute_embedding)
 
         plans = {
@@ -422,62 +436,43 @@ class DurianPipeline(DiffusionPipeline):
             banks=banks, branches=tuple(plans[name][0] for name in active), bank_weights=weights
         )
         embeddings = torch.cat([plans[name][1] for name in active])
-        return active, [coefficients[name] for name in active], context, embeddings
+        return GuidancePlan(tuple(active), tuple(coefficients[name] for name in active), context, embeddings)
 
     # ------------------------------------------------------------------------------------------------ denoising
 
-    def _predict(
-        self,
-        latents: torch.Tensor,
-        timestep,
-        *,
-        active: list[str],
-        coefficients: list[float],
-        context: ReferenceContext,
-        embeddings: torch.Tensor,
-        motion: torch.Tensor | None,
+    def _branch_noise(
+        self, latents: torch.Tensor, timestep, *, plan: GuidancePlan, motion: torch.Tensor | None
     ) -> torch.Tensor:
-        """Signal-fusion guidance for one window: all branches in one batch, then their weighted sum."""
-        branches = len(active)
-        frames = latents.shape[2]
-        model_input = latents.expand(branches, -1, -1, -1, -1)
+        """Noise predictions (B, 4, F, h, w) of the plan's B branches for one window, batched in one call."""
         features = None
-        if motion is not None and "motion" in active:
+        if motion is not None and "motion" in plan.active:
             # Only the motion branch sees the guider's features; the others get zeros in the same batch.
-            features = torch.cat([motion if name == "motion" else torch.zeros_like(motion) for name in active])
-        noise = self.model.predict_noise(
-            model_input, timestep, embeddings=embeddings, reference=context, motion_features=features
+            features = torch.cat([motion if name == "motion" else torch.zeros_like(motion) for name in plan.active])
+        return self.model.predict_noise(
+            latents.expand(len(plan.active), -1, -1, -1, -1),
+            timestep,
+            embeddings=plan.embeddings,
+            reference=plan.context,
+            motion_features=features,
         )
-        noise = noise.view(branches, *latents.shape[1:])
-        combined = coefficients[0] * noise[0:1]
-        for index in range(1, branches):
-            combined = combined + coefficients[index] * noise[index : index + 1]
-        del frames
+
+    def guided_noise(
+        self, latents: torch.Tensor, timestep, *, plan: GuidancePlan, motion: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Signal-fusion guidance for one window: ``Σ coefficient · ε_branch`` over the active branches."""
+        noise = self._branch_noise(latents, timestep, plan=plan, motion=motion)
+        combined = plan.coefficients[0] * noise[0:1]
+        for index in range(1, len(plan.active)):
+            combined = combined + plan.coefficients[index] * noise[index : index + 1]
         return combined
 
+    @torch.no_grad()
     def predict_branches(
-        self,
-        latents: torch.Tensor,
-        timestep,
-        *,
-        active: list[str],
-        context: ReferenceContext,
-        embeddings: torch.Tensor,
-        motion: torch.Tensor | None,
+        self, latents: torch.Tensor, timestep, *, plan: GuidancePlan, motion: torch.Tensor | None
     ) -> dict[str, torch.Tensor]:
-        """The noise prediction of every branch separately (for tests and analysis of the guidance)."""
-        features = None
-        if motion is not None and "motion" in active:
-            features = torch.cat([motion if name == "motion" else torch.zeros_like(motion) for name in active])
-        with torch.no_grad():
-            noise = self.model.predict_noise(
-                latents.expand(len(active), -1, -1, -1, -1),
-                timestep,
-                embeddings=embeddings,
-                reference=context,
-                motion_features=features,
-            )
-        return {name: noise[index : index + 1] for index, name in enumerate(active)}
+        """The noise prediction of every branch separately (to inspect what each signal adds)."""
+        noise = self._branch_noise(latents, timestep, plan=plan, motion=motion)
+        return {name: noise[index : index + 1] for index, name in enumerate(plan.active)}
 
     def encode_motion(self, keypoint_maps: np.ndarray | None, frames: int) -> torch.Tensor | None:
         """Guider features (F, C, h, w) of the keypoint maps at the model resolution, or ``None``."""
@@ -579,7 +574,7 @@ class DurianPipeline(DiffusionPipeline):
         encoded_attributes = [
             self.encode_reference(image, mask, role="attribute") for image, mask in zip(attributes, attribute_masks)
         ]
-        active, coefficients, context, embeddings = self.plan_branches(
+        plan = self.plan_branches(
             encoded_portrait,
             encoded_attributes,
             guidance=guidance,
@@ -594,7 +589,6 @@ class DurianPipeline(DiffusionPipeline):
         scheduler.set_timesteps(num_inference_steps, device=self.denoiser.device)
         latents = self.prepare_latents(frames, generator=generator, latents=latents)
         latents = latents * scheduler.init_noise_sigma
-        predict = dict(active=active, coefficients=coefficients, context=context, embeddings=embeddings)
         starts = window_starts(frames, window, overlap)
         if history_frames > 0 and len(starts) > 1:
             latents = self._denoise_with_history(
@@ -602,11 +596,9 @@ class DurianPipeline(DiffusionPipeline):
                 scheduler,
                 starts,
                 window=window,
-                overlap=overlap,
                 history_frames=history_frames,
                 motion=motion,
-                generator=generator,
-                predict=predict,
+                plan=plan,
                 callback=callback,
             )
         else:
@@ -617,7 +609,7 @@ class DurianPipeline(DiffusionPipeline):
                 window=window,
                 overlap=overlap,
                 motion=motion,
-                predict=predict,
+                plan=plan,
                 callback=callback,
             )
 
@@ -632,7 +624,7 @@ class DurianPipeline(DiffusionPipeline):
     def _window_motion(self, motion: torch.Tensor | None, start: int, length: int) -> torch.Tensor | None:
         return None if motion is None else motion[start : start + length]
 
-    def _denoise_blended(self, latents, scheduler, starts, *, window, overlap, motion, predict, callback):
+    def _denoise_blended(self, latents, scheduler, starts, *, window, overlap, motion, plan, callback):
         """All windows at every step; noise predictions are averaged with linear ramps where windows overlap."""
         frames = latents.shape[2]
         length = min(window, frames)
@@ -643,8 +635,8 @@ class DurianPipeline(DiffusionPipeline):
             weight_sum = torch.zeros(frames, device=latents.device, dtype=latents.dtype)
             for start in starts:
                 part = slice(start, start + length)
-                noise = self._predict(
-                    model_input[:, :, part], timestep, motion=self._window_motion(motion, start, length), **predict
+                noise = self.guided_noise(
+                    model_input[:, :, part], timestep, plan=plan, motion=self._window_motion(motion, start, length)
                 )
                 weights = _ramp_weights(length, start, frames, overlap if len(starts) > 1 else 0)
                 weights = weights.to(latents.device, latents.dtype)
@@ -656,15 +648,12 @@ class DurianPipeline(DiffusionPipeline):
                 callback(step + 1, len(timesteps))
         return latents
 
-    def _denoise_with_history(
-        self, latents, scheduler, starts, *, window, overlap, history_frames, motion, generator, predict, callback
-    ):
+    def _denoise_with_history(self, latents, scheduler, starts, *, window, history_frames, motion, plan, callback):
         """Windows one after another; each holds its first ``history_frames`` at the previous window's result.
 
         The held frames are re-noised to every step's noise level (replacement conditioning), so the new window's
         motion modules see the frames it must continue from. The remaining overlap is blended with a linear ramp.
         """
-        frames = latents.shape[2]
         timesteps = scheduler.timesteps
         result = torch.zeros_like(latents)
         initial = latents.clone()
@@ -677,12 +666,15 @@ class DurianPipeline(DiffusionPipeline):
             if index > 0:
                 held = result[:, :, start : start + history_frames]
                 held_noise = initial[:, :, start : start + history_frames]
+            # Multistep schedulers keep a history of model outputs: every window starts from a fresh copy.
+            scheduler = scheduler.__class__.from_config(scheduler.config)
+            scheduler.set_timesteps(len(timesteps), device=latents.device)
             for timestep in timesteps:
                 if held is not None:
                     window_latents[:, :, :history_frames] = scheduler.add_noise(held, held_noise, timestep[None])
                 model_input = scheduler.scale_model_input(window_latents, timestep)
-                noise = self._predict(
-                    model_input, timestep, motion=self._window_motion(motion, start, window), **predict
+                noise = self.guided_noise(
+                    model_input, timestep, plan=plan, motion=self._window_motion(motion, start, window)
                 )
                 window_latents = scheduler.step(noise, timestep, window_latents, return_dict=False)[0]
                 done += 1
@@ -697,7 +689,6 @@ class DurianPipeline(DiffusionPipeline):
                 previous = result[:, :, start : start + shared]
                 window_latents[:, :, :shared] = (1 - ramp) * previous + ramp * window_latents[:, :, :shared]
             result[:, :, part] = window_latents
-        del frames, generator
         return result
 
 

@@ -114,15 +114,13 @@ def test_uncond_branch_sees_no_reference_tokens(pipe):
     def branches(portrait: np.ndarray, hair: np.ndarray) -> dict[str, torch.Tensor]:
         encoded_portrait = pipe.encode_reference(portrait, PORTRAIT_MASK, role="portrait")
         encoded_hair = pipe.encode_reference(hair, MASK_A, role="attribute")
-        active, _, context, embeddings = pipe.plan_branches(
+        plan = pipe.plan_branches(
             encoded_portrait, [encoded_hair], guidance=guidance, alpha=None, interpolate=(0, 1), attribute_weights=None
         )
-        assert active == ["uncond", "portrait", "attribute", "motion"]
+        assert plan.active == ("uncond", "portrait", "attribute", "motion")
         latents = torch.randn(1, 4, 2, SIZE // 8, SIZE // 8, generator=torch.Generator().manual_seed(0))
         motion = pipe.encode_motion(_keypoints(2), 2)
-        return pipe.predict_branches(
-            latents, 500, active=active, context=context, embeddings=embeddings, motion=motion
-        )
+        return pipe.predict_branches(latents, 500, plan=plan, motion=motion)
 
     first = branches(PORTRAIT, HAIR_A)
     second = branches(_image(9), HAIR_B)

@@ -195,7 +195,7 @@ def _step_flops(pipeline, portrait, attribute, mask, maps, guidance_scale: float
     with torch.no_grad():
         encoded_portrait = pipeline.encode_reference(portrait, mask, role="portrait")
         encoded_attribute = pipeline.encode_reference(attribute, mask, role="attribute")
-        active, coefficients, context, embeddings = pipeline.plan_branches(
+        plan = pipeline.plan_branches(
             encoded_portrait,
             [encoded_attribute],
             guidance=guidance,
@@ -207,15 +207,7 @@ def _step_flops(pipeline, portrait, attribute, mask, maps, guidance_scale: float
         latents = pipeline.prepare_latents(len(maps), generator=torch.Generator().manual_seed(0))
         counter = FlopCounterMode(display=False)
         with counter:
-            pipeline._predict(
-                latents,
-                torch.tensor(500, device=latents.device),
-                active=active,
-                coefficients=coefficients,
-                context=context,
-                embeddings=embeddings,
-                motion=motion,
-            )
+            pipeline.guided_noise(latents, torch.tensor(500, device=latents.device), plan=plan, motion=motion)
     return int(counter.get_total_flops())
 
 

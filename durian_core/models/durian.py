@@ -99,8 +99,12 @@ def load_diffusers_part(cls, folder: Path, *, where: str | None = None):
     return model.eval()
 
 
-def _load_base_part(cls, folder: Path):
-    """Base-model parts may predate safetensors; upstream pickles are then read by diffusers (weights only)."""
+def load_base_part(cls, folder: Path):
+    """A part of an upstream base model (SD1.5, a motion adapter): strict from safetensors when the folder has them.
+
+    Older upstream repositories hold only ``.bin`` files; those are read by diffusers itself (``torch.load`` with
+    ``weights_only``), which is the one place a non-safetensors file is accepted.
+    """
     if (folder / DIFFUSERS_WEIGHTS).is_file():
         return load_diffusers_part(cls, folder)
     if not (folder / "config.json").is_file():
@@ -231,11 +235,11 @@ class DurianModel(nn.Module):
         fresh with zero output projections.
         """
         folder = resolve_weights(base, revision=revision, subfolders=("unet",))
-        unet = _load_base_part(UNet2DConditionModel, folder / "unet")
+        unet = load_base_part(UNet2DConditionModel, folder / "unet")
         adapter = None
         if motion_adapter is not None:
             adapter_folder = resolve_weights(motion_adapter, revision=motion_adapter_revision)
-            adapter = _load_base_part(MotionAdapter, adapter_folder)
+            adapter = load_base_part(MotionAdapter, adapter_folder)
         return cls.from_unet(unet, motion_adapter=adapter, config=config)
 
     # --------------------------------------------------------------------------------------------------- I/O
