@@ -264,3 +264,39 @@ def test_benchmark_reports_times_memory_and_flops_on_the_tiny_config():
     # Two guidance branches of three frames through the tiny denoiser: megaflops, not zero and not teraflops.
     assert 1e-6 < report["step_tflops"] < 1e-2
     assert report["frames"] == 3 and report["compiled_blocks"] == 0
+
+
+def test_pipeline_from_base_loads_vae_and_image_encoder_and_runs(tmp_path):
+    import numpy as np
+
+    from durian_core.pipeline import DurianPipeline
+
+    _save_tiny_sd_folder(tmp_path / "sd")
+    pipeline = DurianPipeline.from_base(tmp_path / "sd", config="tiny")
+    reference_vae = AutoencoderKL.from_pretrained(tmp_path / "sd" / "vae")
+    torch.testing.assert_close(pipeline.vae.encoder.conv_in.weight, reference_vae.encoder.conv_in.weight)
+    image = np.full((TINY.resolution, TINY.resolution, 3), 128, np.uint8)
+    mask = np.zeros(image.shape[:2], np.float32)
+    frames = pipeline(image, mask, [image], [mask], num_inference_steps=1, guidance_scale=1.0).frames
+    assert frames.shape == (1, TINY.resolution, TINY.resolution, 3)
+
+
+def test_region_cue_keeps_eyes_nose_and_mouth_only(astronaut):
+    import numpy as np
+
+    from durian_core.face import regions
+    from durian_core.face.landmarks import detect_landmarks
+    from durian_core.models.guider import render_region_cue
+
+    landmarks = detect_landmarks(astronaut)
+    cue = render_region_cue(astronaut, landmarks)
+    assert cue.shape == (*astronaut.shape[:2], 4) and cue.dtype == np.uint8
+    for point in (regions.NOSE_TIP, regions.UPPER_LIP_INNER, regions.RIGHT_EYE_INNER):
+        x, y = np.round(landmarks[point]).astype(int)
+        assert cue[y, x, 3] == 255 and np.array_equal(cue[y, x, :3], astronaut[y, x])
+    x, y = np.round(landmarks[regions.FOREHEAD_TOP]).astype(int)
+    assert cue[y, x, 3] == 0 and not cue[y, x, :3].any()  # forehead, hair, background: gone
+    assert (cue[..., 3] > 0).mean() < 0.1
+    guider = KeypointGuider(cue="regions", block_out_channels=(4, 8, 8, 16), out_channels=32)
+    tensor = torch.from_numpy(cue[:64, :64]).permute(2, 0, 1)[None].float() / 255
+    assert guider(tensor).shape == (1, 32, 8, 8)

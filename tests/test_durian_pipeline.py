@@ -241,3 +241,18 @@ def test_pipeline_save_load_gives_identical_frames(pipe, tmp_path):
     (tmp_path / "weights" / "vae" / "diffusion_pytorch_model.safetensors").unlink()
     with pytest.raises(DurianWeightsError, match="vae"):
         DurianPipeline.from_pretrained(tmp_path / "weights")
+
+
+def test_concurrent_requests_on_one_pipeline_do_not_mix(pipe):
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [
+        {"attributes": (HAIR_A,), "masks": (MASK_A,), "seed": 1, "frames": 3},
+        {"attributes": (HAIR_B, HAIR_A), "masks": (MASK_B, MASK_A), "seed": 2, "frames": 2, "alpha": 0.3},
+        {"attributes": (HAIR_B,), "masks": (MASK_B,), "seed": 3, "frames": 4, "guidance_attribute": 3.0},
+    ]
+    expected = [_run(pipe, output_type="latent", **job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda job: _run(pipe, output_type="latent", **job), jobs))
+    for index, result in enumerate(results):
+        torch.testing.assert_close(result, expected[index], rtol=1e-5, atol=1e-5)

@@ -2,8 +2,8 @@
 
 Two cues share the class (``cue`` in the config): ``"keypoints"``, the colour-coded contour maps of the Durian paper
 (3 channels), and ``"regions"``, the masked eyes, nose and mouth of the retargeted driver used by "Stable
-Video-Driven Portraits" (3 colour channels plus the region mask). The output conv starts at zero, so a fresh guider
-leaves the denoiser exactly as it was; training grows its influence.
+Video-Driven Portraits" (3 colour channels plus the region mask, :func:`render_region_cue`). The output conv starts
+at zero, so a fresh guider leaves the denoiser exactly as it was; training grows its influence.
 
 The features are added to the output of the denoiser's ``conv_in`` through a forward hook (never by replacing a
 module's ``forward``); the features themselves are passed per call (see :func:`guider_features`).
@@ -15,14 +15,44 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+from durian_core.face import regions
+from durian_core.face.masks import fill_polygons
+
 GUIDER_CUES = {"keypoints": 3, "regions": 4}
 """Cue name → input channels."""
+
+REGION_GROW = 0.04
+"""How far (in face sizes) the eye, nose and mouth regions extend past their landmarks: lids and lip corners."""
+
+
+def render_region_cue(image: np.ndarray, landmarks: np.ndarray, *, grow: float = REGION_GROW) -> np.ndarray:
+    """The "regions" cue of one driving frame: its eyes, nose and mouth on black, plus their mask (H×W×4 uint8).
+
+    Only these regions carry expression, so identity (face shape, skin, hair) of the driver does not leak into the
+    portrait the way a full frame would; the mask channel tells the guider where the cue is defined.
+    """
+    height, width = image.shape[:2]
+    parts = [
+        regions.RIGHT_EYE + regions.RIGHT_BROW,
+        regions.LEFT_EYE + regions.LEFT_BROW,
+        regions.NOSE_BRIDGE + regions.NOSE_BOTTOM,
+        regions.LIPS_OUTER,
+    ]
+    hulls = [cv2.convexHull(landmarks[list(part)].astype(np.float32)).reshape(-1, 2) for part in parts]
+    mask = fill_polygons((height, width), hulls)
+    radius = int(round(grow * regions.face_size(landmarks)))
+    if radius > 0:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    cue = np.concatenate([image.astype(np.float32) * mask[..., None], 255.0 * mask[..., None]], axis=-1)
+    return np.clip(cue + 0.5, 0, 255).astype(np.uint8)
 
 
 class KeypointGuider(ModelMixin, ConfigMixin):
