@@ -101,7 +101,9 @@ class DurianEngine(Engine):
         """Load a pipeline folder (``DurianPipeline.save_pretrained``) or a Hub id at a pinned ``revision``."""
         target, dtype = resolve_device(None if device is None else str(device))
         pipeline = DurianPipeline.from_pretrained(path_or_id, revision=revision)
-        pipeline.to(device=target, dtype=dtype)
+        pipeline.to(device=target)
+        if dtype != torch.float32:  # saved weights are float32; casting only when needed keeps diffusers quiet
+            pipeline.to(dtype=dtype)
         pipeline.set_progress_bar_config(disable=True)
         if target.type == "cuda" and importlib.util.find_spec("xformers") is not None:
             pipeline.enable_fast_attention()
