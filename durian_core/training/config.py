@@ -54,7 +54,9 @@ class TrainConfig:
     data: str = ""  # a training cache folder (the output of ``preprocess`` or of the toy generator)
     output_dir: str = "runs/durian"
     base_model: str | None = None  # SD1.5-layout folder or Hub id the nets start from; None: random (tiny tests)
-    motion_adapter: str | None = None  # AnimateDiff MotionAdapter folder or Hub id for stage 2; None: fresh modules
+    base_model_revision: str | None = None  # a Hub id needs a pinned revision (tag or commit); folders need none
+    motion_adapter: str | None = None  # AnimateDiff MotionAdapter folder or Hub id; None: fresh motion modules
+    motion_adapter_revision: str | None = None
     init_from: str | None = None  # a saved Durian model to start from; stage 2 defaults to stage 1's final model
     autoencoder_steps: int = 0  # fit the VAE to the data first (only for random-weight tiny models: SD's is frozen)
     autoencoder_learning_rate: float = 1e-3
@@ -241,9 +243,14 @@ def load_training_config(source: str | Path = "tiny", *, overrides: list[str] | 
     return _replace(config, _nested(dotted)) if dotted else config
 
 
+def training_config_yaml(config: TrainConfig) -> str:
+    """The config as YAML text that :func:`load_training_config` reads back to an equal config."""
+    return yaml.safe_dump(_plain(config.to_dict()), sort_keys=False)
+
+
 def save_training_config(config: TrainConfig, path: str | Path) -> None:
-    """Write a config as YAML that :func:`load_training_config` reads back to an equal config."""
-    Path(path).write_text(yaml.safe_dump(_plain(config.to_dict()), sort_keys=False))
+    """Write a config as YAML (see :func:`training_config_yaml`)."""
+    Path(path).write_text(training_config_yaml(config))
 
 
 def _plain(value: Any) -> Any:

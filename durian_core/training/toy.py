@@ -19,7 +19,9 @@ import numpy as np
 
 from durian_core.errors import DurianInputError
 from durian_core.face import regions
+from durian_core.face.align import align_rigid
 from durian_core.face.keypoints import render_keypoint_maps
+from durian_core.prepare import PreparedAttribute, PreparedInputs
 from durian_core.training import store
 from durian_core.training.face_template import FACE_TEMPLATE_3D
 
@@ -39,7 +41,7 @@ class ToyIdentity:
     glasses_colour: tuple[int, int, int] | None  # None: no glasses
     background: tuple[int, int, int]
     shirt: tuple[int, int, int]
-    face_scale: float  # face height as a fraction of the frame
+    face_scale: float  # face height as a fraction of the frame (about ½: the durian engine's crop framing)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def make_identity(index: int, *, seed: int = 0) -> ToyIdentity:
         glasses_colour=glasses,
         background=_hsv(float(rng.uniform()), 0.15, float(rng.uniform(0.75, 0.95))),
         shirt=_hsv(float(rng.uniform()), 0.5, float(rng.uniform(0.3, 0.7))),
-        face_scale=float(rng.uniform(0.42, 0.48)),
+        face_scale=float(rng.uniform(0.47, 0.53)),
     )
 
 
@@ -141,7 +143,8 @@ def _expression(points: np.ndarray, pose: ToyPose) -> np.ndarray:
 def _project(points: np.ndarray, pose: ToyPose, identity: ToyIdentity, resolution: int) -> np.ndarray:
     rotated = points @ _rotation(pose.yaw, pose.pitch, pose.roll).T
     height = identity.face_scale * pose.scale * resolution
-    centre = np.array([0.5 + pose.shift[0], 0.55 + pose.shift[1]]) * resolution
+    # At rest the frame is the durian engine's face crop: side 2 × face size, face centre 0.1 × side below the middle.
+    centre = np.array([0.5 + pose.shift[0], 0.6 + pose.shift[1]]) * resolution
     return (rotated[:, :2] * height + centre).astype(np.float32)
 
 
@@ -325,3 +328,33 @@ def write_toy_dataset(
         store.write_video(out, video_id, frames=video.frames, landmarks=video.landmarks, keypoints=video.keypoints,
                           masks=video.masks, fps=12.0, source="toy")
     return store.write_manifest(out, resolution=resolution)
+
+
+def toy_transfer_inputs(
+    portrait: ToyVideo, attribute: ToyVideo, *, kind: str = "hair", frames: int | None = None
+) -> PreparedInputs:
+    """Engine inputs for a cross-identity transfer between two toy videos, built from their exact annotations.
+
+    The portrait is ``portrait``'s first frame, the attribute ``attribute``'s first frame; the attribute's mask is
+    aligned onto the portrait by its rigid landmarks (as input preparation does for real photos), and the motion is
+    the portrait video's own landmarks (``frames`` of them; ``None``: a still edit).
+    """
+
+    if kind not in attribute.masks:
+        raise DurianInputError(f"the attribute video has no {kind!r} (it has {sorted(attribute.masks)})")
+    size = portrait.frames.shape[2], portrait.frames.shape[1]
+    source, target = attribute.landmarks[0], portrait.landmarks[0]
+    mask = attribute.masks[kind][0].astype(np.float32)
+    reference = PreparedAttribute(
+        image=attribute.frames[0], kind=kind, landmarks=source, mask=mask,
+        aligned_image=align_rigid(attribute.frames[0], source, target, size),
+        aligned_mask=np.clip(align_rigid(mask, source, target, size), 0, 1), weight=1.0, name=f"toy {kind}",
+    )
+    own = portrait.masks.get(kind)
+    return PreparedInputs(
+        portrait=portrait.frames[0], portrait_landmarks=target,
+        portrait_masks={} if own is None else {kind: own[0].astype(np.float32)},
+        attributes=(reference,), interpolation=None,
+        motion=None if frames is None else portrait.landmarks[:frames], fps=None if frames is None else 12.0,
+        audio_path=None,
+    )

@@ -1,0 +1,106 @@
+"""Training configs: presets, files, command-line overrides, and the CLI entry points' handling of bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from durian_core.errors import DurianInputError
+from durian_core.training.cli import add_preprocess_parser, add_train_parser
+from durian_core.training.config import (
+    SD15_TRAINING,
+    TINY_TRAINING,
+    load_training_config,
+    save_training_config,
+)
+
+
+def test_sd15_preset_follows_the_paper():
+    assert SD15_TRAINING.model == "sd15"
+    assert SD15_TRAINING.stage1.steps == SD15_TRAINING.stage2.steps == 60_000
+    assert SD15_TRAINING.stage1.num_frames == 1 and SD15_TRAINING.stage2.num_frames > 1
+    assert SD15_TRAINING.base_model and SD15_TRAINING.motion_adapter
+    assert TINY_TRAINING.model == "tiny" and TINY_TRAINING.base_model is None
+
+
+def test_overrides_reach_nested_fields_with_their_types():
+    config = load_training_config("sd15", overrides=[
+        "stage1.learning_rate=2e-5", "sampling.scale_range=[0.8, 1.2]", "snr_gamma=5", "base_model=none",
+        "gradient_checkpointing=false", "data=/data/cache",
+    ])
+    assert config.stage1.learning_rate == 2e-5 and config.stage2.learning_rate == SD15_TRAINING.stage2.learning_rate
+    assert config.sampling.scale_range == (0.8, 1.2)
+    assert config.snr_gamma == 5.0 and isinstance(config.snr_gamma, float)
+    assert config.base_model is None and config.gradient_checkpointing is False and config.data == "/data/cache"
+
+
+def test_files_start_from_a_preset_and_round_trip(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("preset: sd15\nstage2:\n  num_frames: 8\noutput_dir: runs/mine\n")
+    config = load_training_config(path)
+    assert config.stage2.num_frames == 8 and config.output_dir == "runs/mine" and config.model == "sd15"
+    saved = tmp_path / "saved.yaml"
+    save_training_config(config, saved)
+    assert load_training_config(saved) == config
+    as_json = tmp_path / "run.json"
+    as_json.write_text(json.dumps({"preset": "tiny", "stage1": {"steps": 7}}))
+    assert load_training_config(as_json).stage1.steps == 7
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["stage1.stepz=3"], "unknown training setting 'stage1.stepz'"),
+        (["stage1.steps=many"], "stage1.steps must be an integer"),
+        (["prediction_type=x0"], "prediction_type"),
+        (["stage1.learning_rate=-1"], "learning_rate must be positive"),
+        (["sampling.unconditional_probability=2"], "within"),
+        (["novalue"], "key=value"),
+    ],
+)
+def test_bad_settings_name_the_problem(overrides, message):
+    with pytest.raises(DurianInputError, match=message):
+        load_training_config("tiny", overrides=overrides)
+
+
+def test_unknown_config_source_is_refused():
+    with pytest.raises(DurianInputError, match="neither a preset"):
+        load_training_config("no-such-config.yaml")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    add_preprocess_parser(subparsers)
+    add_train_parser(subparsers)
+    return parser
+
+
+def test_train_command_prints_the_resolved_config(capsys):
+    args = _parser().parse_args(["train", "--config", "sd15", "--set", "stage1.steps=10", "--data", "cache",
+                                 "--print-config"])
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert "steps: 10" in printed and "data: cache" in printed
+
+
+def test_train_command_refuses_missing_data_and_bad_caches(tmp_path):
+    args = _parser().parse_args(["train", "--config", "tiny"])
+    with pytest.raises(DurianInputError, match="no training data"):
+        args.func(args)
+    args = _parser().parse_args(["train", "--config", "tiny", "--data", str(tmp_path), "--output-dir",
+                                 str(tmp_path / "run"), "--stage", "1"])
+    with pytest.raises(DurianInputError, match="not a training cache"):
+        args.func(args)
+
+
+def test_preprocess_command_refuses_a_missing_folder(tmp_path):
+    args = _parser().parse_args(["preprocess", "--videos", str(tmp_path / "absent"), "--out", str(tmp_path / "c")])
+    with pytest.raises(DurianInputError, match="not a folder"):
+        args.func(args)
+    (tmp_path / "empty").mkdir()
+    args = _parser().parse_args(["preprocess", "--videos", str(tmp_path / "empty"), "--out", str(tmp_path / "c")])
+    with pytest.raises(DurianInputError, match="no video files"):
+        args.func(args)
