@@ -46,6 +46,7 @@ from durian_core.models.durian import (
     load_diffusers_part,
     load_strict,
     read_json,
+    read_safetensors,
     resolve_weights,
 )
 from durian_core.models.guider import KeypointGuider
@@ -200,12 +201,14 @@ class DurianPipeline(DiffusionPipeline):
         motion_adapter_revision: str | None = None,
     ) -> DurianPipeline:
         """A fresh pipeline to train from: VAE, UNet (copied into all three nets) and image encoder of ``base``."""
-        folder = resolve_weights(base, revision=revision, subfolders=("unet", "vae", "image_encoder", "scheduler"))
+        folder = resolve_weights(
+            base, revision=revision, subfolders=("unet", "vae", "image_encoder", "scheduler"), upstream=True
+        )
         model = DurianModel.from_base(
             folder, motion_adapter=motion_adapter, config=config, motion_adapter_revision=motion_adapter_revision
         )
         vae = load_base_part(AutoencoderKL, folder / "vae")
-        image_encoder = _load_image_encoder(folder / "image_encoder")
+        image_encoder = _load_image_encoder(folder / "image_encoder", base=True)
         size = image_encoder.config.image_size
         feature_extractor = CLIPImageProcessorPil(
             size={"shortest_edge": size}, crop_size={"height": size, "width": size}
@@ -709,16 +712,17 @@ def _check_mask(name: str, mask: Any, image: np.ndarray) -> None:
         raise ValueError(f"{name} must lie within [0, 1], got [{mask.min()}, {mask.max()}]")
 
 
-def _load_image_encoder(folder: Path) -> CLIPVisionModelWithProjection:
-    weights = folder / TRANSFORMERS_WEIGHTS
-    if not weights.is_file():
-        if (folder / "config.json").is_file() and not (folder / "model.safetensors.index.json").is_file():
-            raise DurianWeightsError(f"{weights} is missing")
-        return CLIPVisionModelWithProjection.from_pretrained(str(folder)).eval()  # sharded upstream checkpoints
-    from safetensors.torch import load_file
-
+def _load_image_encoder(folder: Path, *, base: bool = False) -> CLIPVisionModelWithProjection:
+    """Strict from ``model.safetensors`` (or shards); a ``base`` model's encoder may be an upstream ``.bin``."""
+    if not (folder / "config.json").is_file():
+        raise DurianWeightsError(f"{folder / 'config.json'} is missing")
+    state = read_safetensors(folder, TRANSFORMERS_WEIGHTS)
+    if state is None:
+        if base:
+            return CLIPVisionModelWithProjection.from_pretrained(str(folder)).eval()
+        raise DurianWeightsError(f"{folder / TRANSFORMERS_WEIGHTS} is missing")
     model = CLIPVisionModelWithProjection(CLIPVisionConfig.from_json_file(str(folder / "config.json")))
-    load_strict(model, load_file(str(weights)), where=str(folder))
+    load_strict(model, state, where=str(folder))
     return model.eval()
 
 

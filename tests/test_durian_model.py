@@ -300,3 +300,13 @@ def test_region_cue_keeps_eyes_nose_and_mouth_only(astronaut):
     guider = KeypointGuider(cue="regions", block_out_channels=(4, 8, 8, 16), out_channels=32)
     tensor = torch.from_numpy(cue[:64, :64]).permute(2, 0, 1)[None].float() / 255
     assert guider(tensor).shape == (1, 32, 8, 8)
+
+
+def test_sharded_safetensors_load_strictly(model, tmp_path):
+    from durian_core.models.durian import load_diffusers_part
+
+    model.denoiser.save_pretrained(tmp_path / "denoiser", max_shard_size="200KB")
+    assert len(list((tmp_path / "denoiser").glob("*.safetensors"))) > 1
+    loaded = load_diffusers_part(UNetMotionModel, tmp_path / "denoiser")
+    reference = model.denoiser.state_dict()
+    assert all(torch.equal(value, reference[key]) for key, value in loaded.state_dict().items())

@@ -45,10 +45,17 @@ class DurianWeightsError(DurianInputError):
 # ----------------------------------------------------------------------------------------------------- weights I/O
 
 
-def resolve_weights(path_or_id: str | Path, *, revision: str | None = None, subfolders: tuple[str, ...] = ()) -> Path:
+def resolve_weights(
+    path_or_id: str | Path,
+    *,
+    revision: str | None = None,
+    subfolders: tuple[str, ...] = (),
+    upstream: bool = False,
+) -> Path:
     """A local folder as is, or a Hub repository downloaded at a pinned ``revision`` (a tag or commit).
 
-    Only configs and safetensors are fetched (``subfolders`` narrows it further), never pickles.
+    Only configs and safetensors are fetched (``subfolders`` narrows it further). ``upstream`` base models (SD1.5,
+    motion adapters) may predate safetensors, so for them ``.bin`` files come too, as a fallback.
     """
     folder = Path(path_or_id).expanduser()
     if folder.is_dir():
@@ -63,7 +70,8 @@ def resolve_weights(path_or_id: str | Path, *, revision: str | None = None, subf
         )
     from huggingface_hub import snapshot_download
 
-    patterns = [f"{sub}/{pattern}" for sub in subfolders for pattern in WEIGHT_PATTERNS] or WEIGHT_PATTERNS
+    kinds = WEIGHT_PATTERNS + (["*.bin"] if upstream else [])
+    patterns = [f"{sub}/{pattern}" for sub in subfolders for pattern in kinds] or kinds
     try:
         return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns + ["*.json"]))
     except Exception as error:  # the hub client raises many types; all mean "cannot get these weights"
@@ -86,16 +94,32 @@ def load_strict(module: nn.Module, state: dict[str, torch.Tensor], *, where: str
     module.load_state_dict(state, strict=True)
 
 
+def read_safetensors(folder: Path, filename: str) -> dict[str, torch.Tensor] | None:
+    """The tensors of ``folder/filename``, or of its shards (``filename.index.json``); ``None`` when neither exists."""
+    single = folder / filename
+    if single.is_file():
+        return load_file(str(single))
+    index_path = folder / f"{filename}.index.json"
+    if not index_path.is_file():
+        return None
+    shards = sorted(set(read_json(index_path).get("weight_map", {}).values()))
+    state: dict[str, torch.Tensor] = {}
+    for shard in shards:
+        if not (folder / shard).is_file():
+            raise DurianWeightsError(f"{folder / shard} is missing (listed in {index_path.name})")
+        state.update(load_file(str(folder / shard)))
+    return state
+
+
 def load_diffusers_part(cls, folder: Path, *, where: str | None = None):
-    """Build ``cls`` from ``folder/config.json`` and load ``folder/diffusion_pytorch_model.safetensors`` strictly."""
-    config_path = folder / "config.json"
-    weights_path = folder / DIFFUSERS_WEIGHTS
-    for path in (config_path, weights_path):
-        if not path.is_file():
-            raise DurianWeightsError(f"{path} is missing")
-    config = cls.load_config(folder)
-    model = cls.from_config(config)
-    load_strict(model, load_file(str(weights_path)), where=where or str(folder))
+    """Build ``cls`` from ``folder/config.json``; load ``diffusion_pytorch_model.safetensors`` (or shards) strictly."""
+    if not (folder / "config.json").is_file():
+        raise DurianWeightsError(f"{folder / 'config.json'} is missing")
+    state = read_safetensors(folder, DIFFUSERS_WEIGHTS)
+    if state is None:
+        raise DurianWeightsError(f"{folder / DIFFUSERS_WEIGHTS} is missing")
+    model = cls.from_config(cls.load_config(folder))
+    load_strict(model, state, where=where or str(folder))
     return model.eval()
 
 
@@ -105,7 +129,7 @@ def load_base_part(cls, folder: Path):
     Older upstream repositories hold only ``.bin`` files; those are read by diffusers itself (``torch.load`` with
     ``weights_only``), which is the one place a non-safetensors file is accepted.
     """
-    if (folder / DIFFUSERS_WEIGHTS).is_file():
+    if (folder / DIFFUSERS_WEIGHTS).is_file() or (folder / f"{DIFFUSERS_WEIGHTS}.index.json").is_file():
         return load_diffusers_part(cls, folder)
     if not (folder / "config.json").is_file():
         raise DurianWeightsError(f"{folder} holds no diffusers model")
@@ -234,11 +258,11 @@ class DurianModel(nn.Module):
         ``motion_adapter`` is an AnimateDiff ``MotionAdapter`` folder or Hub id; without one the motion modules start
         fresh with zero output projections.
         """
-        folder = resolve_weights(base, revision=revision, subfolders=("unet",))
+        folder = resolve_weights(base, revision=revision, subfolders=("unet",), upstream=True)
         unet = load_base_part(UNet2DConditionModel, folder / "unet")
         adapter = None
         if motion_adapter is not None:
-            adapter_folder = resolve_weights(motion_adapter, revision=motion_adapter_revision)
+            adapter_folder = resolve_weights(motion_adapter, revision=motion_adapter_revision, upstream=True)
             adapter = load_base_part(MotionAdapter, adapter_folder)
         return cls.from_unet(unet, motion_adapter=adapter, config=config)
 
