@@ -178,7 +178,9 @@ def _add_training(subparsers) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m durian_core", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m durian_core", description="Portrait animation with attribute transfer."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_generate(subparsers)
     _add_evaluate(subparsers)
