@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -260,8 +262,14 @@ def test_concurrent_requests_on_one_pipeline_do_not_mix(pipe):
         {"attributes": (HAIR_B, HAIR_A), "masks": (MASK_B, MASK_A), "seed": 2, "frames": 2, "alpha": 0.3},
         {"attributes": (HAIR_B,), "masks": (MASK_B,), "seed": 3, "frames": 4, "guidance_attribute": 3.0},
     ]
+    jobs = [job | {"num_inference_steps": 4} for job in jobs * 2]
     expected = [_run(pipe, output_type="latent", **job) for job in jobs]
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        results = list(pool.map(lambda job: _run(pipe, output_type="latent", **job), jobs))
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so any shared per-request state would clash
+    try:
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            results = list(pool.map(lambda job: _run(pipe, output_type="latent", **job), jobs))
+    finally:
+        sys.setswitchinterval(switch)
     for index, result in enumerate(results):
         torch.testing.assert_close(result, expected[index], rtol=1e-5, atol=1e-5)
