@@ -220,6 +220,8 @@ def test_save_load_roundtrip_is_identical_and_strict(model, tmp_path):
 def test_hub_ids_need_a_pinned_revision(tmp_path):
     with pytest.raises(DurianWeightsError, match="pinned revision"):
         DurianModel.from_pretrained("someone/durian-weights")
+    with pytest.raises(DurianWeightsError, match="pinned revision"):
+        DurianModel.from_pretrained("someone/durian-weights@")
     with pytest.raises(DurianWeightsError, match="neither a local folder"):
         DurianModel.from_pretrained(str(tmp_path / "no" / "such" / "folder"))
 

@@ -54,6 +54,7 @@ def resolve_weights(
 ) -> Path:
     """A local folder as is, or a Hub repository downloaded at a pinned ``revision`` (a tag or commit).
 
+    A Hub id may carry its revision as ``owner/name@revision`` (what ``--weights`` and ``DURIAN_WEIGHTS`` accept).
     Only configs and safetensors are fetched (``subfolders`` narrows it further). ``upstream`` base models (SD1.5,
     motion adapters) may predate safetensors, so for them ``.bin`` files come too, as a fallback.
     """
@@ -61,12 +62,14 @@ def resolve_weights(
     if folder.is_dir():
         return folder
     repo_id = str(path_or_id)
-    if repo_id.count("/") != 1 or folder.exists():
+    if "@" in repo_id and revision is None:
+        repo_id, revision = repo_id.rsplit("@", 1)
+    if repo_id.count("/") != 1 or folder.exists() or repo_id.startswith((".", "/", "~")):
         raise DurianWeightsError(f"weights {repo_id!r} are neither a local folder nor a Hub id like 'owner/name'")
-    if revision is None:
+    if not revision:
         raise DurianWeightsError(
-            f"loading {repo_id!r} from the Hub needs a pinned revision (a tag or commit hash), so the weights cannot "
-            "change under you"
+            f"{repo_id!r} is not a local folder; as a Hub id it needs a pinned revision (a tag or commit hash, e.g. "
+            f"'{repo_id}@v1.0'), so the weights cannot change under you"
         )
     from huggingface_hub import snapshot_download
 
