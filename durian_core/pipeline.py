@@ -38,6 +38,7 @@ from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionMode
 
 from durian_core.cache import FeatureCache, content_key, default_cache
 from durian_core.models.config import DurianModelConfig
+from durian_core.models.config import model_config as named_config
 from durian_core.models.durian import (
     TRANSFORMERS_WEIGHTS,
     DurianModel,
@@ -188,6 +189,8 @@ class DurianPipeline(DiffusionPipeline):
             ),
         )
         pipeline.model_config_name = model_config.name if model_config is not None else "custom"
+        if model_config is not None:
+            pipeline.resolution = model_config.resolution
         return pipeline
 
     @classmethod
@@ -213,7 +216,10 @@ class DurianPipeline(DiffusionPipeline):
         feature_extractor = CLIPImageProcessorPil(
             size={"shortest_edge": size}, crop_size={"height": size, "width": size}
         )
-        return cls.from_model(model, vae=vae, image_encoder=image_encoder, feature_extractor=feature_extractor)
+        settings = named_config(config) if isinstance(config, str) else config
+        return cls.from_model(
+            model, vae=vae, image_encoder=image_encoder, feature_extractor=feature_extractor, model_config=settings
+        )
 
     def enable_fast_attention(self) -> None:
         """Use xformers for the plain attention (CUDA, when installed), then re-install the reference processors.
@@ -265,6 +271,7 @@ class DurianPipeline(DiffusionPipeline):
             model, vae=vae, image_encoder=image_encoder, feature_extractor=feature_extractor, scheduler=scheduler
         )
         pipeline.model_config_name = info.get("model_config", "custom")
+        pipeline.resolution = int(info.get("resolution", pipeline.resolution))
         if device is not None or dtype is not None:
             pipeline.to(device=device, dtype=dtype)
         return pipeline
