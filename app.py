@@ -1,0 +1,666 @@
+"""The Durian web app: drag-and-drop attribute transfer and portrait animation in the browser.
+
+UI only. Every decision (engine choice, masks, alignment, animation, caching, file formats) lives in
+``durian_core``; the handlers here validate what the page sends, call the core and convert its answer. The same
+file runs locally (``python app.py``) and as a Hugging Face Space (README front matter, ``app_file: app.py``).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before gradio is imported: it reads the variable at import time. A user can still opt in by setting it.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import argparse
+import atexit
+import functools
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import spaces
+import tomllib
+
+from durian_core.api import automatic_mask, choose_engine, generate, preview, save_result
+from durian_core.cache import content_key, default_cache
+from durian_core.config import ATTRIBUTE_KINDS, GenerationSettings, MediaLimits
+from durian_core.engines.base import AttributeReference, GenerateRequest, GenerateResult, Interpolation
+from durian_core.media import load_image, load_mask, load_video, write_image
+from durian_core.prepare import resize_longest
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = ROOT / "examples"
+TEXT = tomllib.loads((ROOT / "assets" / "ui_text.toml").read_text(encoding="utf-8"))
+LABELS, MESSAGES, CHOICES = TEXT["labels"], TEXT["messages"], TEXT["choices"]
+CSS = (ROOT / "assets" / "style.css").read_text(encoding="utf-8")
+
+DEFAULTS = GenerationSettings()
+# Attribute images are analysed at the default output size, so the core finds their landmarks and masks already
+# cached when it prepares a request at that size.
+WORKING_SIZE = DEFAULTS.output_size
+MASK_COLOUR = (255, 64, 160)  # the mask layer's colour in the editor: visible on hair, skin and backgrounds
+MASK_OPACITY = 0.55  # the layer's alpha where the mask is 1; the image stays visible underneath
+GPU_SECONDS = 180  # ZeroGPU slot per generation: a 20-s driver with the durian engine at 25 steps
+GENERATE_CONCURRENCY = int(os.environ.get("DURIAN_APP_CONCURRENCY", "2"))  # CPU-heavy: more would only queue
+MAX_UPLOAD_BYTES = int(os.environ.get("DURIAN_MAX_UPLOAD_MB", MediaLimits().max_file_bytes >> 20)) << 20
+OUTPUT_MAX_AGE_S = 3600  # results and stored attribute layers older than this are deleted
+
+
+# --------------------------------------------------------------------------------------------- session data
+
+
+@dataclass(frozen=True)
+class AttributeEntry:
+    """One attribute in a session's gallery. The pixels live in files of the app's work folder; the session
+    keeps only their paths, and the core's bounded cache keeps what is computed from them."""
+
+    image: str  # PNG at the working size
+    mask: str  # PNG, white = attribute (the edited layer, or the automatic mask)
+    thumbnail: str  # the image with everything outside the mask dimmed, for the gallery
+    kind: str
+    weight: float
+    name: str
+
+    def caption(self, index: int) -> str:
+        return f"{index + 1} · {self.kind} · {self.name} · {self.weight:.0%}"
+
+    def reference(self) -> AttributeReference:
+        image = load_image(self.image).rgb
+        mask = load_mask(self.mask, size=image.shape[1::-1])
+        return AttributeReference(image, self.kind, mask=mask, mask_mode="replace", weight=self.weight, name=self.name)
+
+
+Attributes = tuple[AttributeEntry, ...]
+
+_work_dir: Path | None = None
+_work_dir_lock = threading.Lock()
+
+
+def work_dir() -> Path:
+    """The app's own temp folder (results, attribute layers); removed when the process exits."""
+    global _work_dir
+    with _work_dir_lock:
+        if _work_dir is None:
+            _work_dir = Path(tempfile.mkdtemp(prefix="durian-app-"))
+            atexit.register(shutil.rmtree, _work_dir, ignore_errors=True)
+        return _work_dir
+
+
+def prune_work_dir(max_age_s: float = OUTPUT_MAX_AGE_S) -> None:
+    """Delete old files so a long-running Space does not fill its disk (gradio keeps its own copies)."""
+    cutoff = time.time() - max_age_s
+    for path in work_dir().iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+
+
+def store_png(array: np.ndarray) -> str:
+    """Write an array into the work folder under its content hash (the same pixels are stored once)."""
+    path = work_dir() / f"{content_key(array)}.png"
+    if not path.exists():
+        write_image(array, path)
+    return str(path)
+
+
+# --------------------------------------------------------------------------------------------- conversions
+
+
+def user_errors(handler: Callable) -> Callable:
+    """Show the core's input errors (``ValueError``s with a message for people) as ``gr.Error`` on the page."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    return wrapper
+
+
+def working_image(path: str) -> np.ndarray:
+    """An uploaded attribute image at the size the core analyses it."""
+    return resize_longest(load_image(path).rgb, WORKING_SIZE)
+
+
+def mask_layer(mask: np.ndarray) -> np.ndarray:
+    """A float mask as the editor's paintable RGBA layer."""
+    layer = np.zeros((*mask.shape, 4), np.uint8)
+    layer[..., :3] = MASK_COLOUR
+    layer[..., 3] = np.round(np.clip(mask, 0, 1) * MASK_OPACITY * 255).astype(np.uint8)
+    return layer
+
+
+def editor_mask(editor: dict | None, *, size: tuple[int, int]) -> np.ndarray | None:
+    """The mask painted in the editor (its first layer's alpha), at ``size`` = (width, height); None if none."""
+    layers = (editor or {}).get("layers") or []
+    if not layers or layers[0] is None or np.asarray(layers[0]).ndim != 3:
+        return None
+    alpha = np.asarray(layers[0])[..., 3].astype(np.float32) / (255 * MASK_OPACITY)
+    return load_mask(np.clip(alpha, 0, 1), size=size)
+
+
+def settings_from(values: dict[str, Any]) -> GenerationSettings:
+    """The advanced-section values (keyword inputs named after the settings' fields) as settings."""
+    integers = {"seed", "num_inference_steps", "output_size"}
+    known = {name: (int(value) if name in integers else value) for name, value in values.items() if value is not None}
+    return replace(DEFAULTS, **known)
+
+
+def interpolation_from(first: int | None, second: int | None, alpha: float) -> Interpolation | None:
+    if first is None and second is None:
+        return None
+    if first is None or second is None:
+        raise gr.Error(MESSAGES["blend_incomplete"])
+    return Interpolation(int(first), int(second), float(alpha))
+
+
+def build_request(
+    portrait: str | None,
+    attributes: Attributes,
+    *,
+    blend_first: int | None,
+    blend_second: int | None,
+    alpha: float,
+    settings: GenerationSettings,
+    driver=None,
+) -> GenerateRequest:
+    if portrait is None:
+        raise gr.Error(MESSAGES["need_portrait"])
+    return GenerateRequest(
+        portrait=load_image(portrait).rgb,
+        attributes=tuple(entry.reference() for entry in attributes),
+        driver=driver,
+        interpolation=interpolation_from(blend_first, blend_second, alpha),
+        settings=settings,
+    )
+
+
+def status_line(result: GenerateResult, *, timings: dict[str, float], total: float) -> str:
+    """Which engine ran and why, how long each stage took, and anything the user should know."""
+    stages = " · ".join(f"{name} {seconds:.2f} s" for name, seconds in {**timings, **result.timings}.items())
+    lines = [
+        f"{MESSAGES['engine_prefix']} {result.engine} ({result.notes[0]})",
+        f"{MESSAGES['stage_prefix']} {stages} · {MESSAGES['total']} {total:.2f} s",
+        *result.notes[1:],
+    ]
+    return "\n".join(lines)
+
+
+def gallery_value(attributes: Attributes) -> list[tuple[str, str]]:
+    return [(entry.thumbnail, entry.caption(index)) for index, entry in enumerate(attributes)]
+
+
+def blend_choices(attributes: Attributes) -> list[tuple[str, int]]:
+    return [(entry.caption(index), index) for index, entry in enumerate(attributes)]
+
+
+# --------------------------------------------------------------------------------------------- handlers
+
+
+@user_errors
+def show_portrait(portrait: str | None) -> np.ndarray | None:
+    """The uploaded portrait as the core reads it (upright, RGB), or a clear error for a bad file."""
+    return None if portrait is None else load_image(portrait).rgb
+
+
+@user_errors
+def attribute_editor(attribute_file: str | None, kind: str) -> dict | None:
+    """The attribute image with its automatic mask as a layer the user paints on or erases."""
+    if attribute_file is None:
+        return None
+    image = working_image(attribute_file)
+    return {"background": image, "layers": [mask_layer(automatic_mask(image, kind))], "composite": None}
+
+
+@user_errors
+def add_attribute(attribute_file: str | None, kind: str, mask: dict | None, weight: float, attributes: Attributes):
+    """Add the attribute with its (edited) mask to the session's gallery; without an edited layer (API calls),
+    the automatic mask."""
+    if attribute_file is None:
+        raise gr.Error(MESSAGES["need_attribute_file"])
+    image = working_image(attribute_file)
+    painted = editor_mask(mask, size=image.shape[1::-1])
+    region = painted if painted is not None else automatic_mask(image, kind)
+    dimmed = (image * (0.3 + 0.7 * region[..., None])).astype(np.uint8)
+    entry = AttributeEntry(
+        image=store_png(image),
+        mask=store_png(region),
+        thumbnail=store_png(dimmed),
+        kind=kind,
+        weight=float(weight),
+        name=Path(attribute_file).name,
+    )
+    return attributes_changed((*attributes, entry), selected=len(attributes))
+
+
+def attributes_changed(attributes: Attributes, *, selected: int | None, keep_blend: bool = True) -> tuple:
+    """Outputs shared by every gallery edit: state, gallery, blend pickers, the selection and its weight."""
+    choices = blend_choices(attributes)
+    pickers = {"choices": choices} if keep_blend else {"choices": choices, "value": None}
+    weight = attributes[selected].weight if selected is not None else 1.0
+    return attributes, gallery_value(attributes), gr.update(**pickers), gr.update(**pickers), selected, weight
+
+
+def select_attribute(attributes: Attributes, event: gr.SelectData) -> tuple[int, float]:
+    return event.index, attributes[event.index].weight
+
+
+def move_attribute(attributes: Attributes, selected: int | None, offset: int) -> tuple:
+    if selected is None or not 0 <= selected < len(attributes):
+        raise gr.Error(MESSAGES["need_selection"])
+    target = min(max(selected + offset, 0), len(attributes) - 1)
+    order = list(attributes)
+    order.insert(target, order.pop(selected))
+    return attributes_changed(tuple(order), selected=target, keep_blend=False)
+
+
+def remove_attribute(attributes: Attributes, selected: int | None) -> tuple:
+    if selected is None or not 0 <= selected < len(attributes):
+        raise gr.Error(MESSAGES["need_selection"])
+    remaining = attributes[:selected] + attributes[selected + 1 :]
+    return attributes_changed(remaining, selected=None, keep_blend=False)
+
+
+def set_weight(attributes: Attributes, selected: int | None, weight: float) -> tuple:
+    if selected is None or not 0 <= selected < len(attributes):
+        return attributes_changed(attributes, selected=None)
+    changed = replace(attributes[selected], weight=float(weight))
+    return attributes_changed(attributes[:selected] + (changed,) + attributes[selected + 1 :], selected=selected)
+
+
+@user_errors
+def preview_still(
+    portrait: str | None,
+    attributes: Attributes,
+    blend_first: int | None,
+    blend_second: int | None,
+    alpha: float,
+    weights: str | None,
+    **settings: Any,
+) -> tuple[np.ndarray | None, str]:
+    """The still edit for the current inputs; a tweak of α or a weight reuses everything cached."""
+    if portrait is None:
+        return None, MESSAGES["need_portrait"]
+    start = time.perf_counter()
+    request = build_request(
+        portrait,
+        attributes,
+        blend_first=blend_first,
+        blend_second=blend_second,
+        alpha=alpha,
+        settings=settings_from(settings),
+    )
+    result = preview(request, weights=weights)
+    status = status_line(result, timings={}, total=time.perf_counter() - start)
+    return result.still, status if attributes else f"{MESSAGES['no_attributes']}\n{status}"
+
+
+@spaces.GPU(duration=GPU_SECONDS)
+@user_errors
+def generate_result(
+    portrait: str | None,
+    attributes: Attributes,
+    blend_first: int | None,
+    blend_second: int | None,
+    alpha: float,
+    motion: str,
+    driver: str | None,
+    weights: str | None,
+    progress: gr.Progress = gr.Progress(),
+    **settings: Any,
+) -> tuple[np.ndarray, str | None, str, str]:
+    """The full generation: the animated video (with the driver's audio) or, for "still", the edited image."""
+    start = time.perf_counter()
+    options = settings_from(settings)
+    driving = None
+    if motion == "video":
+        if driver is None:
+            raise gr.Error(MESSAGES["need_driver"])
+        progress(0.0, desc="reading the driving video")
+        driving = load_video(driver, max_seconds=options.max_seconds)
+    request = build_request(
+        portrait,
+        attributes,
+        blend_first=blend_first,
+        blend_second=blend_second,
+        alpha=alpha,
+        settings=options,
+        driver=driving,
+    )
+    loaded = time.perf_counter() - start
+    result = generate(request, weights=weights, progress=lambda fraction, message: progress(fraction, desc=message))
+    prune_work_dir()
+    path = str(save_result(result, work_dir(), stem=f"durian-{uuid.uuid4().hex[:16]}"))
+    status = status_line(result, timings={"load": loaded}, total=time.perf_counter() - start)
+    return result.still, (path if result.fps is not None else None), path, status
+
+
+@user_errors
+def start_example(attribute_file: str, kind: str) -> tuple:
+    """An example row replaces the gallery with its attribute and its automatic mask."""
+    return add_attribute(attribute_file, kind, None, 1.0, ())
+
+
+def engine_note(engine: str, weights: str | None) -> str:
+    try:
+        choice = choose_engine(engine, weights=weights)
+    except ValueError as exc:
+        return f"⚠️ {exc}"
+    return f"**{choice.name}**: {choice.reason}."
+
+
+def cache_stats() -> dict:
+    """Hit and miss counters of the core's feature cache (how a tweak shows it recomputed nothing)."""
+    return default_cache().stats()
+
+
+# --------------------------------------------------------------------------------------------- layout
+
+
+def example_rows() -> tuple[list[list[str]], list[str]]:
+    """Portrait, attribute, kind, driver, motion, from the files in ``examples/``; labels for the table."""
+    portraits, attributes, driver = EXAMPLES / "portraits", EXAMPLES / "attributes", EXAMPLES / "drivers"
+    carphone = str(driver / "carphone.mp4")
+    rows = [
+        ("astronaut.jpg", portraits / "biden.jpg", "hair"),
+        ("biden.jpg", attributes / "glasses_obama.png", "glasses"),
+        ("obama.jpg", attributes / "makeup_biden.png", "makeup"),
+        ("astronaut.jpg", attributes / "hat_obama.png", "hat"),
+        ("obama.jpg", attributes / "beard_biden.png", "beard"),
+        ("biden.jpg", portraits / "obama.jpg", "hair"),
+    ]
+    present = [row for row in rows if (portraits / row[0]).exists() and row[1].exists()]
+    examples = [[str(portraits / name), str(attribute), kind, carphone, "video"] for name, attribute, kind in present]
+    labels = [f"{kind} of {attribute.stem} → {Path(name).stem}" for name, attribute, kind in present]
+    return examples, labels
+
+
+@dataclass
+class Page:
+    """The components handlers read and write, by name."""
+
+    components: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.components[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+
+def build_inputs_column(c: dict[str, Any]) -> None:
+    c["portrait_file"] = gr.File(label=LABELS["portrait_file"], file_types=["image"], elem_id="portrait-file")
+    c["portrait_view"] = gr.Image(label=LABELS["portrait_view"], interactive=False, height=220, elem_id="portrait")
+    with gr.Group():
+        with gr.Row():
+            c["attribute_file"] = gr.File(
+                label=LABELS["attribute_file"], file_types=["image"], elem_id="attribute-file", scale=2
+            )
+            c["kind"] = gr.Radio(list(ATTRIBUTE_KINDS), value="hair", label=LABELS["kind"], elem_id="kind", scale=1)
+        c["mask_editor"] = gr.ImageEditor(
+            label=LABELS["mask_editor"],
+            type="numpy",
+            image_mode="RGBA",
+            format="png",  # lossless: the layer's alpha is the mask
+            sources=(),
+            transforms=(),
+            layers=gr.LayerOptions(allow_additional_layers=False, layers=["mask"]),
+            brush=gr.Brush(colors=[("rgb({},{},{})".format(*MASK_COLOUR), MASK_OPACITY)], color_mode="fixed"),
+            eraser=gr.Eraser(),
+            placeholder=TEXT["placeholders"]["mask_editor"],
+            height=420,
+            elem_id="mask-editor",
+        )
+        with gr.Row():
+            c["weight"] = gr.Slider(0, 1, value=1.0, step=0.05, label=LABELS["weight"], scale=3)
+            c["add_attribute"] = gr.Button(LABELS["add_attribute"], variant="secondary", elem_id="add-attribute")
+    with gr.Group():
+        c["gallery"] = gr.Gallery(
+            label=LABELS["gallery"], columns=4, height=180, allow_preview=False, elem_id="attribute-gallery"
+        )
+        with gr.Row():
+            c["move_earlier"] = gr.Button(LABELS["move_earlier"], size="sm")
+            c["move_later"] = gr.Button(LABELS["move_later"], size="sm")
+            c["remove_attribute"] = gr.Button(LABELS["remove_attribute"], size="sm", variant="stop")
+        c["selected_weight"] = gr.Slider(0, 1, value=1.0, step=0.05, label=LABELS["selected_weight"])
+        with gr.Row():
+            c["blend_first"] = gr.Dropdown([], value=None, label=LABELS["blend_first"], elem_id="blend-first")
+            c["blend_second"] = gr.Dropdown([], value=None, label=LABELS["blend_second"], elem_id="blend-second")
+        c["alpha"] = gr.Slider(0, 1, value=0.5, step=0.05, label=LABELS["alpha"], elem_id="alpha")
+    c["motion"] = gr.Radio(
+        [(CHOICES["motion_video"], "video"), (CHOICES["motion_still"], "still")],
+        value="video",
+        label=LABELS["motion"],
+        elem_id="motion",
+    )
+    c["driver"] = gr.Video(label=LABELS["driver"], sources=["upload"], height=200, elem_id="driver")
+    gr.Examples([[str(EXAMPLES / "drivers" / "carphone.mp4")]], inputs=[c["driver"]], label=LABELS["driver_examples"])
+
+
+def build_advanced(c: dict[str, Any]) -> None:
+    with gr.Accordion(LABELS["advanced"], open=False):
+        c["engine"] = gr.Radio(["auto", "classical", "durian"], value=DEFAULTS.engine, label=LABELS["engine"])
+        c["engine_note"] = gr.Markdown(elem_id="engine-note")
+        with gr.Row():
+            c["max_seconds"] = gr.Slider(
+                1, MediaLimits().max_video_seconds, value=DEFAULTS.max_seconds, step=1, label=LABELS["max_seconds"]
+            )
+            c["motion_multiplier"] = gr.Slider(
+                0, 2, value=DEFAULTS.motion_multiplier, step=0.05, label=LABELS["motion_multiplier"]
+            )
+        with gr.Row():
+            c["output_size"] = gr.Slider(256, 1024, value=DEFAULTS.output_size, step=64, label=LABELS["output_size"])
+            c["seed"] = gr.Number(value=DEFAULTS.seed, precision=0, label=LABELS["seed"])
+        with gr.Row():
+            c["num_inference_steps"] = gr.Slider(
+                1, 50, value=DEFAULTS.num_inference_steps, step=1, label=LABELS["steps"]
+            )
+            c["guidance_portrait"] = gr.Slider(
+                0, 5, value=DEFAULTS.guidance_portrait, step=0.1, label=LABELS["guidance_portrait"]
+            )
+            c["guidance_attribute"] = gr.Slider(
+                0, 7.5, value=DEFAULTS.guidance_attribute, step=0.1, label=LABELS["guidance_attribute"]
+            )
+            c["guidance_motion"] = gr.Slider(
+                0, 5, value=DEFAULTS.guidance_motion, step=0.1, label=LABELS["guidance_motion"]
+            )
+
+
+def build_outputs_column(c: dict[str, Any]) -> None:
+    with gr.Row():
+        c["generate"] = gr.Button(LABELS["generate"], variant="primary", elem_id="generate-button", scale=3)
+        c["stop"] = gr.Button(LABELS["stop"], variant="stop", elem_id="stop-button", scale=1)
+    c["status"] = gr.Textbox(
+        MESSAGES["status_idle"], label=LABELS["status"], lines=3, interactive=False, elem_id="status"
+    )
+    c["preview"] = gr.Image(
+        label=LABELS["preview"], type="numpy", format="png", interactive=False, height=360, elem_id="preview"
+    )
+    c["video"] = gr.Video(label=LABELS["video"], interactive=False, height=360, elem_id="result-video")
+    c["download"] = gr.File(label=LABELS["download"], interactive=False, elem_id="download")
+
+
+SETTING_NAMES = (
+    "engine",
+    "seed",
+    "num_inference_steps",
+    "guidance_portrait",
+    "guidance_attribute",
+    "guidance_motion",
+    "output_size",
+    "max_seconds",
+    "motion_multiplier",
+)
+
+
+def wire_events(page: Page) -> None:
+    """Connect the components to the handlers, every input by name."""
+    settings = {name: page.components[name] for name in SETTING_NAMES}
+    edit = {
+        "portrait": page.portrait_file,
+        "attributes": page.attributes,
+        "blend_first": page.blend_first,
+        "blend_second": page.blend_second,
+        "alpha": page.alpha,
+        "weights": page.weights,
+        **settings,
+    }
+    still = {
+        "fn": preview_still,
+        "inputs_kwargs": edit,
+        "outputs": [page.preview, page.status],
+        "api_visibility": "private",
+        "show_progress": "minimal",
+    }
+    gallery_outputs = [
+        page.attributes,
+        page.gallery,
+        page.blend_first,
+        page.blend_second,
+        page.selected,
+        page.selected_weight,
+    ]
+
+    page.portrait_file.change(show_portrait, page.portrait_file, page.portrait_view, api_name="portrait").success(
+        **still
+    )
+    for trigger in (page.attribute_file.change, page.kind.input):
+        trigger(attribute_editor, [page.attribute_file, page.kind], page.mask_editor, api_visibility="private")
+    page.add_attribute.click(
+        add_attribute,
+        inputs_kwargs={
+            "attribute_file": page.attribute_file,
+            "kind": page.kind,
+            "mask": page.mask_editor,
+            "weight": page.weight,
+            "attributes": page.attributes,
+        },
+        outputs=gallery_outputs,
+        api_name="add_attribute",
+    ).success(**still)
+    page.gallery.select(
+        select_attribute, page.attributes, [page.selected, page.selected_weight], api_visibility="private"
+    )
+    for button, offset in ((page.move_earlier, -1), (page.move_later, 1)):
+        button.click(
+            functools.partial(move_attribute, offset=offset),
+            [page.attributes, page.selected],
+            gallery_outputs,
+            api_visibility="private",
+        ).success(**still)
+    page.remove_attribute.click(
+        remove_attribute, [page.attributes, page.selected], gallery_outputs, api_name="remove_attribute"
+    ).success(**still)
+    page.selected_weight.release(
+        set_weight, [page.attributes, page.selected, page.selected_weight], gallery_outputs, api_visibility="private"
+    ).success(**still)
+    # The tweaks: each re-renders the still from the core's cache.
+    page.alpha.release(**{**still, "api_visibility": "public"}, api_name="preview")
+    for picker in (page.blend_first, page.blend_second):
+        picker.input(**still)
+
+    generation = page.generate.click(
+        generate_result,
+        inputs_kwargs={**edit, "motion": page.motion, "driver": page.driver},
+        outputs=[page.preview, page.video, page.download, page.status],
+        api_name="generate",
+        concurrency_limit=GENERATE_CONCURRENCY,
+        concurrency_id="generate",
+    )
+    page.stop.click(None, cancels=[generation], api_visibility="private")
+    page.engine.change(engine_note, [page.engine, page.weights], page.engine_note, api_visibility="private")
+    gr.api(cache_stats, api_name="cache_stats")
+
+
+def build_examples(page: Page) -> None:
+    rows, labels = example_rows()
+    if not rows:
+        return
+    examples = gr.Examples(
+        rows,
+        inputs=[page.portrait_file, page.attribute_file, page.kind, page.driver, page.motion],
+        label=LABELS["examples"],
+        example_labels=labels,
+    )
+    examples.load_input_event.then(
+        start_example,
+        [page.attribute_file, page.kind],
+        [page.attributes, page.gallery, page.blend_first, page.blend_second, page.selected, page.selected_weight],
+        api_visibility="private",
+    ).success(
+        generate_result,
+        inputs_kwargs={
+            "portrait": page.portrait_file,
+            "attributes": page.attributes,
+            "blend_first": page.blend_first,
+            "blend_second": page.blend_second,
+            "alpha": page.alpha,
+            "weights": page.weights,
+            "motion": page.motion,
+            "driver": page.driver,
+            **{name: page.components[name] for name in SETTING_NAMES},
+        },
+        outputs=[page.preview, page.video, page.download, page.status],
+        api_visibility="private",
+        concurrency_limit=GENERATE_CONCURRENCY,
+        concurrency_id="generate",
+    )
+
+
+def build_demo(*, weights: str | None = None) -> gr.Blocks:
+    """The whole page. ``weights`` (a folder or a Hub id) defaults to ``DURIAN_WEIGHTS``."""
+    weights = weights or os.environ.get("DURIAN_WEIGHTS") or None
+    components: dict[str, Any] = {}
+    with gr.Blocks(title=TEXT["title"], delete_cache=(OUTPUT_MAX_AGE_S, OUTPUT_MAX_AGE_S)) as demo:
+        components["attributes"] = gr.State(())
+        components["selected"] = gr.State(None)
+        components["weights"] = gr.State(weights)
+        gr.Markdown(TEXT["intro"], elem_id="intro")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
+                build_inputs_column(components)
+            with gr.Column(scale=4):
+                build_outputs_column(components)
+                build_advanced(components)
+        page = Page(components)
+        wire_events(page)
+        build_examples(page)
+        demo.load(engine_note, [page.engine, page.weights], page.engine_note, api_visibility="private")
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    return demo
+
+
+def launch_options(*, max_file_size: int | str = MAX_UPLOAD_BYTES) -> dict[str, Any]:
+    """What ``launch()`` needs besides host and port: theme and css (gradio 6 takes them here), the upload limit,
+    and the one folder outside gradio's own cache the page may serve (the examples)."""
+    return {
+        "theme": gr.themes.Soft(),
+        "css": CSS,
+        "max_file_size": max_file_size,
+        "allowed_paths": [str(EXAMPLES)],
+    }
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run the Durian web app.")
+    parser.add_argument("--weights", help="Durian weights: a local folder or a Hub id (default: $DURIAN_WEIGHTS)")
+    parser.add_argument("--host", help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    build_demo(weights=arguments.weights).launch(
+        server_name=arguments.host, server_port=arguments.port, **launch_options()
+    )
