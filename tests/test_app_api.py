@@ -1,0 +1,250 @@
+"""The app driven through its named API endpoints, as a script or another Space would use it.
+
+One server is launched in-process per module (``build_demo()`` + ``launch(prevent_thread_lock=True)``) on a free
+port of 127.0.0.1; each test talks to it with ``gradio_client``. The drivers are cut to one second to keep the
+suite quick.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import urllib.error
+import urllib.request
+import wave
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from durian_core.media import load_image, load_video, probe_video, write_image
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+UPLOAD_LIMIT = 3 * 1024 * 1024  # small, so the oversized-upload test sends little
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The app, launched in this process on a free port; yields its URL."""
+    import app
+
+    demo = app.build_demo()
+    _, url, _ = demo.launch(
+        prevent_thread_lock=True,
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        quiet=True,
+        **app.launch_options(max_file_size=UPLOAD_LIMIT),
+    )
+    yield url.rstrip("/")
+    demo.close()
+
+
+def new_client(url: str) -> Client:
+    """One client is one browser session: its own gallery of attributes."""
+    return Client(url, verbose=False, download_files=True)
+
+
+def add_attribute(client: Client, path: Path, kind: str, *, weight: float = 1.0):
+    return client.predict(
+        attribute_file=handle_file(str(path)), kind=kind, mask=None, weight=weight, api_name="/add_attribute"
+    )
+
+
+def generate(client: Client, portrait: Path, *, driver: Path | None, **settings):
+    """Calls ``/generate``; returns (still path, video path or None, download path, status)."""
+    options = {"blend_first": None, "blend_second": None, "max_seconds": 1, **settings}
+    return client.predict(
+        portrait=handle_file(str(portrait)),
+        driver=handle_file(str(driver)) if driver is not None else None,
+        motion="video" if driver is not None else "still",
+        api_name="/generate",
+        **options,
+    )
+
+
+def preview(client: Client, portrait: Path, **settings) -> np.ndarray:
+    options = {"blend_first": None, "blend_second": None, "alpha": 0.5, **settings}
+    still, _status = client.predict(portrait=handle_file(str(portrait)), api_name="/preview", **options)
+    return load_image(still).rgb
+
+
+def write_sine_wav(path: Path, *, seconds: float, frequency: float = 440.0, rate: int = 44100) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.3 * 32767 * np.sin(2 * np.pi * frequency * t)).astype(np.int16)
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(samples.tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def talking_driver(tmp_path_factory, carphone_path) -> Path:
+    """The talking-face clip's first 2 s with a synthesized tone as its sound track."""
+    from moviepy import AudioFileClip, VideoFileClip
+
+    folder = tmp_path_factory.mktemp("driver")
+    tone = write_sine_wav(folder / "tone.wav", seconds=2.0)
+    target = folder / "talking.mp4"
+    with VideoFileClip(str(carphone_path)) as video, AudioFileClip(str(tone)) as audio:
+        clip = video.subclipped(0, 2.0).with_audio(audio)
+        clip.write_videofile(str(target), codec="libx264", audio_codec="aac", logger=None)
+    assert probe_video(target)["has_audio"]
+    return target
+
+
+@pytest.fixture(scope="module")
+def portraits(tmp_path_factory) -> dict[str, Path]:
+    """Four different portraits: three people and a mirrored astronaut."""
+    folder = tmp_path_factory.mktemp("portraits")
+    mirrored = np.ascontiguousarray(load_image(EXAMPLES / "portraits" / "astronaut.jpg").rgb[:, ::-1])
+    return {
+        "astronaut": EXAMPLES / "portraits" / "astronaut.jpg",
+        "obama": EXAMPLES / "portraits" / "obama.jpg",
+        "biden": EXAMPLES / "portraits" / "biden.jpg",
+        "mirrored": write_image(mirrored, folder / "mirrored.png"),
+    }
+
+
+def test_portrait_hair_and_talking_driver_give_an_mp4_with_its_frames_and_audio(server, talking_driver):
+    client = new_client(server)
+    add_attribute(client, EXAMPLES / "portraits" / "biden.jpg", "hair")
+    still, video, download, status = generate(
+        client, EXAMPLES / "portraits" / "astronaut.jpg", driver=talking_driver, max_seconds=1
+    )
+
+    expected_frames = len(load_video(talking_driver, max_seconds=1).frames)
+    info = probe_video(video)
+    assert Path(video).suffix == ".mp4" and Path(download).suffix == ".mp4"
+    assert info["frames"] == expected_frames
+    assert info["has_audio"], "the driver's sound must reach the result"
+    assert info["codec"] == "h264" and info["pix_fmt"] == "yuv420p"  # plays in browsers
+    assert "classical" in status and "animate" in status and "encode" in status
+    assert load_image(still).rgb.shape == (512, 512, 3)
+
+
+def test_still_edit_returns_an_image_with_the_new_hair(server):
+    client = new_client(server)
+    add_attribute(client, EXAMPLES / "portraits" / "biden.jpg", "hair")
+    portrait = EXAMPLES / "portraits" / "astronaut.jpg"
+    still, video, download, status = generate(client, portrait, driver=None)
+
+    assert video is None
+    assert Path(download).suffix == ".png"
+    edited = load_image(still).rgb
+    original = load_image(portrait).rgb
+    assert edited.shape == original.shape
+    changed = np.abs(edited.astype(int) - original).max(axis=-1) > 40
+    assert 0.02 < changed.mean() < 0.6, "the hair changes, the rest of the portrait does not"
+    assert "edit" in status
+
+
+def test_alpha_tweak_changes_the_preview_and_recomputes_nothing(server, carphone_path):
+    client = new_client(server)
+    portrait = EXAMPLES / "portraits" / "astronaut.jpg"
+    add_attribute(client, EXAMPLES / "portraits" / "biden.jpg", "hair")
+    add_attribute(client, EXAMPLES / "portraits" / "obama.jpg", "hair")
+    blend = {"blend_first": 0, "blend_second": 1}
+    generate(client, portrait, driver=carphone_path, alpha=0.0, **blend)
+    before = client.predict(api_name="/cache_stats")
+
+    first = preview(client, portrait, alpha=0.0, **blend)
+    second = preview(client, portrait, alpha=1.0, **blend)
+    generate(client, portrait, driver=carphone_path, alpha=1.0, motion_multiplier=0.5, **blend)
+    after = client.predict(api_name="/cache_stats")
+
+    assert np.abs(first.astype(int) - second).mean() > 1.0, "α must change the preview"
+    for namespace in ("landmarks", "masks", "motion"):
+        assert after[namespace]["hits"] > before[namespace]["hits"], namespace
+        assert after[namespace]["misses"] == before[namespace]["misses"], f"{namespace} was recomputed"
+
+
+def test_four_clients_at_once_each_get_their_own_portrait_back(server, portraits, carphone_path):
+    results: dict[str, tuple] = {}
+    errors: list[BaseException] = []
+
+    def session(name: str, portrait: Path) -> None:
+        try:
+            client = new_client(server)
+            add_attribute(client, EXAMPLES / "attributes" / "glasses_obama.png", "glasses")
+            results[name] = generate(client, portrait, driver=carphone_path, max_seconds=1)
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=session, args=item) for item in portraits.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+
+    assert not errors, errors
+    originals = {name: load_image(path).rgb.astype(int) for name, path in portraits.items()}
+    for name, (still, video, _download, _status) in results.items():
+        edited = load_image(still).rgb
+        distances = {other: np.abs(edited - image).mean() for other, image in originals.items()}
+        assert min(distances, key=distances.get) == name, distances
+        assert probe_video(video)["frames"] == 30
+    assert len(results) == 4
+
+
+def test_bad_inputs_get_clear_messages_and_the_server_keeps_working(server, tmp_path, no_face_image):
+    client = new_client(server)
+    add_attribute(client, EXAMPLES / "portraits" / "biden.jpg", "hair")
+    portrait = EXAMPLES / "portraits" / "astronaut.jpg"
+
+    no_face = write_image(no_face_image, tmp_path / "gradient.png")
+    with pytest.raises(AppError, match="no face found"):
+        generate(client, no_face, driver=None)
+
+    corrupt = tmp_path / "broken.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with pytest.raises(AppError, match="cannot read video 'broken.mp4'"):
+        generate(client, portrait, driver=corrupt)
+
+    text_as_image = tmp_path / "notes.jpg"
+    text_as_image.write_text("these are notes, not a photo\n" * 20)
+    with pytest.raises(AppError, match="'notes.jpg' is a text file, not an image"):
+        generate(client, text_as_image, driver=None)
+
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("plain text")
+    with pytest.raises(AppError, match="Invalid file type"):
+        generate(client, text_file, driver=None)
+
+    oversized = tmp_path / "huge.png"
+    oversized.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * (UPLOAD_LIMIT + 1024))
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):  # the client reads the server's limit
+        generate(client, oversized, driver=None)
+    refused = httpx.post(f"{server}/gradio_api/upload", files={"files": ("huge.png", oversized.read_bytes())})
+    assert refused.status_code == 413, "the server itself refuses the upload, whatever the client does"
+
+    with pytest.raises(AppError, match="no face found"):
+        add_attribute(client, no_face, "hair")
+
+    still, _video, _download, status = generate(client, portrait, driver=None)
+    assert load_image(still).rgb.shape == (512, 512, 3) and "classical" in status
+
+
+def test_serves_examples_but_no_other_file_of_the_checkout(server):
+    def status_of(path: Path) -> int:
+        try:
+            with urllib.request.urlopen(f"{server}/gradio_api/file={path}") as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert status_of(EXAMPLES / "portraits" / "astronaut.jpg") == 200
+    assert status_of(ROOT / "app.py") in (403, 404)
+    assert status_of(ROOT / "durian_core" / "config.py") in (403, 404)
