@@ -146,6 +146,7 @@ def _add_bench(subparsers) -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--config", default="tiny", help="durian model config: tiny or sd15")
     parser.add_argument("--random-weights", action="store_true", help="durian: random weights (speed only)")
+    parser.add_argument("--weights", help="durian: weights to time instead (a folder or owner/name@revision)")
     parser.add_argument("--frames", type=int, default=16, help="durian: frames per clip")
     parser.add_argument("--steps", type=int, default=25, help="durian: denoising steps")
     parser.add_argument("--compile", action="store_true", help="durian: compile the repeated blocks")
@@ -160,8 +161,11 @@ def _run_bench(args: argparse.Namespace) -> int:
     else:
         from durian_core.models.bench import bench_durian
 
+        if not args.random_weights and not args.weights:
+            raise DurianInputError("bench --engine durian needs --random-weights or --weights")
         report = bench_durian(
-            config=args.config, random_weights=args.random_weights, frames=args.frames, size=args.size,
+            config=args.config, random_weights=args.random_weights, weights=args.weights, frames=args.frames,
+            size=args.size,
             steps=args.steps, repeats=args.repeats, compile_blocks=args.compile,
         )
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
