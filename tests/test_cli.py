@@ -120,3 +120,27 @@ def test_bench_reports_per_stage_medians():
     assert report["animator_fps"] > 0
     assert {"driver_landmarks_per_frame", "retarget_per_frame", "warp_per_frame", "edit", "cached_preview",
             "encode_per_frame"} == set(report["seconds"])
+
+
+def test_generate_with_the_durian_engine_and_tiny_weights_writes_an_mp4(tmp_path, short_driver_path):
+    from durian_core.models.durian import save_tiny_pipeline
+
+    weights = save_tiny_pipeline(tmp_path / "tiny-durian")
+    output = tmp_path / "durian.mp4"
+    done = run_cli("generate", "--portrait", str(PORTRAIT), "--attribute", str(HAIR), "--kind", "hair",
+                   "--driving", str(short_driver_path), "--max-seconds", "0.5", "--steps", "2", "--size", "256",
+                   "--engine", "durian", "--weights", str(weights), "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    assert "durian engine" in done.stdout
+    info = probe_video(output)
+    assert info["frames"] == 15 and info["width"] == 256
+
+
+def test_durian_weights_folder_that_is_not_one_is_a_clear_error(tmp_path):
+    (tmp_path / "empty-weights").mkdir()
+    done = run_cli("generate", "--portrait", str(PORTRAIT), "--attribute", str(HAIR), "--kind", "hair",
+                   "--engine", "durian", "--weights", str(tmp_path / "empty-weights"),
+                   "--output", str(tmp_path / "o.png"))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "empty-weights" in lines[0]
