@@ -49,6 +49,7 @@ DEFAULTS = GenerationSettings()
 WORKING_SIZE = DEFAULTS.output_size
 MASK_COLOUR = (255, 64, 160)  # the mask layer's colour in the editor: visible on hair, skin and backgrounds
 MASK_OPACITY = 0.55  # the layer's alpha where the mask is 1; the image stays visible underneath
+EDITOR_FILL = 236  # grey around images that are not square, in the editor's square canvas
 GPU_SECONDS = 180  # ZeroGPU slot per generation: a 20-s driver with the durian engine at 25 steps
 GENERATE_CONCURRENCY = int(os.environ.get("DURIAN_APP_CONCURRENCY", "2"))  # CPU-heavy: more would only queue
 MAX_UPLOAD_BYTES = int(os.environ.get("DURIAN_MAX_UPLOAD_MB", MediaLimits().max_file_bytes >> 20)) << 20
@@ -140,13 +141,29 @@ def mask_layer(mask: np.ndarray) -> np.ndarray:
     return layer
 
 
-def editor_mask(editor: dict | None, *, size: tuple[int, int]) -> np.ndarray | None:
-    """The mask painted in the editor (its first layer's alpha), at ``size`` = (width, height); None if none."""
+def square_offsets(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Where an image of ``shape`` sits, centred, in the editor's square canvas: (top, left)."""
+    return (WORKING_SIZE - shape[0]) // 2, (WORKING_SIZE - shape[1]) // 2
+
+
+def pad_square(array: np.ndarray, *, fill: int = 0) -> np.ndarray:
+    """Centre an image in the editor's square canvas. The editor stretches layers to its canvas, so a canvas
+    of one fixed square size is the only way the mask layer stays on the image for every aspect ratio."""
+    top, left = square_offsets(array.shape)
+    canvas = np.full((WORKING_SIZE, WORKING_SIZE, *array.shape[2:]), fill, array.dtype)
+    canvas[top : top + array.shape[0], left : left + array.shape[1]] = array
+    return canvas
+
+
+def editor_mask(editor: dict | None, *, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The mask painted in the editor (its first layer's alpha) for an image of ``shape``; None if none."""
     layers = (editor or {}).get("layers") or []
     if not layers or layers[0] is None or np.asarray(layers[0]).ndim != 3:
         return None
     alpha = np.asarray(layers[0])[..., 3].astype(np.float32) / (255 * MASK_OPACITY)
-    return load_mask(np.clip(alpha, 0, 1), size=size)
+    square = load_mask(np.clip(alpha, 0, 1), size=(WORKING_SIZE, WORKING_SIZE))
+    top, left = square_offsets(shape)
+    return np.ascontiguousarray(square[top : top + shape[0], left : left + shape[1]])
 
 
 def settings_from(values: dict[str, Any]) -> GenerationSettings:
@@ -213,13 +230,22 @@ def show_portrait(portrait: str | None) -> np.ndarray | None:
     return None if portrait is None else load_image(portrait).rgb
 
 
+def clear_editor() -> None:
+    return None
+
+
 @user_errors
 def attribute_editor(attribute_file: str | None, kind: str) -> dict | None:
     """The attribute image with its automatic mask as a layer the user paints on or erases."""
     if attribute_file is None:
         return None
     image = working_image(attribute_file)
-    return {"background": image, "layers": [mask_layer(automatic_mask(image, kind))], "composite": None}
+    mask = automatic_mask(image, kind)
+    return {
+        "background": pad_square(image, fill=EDITOR_FILL),
+        "layers": [pad_square(mask_layer(mask))],
+        "composite": None,
+    }
 
 
 @user_errors
@@ -229,7 +255,7 @@ def add_attribute(attribute_file: str | None, kind: str, mask: dict | None, weig
     if attribute_file is None:
         raise gr.Error(MESSAGES["need_attribute_file"])
     image = working_image(attribute_file)
-    painted = editor_mask(mask, size=image.shape[1::-1])
+    painted = editor_mask(mask, shape=image.shape)
     region = painted if painted is not None else automatic_mask(image, kind)
     dimmed = (image * (0.3 + 0.7 * region[..., None])).astype(np.uint8)
     entry = AttributeEntry(
@@ -369,20 +395,19 @@ def cache_stats() -> dict:
 
 def example_rows() -> tuple[list[list[str]], list[str]]:
     """Portrait, attribute, kind, driver, motion, from the files in ``examples/``; labels for the table."""
-    portraits, attributes, driver = EXAMPLES / "portraits", EXAMPLES / "attributes", EXAMPLES / "drivers"
-    carphone = str(driver / "carphone.mp4")
-    rows = [
-        ("astronaut.jpg", portraits / "biden.jpg", "hair"),
-        ("biden.jpg", attributes / "glasses_obama.png", "glasses"),
-        ("obama.jpg", attributes / "makeup_biden.png", "makeup"),
-        ("astronaut.jpg", attributes / "hat_obama.png", "hat"),
-        ("obama.jpg", attributes / "beard_biden.png", "beard"),
-        ("biden.jpg", portraits / "obama.jpg", "hair"),
+    portraits, attributes = EXAMPLES / "portraits", EXAMPLES / "attributes"
+    driver = str(EXAMPLES / "drivers" / "carphone.mp4")
+    rows = [  # (portrait, attribute image, kind, label)
+        ("astronaut.jpg", portraits / "biden.jpg", "hair", "Biden's hair on the astronaut"),
+        ("biden.jpg", attributes / "glasses_obama.png", "glasses", "Glasses on Biden"),
+        ("obama.jpg", attributes / "makeup_biden.png", "makeup", "Makeup on Obama"),
+        ("astronaut.jpg", attributes / "hat_obama.png", "hat", "A beanie on the astronaut"),
+        ("obama.jpg", attributes / "beard_biden.png", "beard", "A beard on Obama"),
+        ("biden.jpg", portraits / "obama.jpg", "hair", "Obama's hair on Biden"),
     ]
     present = [row for row in rows if (portraits / row[0]).exists() and row[1].exists()]
-    examples = [[str(portraits / name), str(attribute), kind, carphone, "video"] for name, attribute, kind in present]
-    labels = [f"{kind} of {attribute.stem} → {Path(name).stem}" for name, attribute, kind in present]
-    return examples, labels
+    examples = [[str(portraits / name), str(attribute), kind, driver, "video"] for name, attribute, kind, _ in present]
+    return examples, [label for *_, label in present]
 
 
 @dataclass
@@ -418,6 +443,7 @@ def build_inputs_column(c: dict[str, Any]) -> None:
             brush=gr.Brush(colors=[("rgb({},{},{})".format(*MASK_COLOUR), MASK_OPACITY)], color_mode="fixed"),
             eraser=gr.Eraser(),
             placeholder=TEXT["placeholders"]["mask_editor"],
+            canvas_size=(WORKING_SIZE, WORKING_SIZE),
             height=420,
             elem_id="mask-editor",
         )
@@ -426,7 +452,15 @@ def build_inputs_column(c: dict[str, Any]) -> None:
             c["add_attribute"] = gr.Button(LABELS["add_attribute"], variant="secondary", elem_id="add-attribute")
     with gr.Group():
         c["gallery"] = gr.Gallery(
-            label=LABELS["gallery"], columns=4, height=180, allow_preview=False, elem_id="attribute-gallery"
+            label=LABELS["gallery"],
+            columns=4,
+            fit_columns=False,  # one attribute stays a thumbnail instead of filling the row
+            object_fit="contain",
+            height=200,
+            allow_preview=False,
+            interactive=False,
+            buttons=[],
+            elem_id="attribute-gallery",
         )
         with gr.Row():
             c["move_earlier"] = gr.Button(LABELS["move_earlier"], size="sm")
@@ -448,12 +482,17 @@ def build_inputs_column(c: dict[str, Any]) -> None:
 
 
 def build_advanced(c: dict[str, Any]) -> None:
-    with gr.Accordion(LABELS["advanced"], open=False):
+    with gr.Accordion(LABELS["advanced"], open=False, elem_id="advanced"):
         c["engine"] = gr.Radio(["auto", "classical", "durian"], value=DEFAULTS.engine, label=LABELS["engine"])
         c["engine_note"] = gr.Markdown(elem_id="engine-note")
         with gr.Row():
             c["max_seconds"] = gr.Slider(
-                1, MediaLimits().max_video_seconds, value=DEFAULTS.max_seconds, step=1, label=LABELS["max_seconds"]
+                1,
+                MediaLimits().max_video_seconds,
+                value=DEFAULTS.max_seconds,
+                step=1,
+                label=LABELS["max_seconds"],
+                elem_id="max-seconds",
             )
             c["motion_multiplier"] = gr.Slider(
                 0, 2, value=DEFAULTS.motion_multiplier, step=0.05, label=LABELS["motion_multiplier"]
@@ -465,15 +504,14 @@ def build_advanced(c: dict[str, Any]) -> None:
             c["num_inference_steps"] = gr.Slider(
                 1, 50, value=DEFAULTS.num_inference_steps, step=1, label=LABELS["steps"]
             )
-            c["guidance_portrait"] = gr.Slider(
-                0, 5, value=DEFAULTS.guidance_portrait, step=0.1, label=LABELS["guidance_portrait"]
-            )
-            c["guidance_attribute"] = gr.Slider(
-                0, 7.5, value=DEFAULTS.guidance_attribute, step=0.1, label=LABELS["guidance_attribute"]
-            )
-            c["guidance_motion"] = gr.Slider(
-                0, 5, value=DEFAULTS.guidance_motion, step=0.1, label=LABELS["guidance_motion"]
-            )
+            c["guidance_portrait"] = slider(0, 5, DEFAULTS.guidance_portrait, "guidance_portrait")
+        with gr.Row():
+            c["guidance_attribute"] = slider(0, 7.5, DEFAULTS.guidance_attribute, "guidance_attribute")
+            c["guidance_motion"] = slider(0, 5, DEFAULTS.guidance_motion, "guidance_motion")
+
+
+def slider(low: float, high: float, value: float, name: str) -> gr.Slider:
+    return gr.Slider(low, high, value=value, step=0.1, label=LABELS[name])
 
 
 def build_outputs_column(c: dict[str, Any]) -> None:
@@ -534,8 +572,22 @@ def wire_events(page: Page) -> None:
     page.portrait_file.change(show_portrait, page.portrait_file, page.portrait_view, api_name="portrait").success(
         **still
     )
-    for trigger in (page.attribute_file.change, page.kind.input):
-        trigger(attribute_editor, [page.attribute_file, page.kind], page.mask_editor, api_visibility="private")
+    # The editor keeps drawing a replaced layer under the new one, so it is emptied first; one queue for both
+    # triggers keeps a quick change of kind from being overtaken by the mask of the previous kind.
+    gr.on(
+        [page.attribute_file.change, page.kind.input],
+        clear_editor,
+        outputs=page.mask_editor,
+        api_visibility="private",
+        concurrency_id="mask_editor",
+        concurrency_limit=1,
+    ).then(
+        attribute_editor,
+        [page.attribute_file, page.kind],
+        page.mask_editor,
+        api_visibility="private",
+        concurrency_id="mask_editor",
+    )
     page.add_attribute.click(
         add_attribute,
         inputs_kwargs={
