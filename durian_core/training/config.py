@@ -60,6 +60,8 @@ class TrainConfig:
     init_from: str | None = None  # a saved Durian model to start from; stage 2 defaults to stage 1's final model
     autoencoder_steps: int = 0  # fit the VAE to the data first (only for random-weight tiny models: SD's is frozen)
     autoencoder_learning_rate: float = 1e-3
+    autoencoder_width: int = 32  # the fitted VAE's channels, (w, w, 2w, 2w): wide enough to keep colours in a few
+    # hundred steps (the model config's tiny VAE normalises each of its 8 channels alone and learns colour slowly)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     prediction_type: str = "epsilon"  # "epsilon" (the paper) or "v_prediction"
     snr_gamma: float | None = None  # min-SNR loss weighting (Hang et al. 2023); None: plain MSE
@@ -115,7 +117,7 @@ TINY_TRAINING = TrainConfig(
     stage1=StageConfig(steps=300, batch_size=8, learning_rate=5e-4, warmup_steps=10),
     stage2=StageConfig(steps=20, batch_size=2, learning_rate=5e-4, warmup_steps=0, num_frames=4, frame_stride=2),
     output_dir="runs/tiny",
-    autoencoder_steps=300,
+    autoencoder_steps=600,
     checkpoint_every=100,
     validate_every=0,
     validation_samples=1,
