@@ -15,15 +15,17 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import argparse
 import atexit
 import functools
+import inspect
+import queue
 import shutil
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gradio as gr
 import numpy as np
@@ -33,10 +35,17 @@ import tomllib
 from durian_core.api import automatic_mask, choose_engine, generate, preview, save_result
 from durian_core.cache import content_key, default_cache
 from durian_core.config import ATTRIBUTE_KINDS, GenerationSettings, MediaLimits
-from durian_core.engines.base import AttributeReference, GenerateRequest, GenerateResult, Interpolation
+from durian_core.engines.base import (
+    AttributeReference,
+    GenerateRequest,
+    GenerateResult,
+    Interpolation,
+    ProgressCallback,
+)
 from durian_core.media import load_image, load_mask, load_video, write_image
 from durian_core.prepare import resize_longest
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"
 TEXT = tomllib.loads((ROOT / "assets" / "ui_text.toml").read_text(encoding="utf-8"))
@@ -53,6 +62,7 @@ EDITOR_FILL = 236  # grey around images that are not square, in the editor's squ
 GPU_SECONDS = 180  # ZeroGPU slot per generation: a 20-s driver with the durian engine at 25 steps
 GENERATE_CONCURRENCY = int(os.environ.get("DURIAN_APP_CONCURRENCY", "2"))  # CPU-heavy: more would only queue
 MAX_UPLOAD_BYTES = int(os.environ.get("DURIAN_MAX_UPLOAD_MB", MediaLimits().max_file_bytes >> 20)) << 20
+STOP_POLL_S = 0.25  # how often a running generation checks whether the page stopped it
 OUTPUT_MAX_AGE_S = 3600  # results and stored attribute layers older than this are deleted
 
 
@@ -117,6 +127,16 @@ def store_png(array: np.ndarray) -> str:
 
 def user_errors(handler: Callable) -> Callable:
     """Show the core's input errors (``ValueError``s with a message for people) as ``gr.Error`` on the page."""
+    if inspect.isgeneratorfunction(handler):
+
+        @functools.wraps(handler)
+        def generator_wrapper(*args: Any, **kwargs: Any) -> Generator:
+            try:
+                return (yield from handler(*args, **kwargs))
+            except ValueError as exc:
+                raise gr.Error(str(exc)) from exc
+
+        return generator_wrapper
 
     @functools.wraps(handler)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -126,6 +146,45 @@ def user_errors(handler: Callable) -> Callable:
             raise gr.Error(str(exc)) from exc
 
     return wrapper
+
+
+class GenerationStopped(Exception):
+    """Raised inside the core's progress callback once the page has stopped the generation."""
+
+
+def run_stoppable(work: Callable[[ProgressCallback], T], *, progress: gr.Progress, idle: tuple) -> Generator:
+    """Run ``work(report)`` in a thread and return its result, yielding ``idle`` while it runs.
+
+    gradio stops a generator between two yields (the Stop button, a closed tab); closing this one makes the core's
+    next progress report raise, so the work itself ends too instead of running on unseen.
+    """
+    stopped = threading.Event()
+    outcome: queue.Queue = queue.Queue(maxsize=1)
+
+    def report(fraction: float, message: str) -> None:
+        if stopped.is_set():
+            raise GenerationStopped(message)
+        progress(fraction, desc=message)
+
+    def target() -> None:
+        try:
+            outcome.put((True, work(report)))
+        except Exception as exc:  # handed to the handler's thread, which raises it there
+            outcome.put((False, exc))
+
+    threading.Thread(target=target, name="durian-generate", daemon=True).start()
+    try:
+        while True:
+            try:
+                succeeded, value = outcome.get(timeout=STOP_POLL_S)
+            except queue.Empty:
+                yield idle
+                continue
+            if not succeeded:
+                raise value
+            return value
+    finally:
+        stopped.set()
 
 
 def working_image(path: str) -> np.ndarray:
@@ -344,8 +403,11 @@ def generate_result(
     weights: str | None,
     progress: gr.Progress = gr.Progress(),
     **settings: Any,
-) -> tuple[np.ndarray, str | None, str, str]:
-    """The full generation: the animated video (with the driver's audio) or, for "still", the edited image."""
+) -> Generator:
+    """The full generation: the animated video (with the driver's audio) or, for "still", the edited image.
+
+    A generator, so the Stop button can end it while it runs; the last thing it yields is the result.
+    """
     start = time.perf_counter()
     options = settings_from(settings)
     driving = None
@@ -364,11 +426,15 @@ def generate_result(
         driver=driving,
     )
     loaded = time.perf_counter() - start
-    result = generate(request, weights=weights, progress=lambda fraction, message: progress(fraction, desc=message))
+    result = yield from run_stoppable(
+        lambda report: generate(request, weights=weights, progress=report),
+        progress=progress,
+        idle=(gr.skip(),) * 4,
+    )
     prune_work_dir()
     path = str(save_result(result, work_dir(), stem=f"durian-{uuid.uuid4().hex[:16]}"))
     status = status_line(result, timings={"load": loaded}, total=time.perf_counter() - start)
-    return result.still, (path if result.fps is not None else None), path, status
+    yield result.still, (path if result.fps is not None else None), path, status
 
 
 @user_errors

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 import wave
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from gradio_client.utils import Status
 
 from durian_core.media import load_image, load_video, probe_video, write_image
 
@@ -248,3 +250,33 @@ def test_serves_examples_but_no_other_file_of_the_checkout(server):
     assert status_of(EXAMPLES / "portraits" / "astronaut.jpg") == 200
     assert status_of(ROOT / "app.py") in (403, 404)
     assert status_of(ROOT / "durian_core" / "config.py") in (403, 404)
+
+
+def test_a_running_generation_can_be_stopped_and_the_next_one_runs(server, carphone_path):
+    client = new_client(server)
+    add_attribute(client, EXAMPLES / "portraits" / "biden.jpg", "hair")
+    job = client.submit(
+        portrait=handle_file(str(EXAMPLES / "portraits" / "astronaut.jpg")),
+        driver=handle_file(str(carphone_path)),
+        motion="video",
+        max_seconds=20,
+        output_size=1024,  # long enough to be caught running
+        blend_first=None,
+        blend_second=None,
+        api_name="/generate",
+    )
+    deadline = time.monotonic() + 120
+    while job.status().code != Status.ITERATING and not job.done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.status().code == Status.ITERATING, "the generation reports its progress while it runs"
+
+    job.cancel()
+    while not job.done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.status().code == Status.CANCELLED
+    while any(thread.name == "durian-generate" for thread in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(thread.name == "durian-generate" for thread in threading.enumerate()), "the work itself ended"
+
+    still, _video, _download, status = generate(client, EXAMPLES / "portraits" / "astronaut.jpg", driver=None)
+    assert "classical" in status and load_image(still).rgb.shape == (512, 512, 3)
