@@ -81,10 +81,19 @@ class AttributeEntry:
     weight: float
     name: str
 
+    def keep_alive(self) -> None:
+        """Mark the files as in use, so pruning old files spares a session that is still working."""
+        try:
+            for path in (self.image, self.mask, self.thumbnail):
+                os.utime(path)
+        except FileNotFoundError as exc:
+            raise gr.Error(MESSAGES["attribute_expired"].format(name=self.name)) from exc
+
     def caption(self, index: int) -> str:
         return f"{index + 1} · {self.kind} · {self.name} · {self.weight:.0%}"
 
     def reference(self) -> AttributeReference:
+        self.keep_alive()
         image = load_image(self.image).rgb
         mask = load_mask(self.mask, size=image.shape[1::-1])
         return AttributeReference(image, self.kind, mask=mask, mask_mode="replace", weight=self.weight, name=self.name)
@@ -550,7 +559,6 @@ def build_inputs_column(c: dict[str, Any]) -> None:
 def build_advanced(c: dict[str, Any]) -> None:
     with gr.Accordion(LABELS["advanced"], open=False, elem_id="advanced"):
         c["engine"] = gr.Radio(["auto", "classical", "durian"], value=DEFAULTS.engine, label=LABELS["engine"])
-        c["engine_note"] = gr.Markdown(elem_id="engine-note")
         with gr.Row():
             c["max_seconds"] = gr.Slider(
                 1,
@@ -584,6 +592,7 @@ def build_outputs_column(c: dict[str, Any]) -> None:
     with gr.Row():
         c["generate"] = gr.Button(LABELS["generate"], variant="primary", elem_id="generate-button", scale=3)
         c["stop"] = gr.Button(LABELS["stop"], variant="stop", elem_id="stop-button", scale=1)
+    c["engine_note"] = gr.Markdown(elem_id="engine-note")
     c["status"] = gr.Textbox(
         MESSAGES["status_idle"], label=LABELS["status"], lines=3, interactive=False, elem_id="status"
     )

@@ -7,7 +7,10 @@ suite quick.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -280,3 +283,47 @@ def test_a_running_generation_can_be_stopped_and_the_next_one_runs(server, carph
 
     still, _video, _download, status = generate(client, EXAMPLES / "portraits" / "astronaut.jpg", driver=None)
     assert "classical" in status and load_image(still).rgb.shape == (512, 512, 3)
+
+
+def test_gallery_lists_attributes_by_caption_and_removes_the_selected_one(server):
+    client = new_client(server)
+    add_attribute(client, EXAMPLES / "portraits" / "biden.jpg", "hair")
+    gallery, first, _second, _weight = add_attribute(client, EXAMPLES / "attributes" / "glasses_obama.png", "glasses")
+    assert [item["caption"] for item in gallery] == [
+        "1 · hair · biden.jpg · 100%",
+        "2 · glasses · glasses_obama.png · 100%",
+    ]
+    assert [value for _label, value in first["choices"]] == [0, 1]
+
+    with pytest.raises(AppError, match="interpolation needs two attributes of one kind"):
+        preview(client, EXAMPLES / "portraits" / "astronaut.jpg", blend_first=0, blend_second=1)
+
+    gallery, *_ = client.predict(api_name="/remove_attribute")  # the selection is the attribute added last
+    assert [item["caption"] for item in gallery] == ["1 · hair · biden.jpg · 100%"]
+
+
+def test_python_app_py_serves_the_page_where_the_environment_says(tmp_path):
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
+    env.pop("GRADIO_ANALYTICS_ENABLED", None)  # the app turns analytics off by itself
+    log = tmp_path / "app.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, stdout=output, stderr=output)
+    try:
+        config = None
+        deadline = time.monotonic() + 180
+        while config is None and process.poll() is None and time.monotonic() < deadline:
+            try:
+                config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=5).json()
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        assert config is not None, log.read_text(errors="replace")[-2000:]
+        assert config["analytics_enabled"] is False
+        assert config["title"].startswith("Durian")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

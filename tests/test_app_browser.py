@@ -115,8 +115,8 @@ def drag_across(page, selector: str, *, height_fraction: float) -> tuple[float, 
     start, stop = box["x"] + box["width"] * 0.3, box["x"] + box["width"] * 0.7
     page.mouse.move(start, y)
     page.mouse.down()
-    for step in range(1, 31):
-        page.mouse.move(start + (stop - start) * step / 30, y, steps=2)
+    for step in range(1, 9):  # each pointer event repaints a software-rendered canvas: few and far apart
+        page.mouse.move(start + (stop - start) * step / 8, y)
     page.mouse.up()
     return 0.3, 0.7
 
@@ -184,3 +184,11 @@ def test_a_portrait_without_a_face_shows_the_message_and_the_page_keeps_working(
     page.locator("#download").get_by_text(".png").first.wait_for(timeout=SLOW_MS)
     assert "classical" in page.locator("#status textarea").input_value()
     page.screenshot(path=str(output_dir / "app_still_after_error.png"), full_page=True)
+
+
+def test_clicking_an_example_row_shows_its_video(page, output_dir):
+    page.get_by_text("A beanie on the astronaut").click()
+    page.wait_for_selector("#result-video video[src]", state="attached", timeout=SLOW_MS)
+    assert "hat" in page.locator("#attribute-gallery").inner_text()
+    assert "astronaut" in page.locator("#portrait-file").inner_text()
+    page.screenshot(path=str(output_dir / "app_example.png"), full_page=True)
