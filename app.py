@@ -16,6 +16,7 @@ import argparse
 import atexit
 import functools
 import inspect
+import json
 import queue
 import shutil
 import tempfile
@@ -30,7 +31,6 @@ from typing import Any, TypeVar
 import gradio as gr
 import numpy as np
 import spaces
-import tomllib
 
 from durian_core.api import automatic_mask, choose_engine, generate, preview, save_result
 from durian_core.cache import content_key, default_cache
@@ -48,7 +48,8 @@ from durian_core.prepare import resize_longest
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"
-TEXT = tomllib.loads((ROOT / "assets" / "ui_text.toml").read_text(encoding="utf-8"))
+TEXT = json.loads((ROOT / "assets" / "ui_text.json").read_text(encoding="utf-8"))
+INTRO = (ROOT / "assets" / "intro.md").read_text(encoding="utf-8")
 LABELS, MESSAGES, CHOICES = TEXT["labels"], TEXT["messages"], TEXT["choices"]
 CSS = (ROOT / "assets" / "style.css").read_text(encoding="utf-8")
 
@@ -752,7 +753,7 @@ def build_demo(*, weights: str | None = None) -> gr.Blocks:
         components["attributes"] = gr.State(())
         components["selected"] = gr.State(None)
         components["weights"] = gr.State(weights)
-        gr.Markdown(TEXT["intro"], elem_id="intro")
+        gr.Markdown(INTRO, elem_id="intro")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
                 build_inputs_column(components)
