@@ -689,10 +689,10 @@ def wire_events(page: Page) -> None:
     page.remove_attribute.click(
         remove_attribute, [page.attributes, page.selected], gallery_outputs, api_name="remove_attribute"
     ).success(**still)
-    page.selected_weight.release(
-        set_weight, [page.attributes, page.selected, page.selected_weight], gallery_outputs, api_visibility="private"
-    ).success(**still)
     # The tweaks: each re-renders the still from the core's cache.
+    page.selected_weight.release(
+        set_weight, [page.attributes, page.selected, page.selected_weight], gallery_outputs, api_name="set_weight"
+    ).success(**still)
     page.alpha.release(**{**still, "api_visibility": "public"}, api_name="preview")
     for picker in (page.blend_first, page.blend_second):
         picker.input(**still)

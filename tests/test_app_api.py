@@ -327,3 +327,20 @@ def test_python_app_py_serves_the_page_where_the_environment_says(tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def test_a_weight_tweak_changes_the_preview_from_the_cache(server):
+    client = new_client(server)
+    portrait = EXAMPLES / "portraits" / "obama.jpg"
+    add_attribute(client, EXAMPLES / "attributes" / "makeup_biden.png", "makeup")
+    full = preview(client, portrait)
+    before = client.predict(api_name="/cache_stats")
+
+    gallery, *_ = client.predict(weight=0.3, api_name="/set_weight")  # the attribute added last
+    faint = preview(client, portrait)
+    after = client.predict(api_name="/cache_stats")
+
+    assert gallery[0]["caption"].endswith("30%")
+    assert np.abs(full.astype(int) - faint).mean() > 0.2, "a weaker makeup must show"
+    for namespace in ("landmarks", "masks", "aligned"):
+        assert after[namespace]["misses"] == before[namespace]["misses"], f"{namespace} was recomputed"
