@@ -162,18 +162,27 @@ class GenerationStopped(Exception):
     """Raised inside the core's progress callback once the page has stopped the generation."""
 
 
-def run_stoppable(work: Callable[[ProgressCallback], T], *, progress: gr.Progress, idle: tuple) -> Generator:
-    """Run ``work(report)`` in a thread and return its result, yielding ``idle`` while it runs.
+def run_stoppable(
+    work: Callable[[ProgressCallback], T],
+    *,
+    progress: gr.Progress,
+    show: Callable[[float, str], tuple],
+    unchanged: tuple,
+) -> Generator:
+    """Run ``work(report)`` in a thread and return its result; meanwhile yield ``show(fraction, message)`` for each
+    new progress report, and ``unchanged`` (outputs left as they are) in between.
 
     gradio stops a generator between two yields (the Stop button, a closed tab); closing this one makes the core's
     next progress report raise, so the work itself ends too instead of running on unseen.
     """
     stopped = threading.Event()
     outcome: queue.Queue = queue.Queue(maxsize=1)
+    latest = [(0.0, "starting")]  # written by the worker, read here (item assignment is atomic)
 
     def report(fraction: float, message: str) -> None:
         if stopped.is_set():
             raise GenerationStopped(message)
+        latest[0] = (fraction, message)
         progress(fraction, desc=message)
 
     def target() -> None:
@@ -183,12 +192,15 @@ def run_stoppable(work: Callable[[ProgressCallback], T], *, progress: gr.Progres
             outcome.put((False, exc))
 
     threading.Thread(target=target, name="durian-generate", daemon=True).start()
+    shown = None
     try:
         while True:
             try:
                 succeeded, value = outcome.get(timeout=STOP_POLL_S)
             except queue.Empty:
-                yield idle
+                current = latest[0]
+                yield show(*current) if current != shown else unchanged
+                shown = current
                 continue
             if not succeeded:
                 raise value
@@ -280,6 +292,10 @@ def status_line(result: GenerateResult, *, timings: dict[str, float], total: flo
         *result.notes[1:],
     ]
     return "\n".join(lines)
+
+
+def progress_line(fraction: float, message: str) -> str:
+    return f"{MESSAGES['working']} {message} · {fraction:.0%}"
 
 
 def gallery_value(attributes: Attributes) -> list[tuple[str, str]]:
@@ -439,7 +455,8 @@ def generate_result(
     result = yield from run_stoppable(
         lambda report: generate(request, weights=weights, progress=report),
         progress=progress,
-        idle=(gr.skip(),) * 4,
+        show=lambda fraction, message: (gr.skip(), gr.skip(), gr.skip(), progress_line(fraction, message)),
+        unchanged=(gr.skip(),) * 4,
     )
     prune_work_dir()
     path = str(save_result(result, work_dir(), stem=f"durian-{uuid.uuid4().hex[:16]}"))
@@ -451,6 +468,10 @@ def generate_result(
 def start_example(attribute_file: str, kind: str) -> tuple:
     """An example row replaces the gallery with its attribute and its automatic mask."""
     return add_attribute(attribute_file, kind, None, 1.0, ())
+
+
+def stopped_status() -> str:
+    return MESSAGES["stopped"]
 
 
 def engine_note(engine: str, weights: str | None) -> str:
@@ -617,18 +638,33 @@ SETTING_NAMES = (
 )
 
 
-def wire_events(page: Page) -> None:
-    """Connect the components to the handlers, every input by name."""
-    settings = {name: page.components[name] for name in SETTING_NAMES}
-    edit = {
+def edit_inputs(page: Page) -> dict[str, Any]:
+    """The inputs of a still edit, by the handlers' parameter names."""
+    return {
         "portrait": page.portrait_file,
         "attributes": page.attributes,
         "blend_first": page.blend_first,
         "blend_second": page.blend_second,
         "alpha": page.alpha,
         "weights": page.weights,
-        **settings,
+        **{name: page.components[name] for name in SETTING_NAMES},
     }
+
+
+def generation_event(page: Page) -> dict[str, Any]:
+    """The generate handler with its inputs, outputs and shared concurrency limit."""
+    return {
+        "fn": generate_result,
+        "inputs_kwargs": {**edit_inputs(page), "motion": page.motion, "driver": page.driver},
+        "outputs": [page.preview, page.video, page.download, page.status],
+        "concurrency_limit": GENERATE_CONCURRENCY,
+        "concurrency_id": "generate",
+    }
+
+
+def wire_events(page: Page) -> list:
+    """Connect the components to the handlers, every input by name; returns the generation events."""
+    edit = edit_inputs(page)
     still = {
         "fn": preview_still,
         "inputs_kwargs": edit,
@@ -697,52 +733,29 @@ def wire_events(page: Page) -> None:
     for picker in (page.blend_first, page.blend_second):
         picker.input(**still)
 
-    generation = page.generate.click(
-        generate_result,
-        inputs_kwargs={**edit, "motion": page.motion, "driver": page.driver},
-        outputs=[page.preview, page.video, page.download, page.status],
-        api_name="generate",
-        concurrency_limit=GENERATE_CONCURRENCY,
-        concurrency_id="generate",
-    )
-    page.stop.click(None, cancels=[generation], api_visibility="private")
     page.engine.change(engine_note, [page.engine, page.weights], page.engine_note, api_visibility="private")
     gr.api(cache_stats, api_name="cache_stats")
+    return [page.generate.click(**generation_event(page), api_name="generate")]
 
 
-def build_examples(page: Page) -> None:
+def build_examples(page: Page) -> list:
+    """Example rows: a click fills the inputs, puts the row's attribute in the gallery and generates."""
     rows, labels = example_rows()
     if not rows:
-        return
+        return []
     examples = gr.Examples(
         rows,
         inputs=[page.portrait_file, page.attribute_file, page.kind, page.driver, page.motion],
         label=LABELS["examples"],
         example_labels=labels,
     )
-    examples.load_input_event.then(
+    run = examples.load_input_event.then(
         start_example,
         [page.attribute_file, page.kind],
         [page.attributes, page.gallery, page.blend_first, page.blend_second, page.selected, page.selected_weight],
         api_visibility="private",
-    ).success(
-        generate_result,
-        inputs_kwargs={
-            "portrait": page.portrait_file,
-            "attributes": page.attributes,
-            "blend_first": page.blend_first,
-            "blend_second": page.blend_second,
-            "alpha": page.alpha,
-            "weights": page.weights,
-            "motion": page.motion,
-            "driver": page.driver,
-            **{name: page.components[name] for name in SETTING_NAMES},
-        },
-        outputs=[page.preview, page.video, page.download, page.status],
-        api_visibility="private",
-        concurrency_limit=GENERATE_CONCURRENCY,
-        concurrency_id="generate",
-    )
+    ).success(**generation_event(page), api_visibility="private")
+    return [run]
 
 
 def build_demo(*, weights: str | None = None) -> gr.Blocks:
@@ -761,8 +774,8 @@ def build_demo(*, weights: str | None = None) -> gr.Blocks:
                 build_outputs_column(components)
                 build_advanced(components)
         page = Page(components)
-        wire_events(page)
-        build_examples(page)
+        generations = wire_events(page) + build_examples(page)
+        page.stop.click(None, cancels=generations).then(stopped_status, outputs=page.status, api_visibility="private")
         demo.load(engine_note, [page.engine, page.weights], page.engine_note, api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
