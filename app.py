@@ -95,9 +95,17 @@ class AttributeEntry:
 
     def reference(self) -> AttributeReference:
         self.keep_alive()
+        # The files are named by their content, so their paths key the decoded pixels in the core's bounded cache:
+        # a tweak then decodes no PNG.
+        image, mask = default_cache().get_or_compute("app_layers", content_key(self.image, self.mask), self.decode)
+        return AttributeReference(image, self.kind, mask=mask, mask_mode="replace", weight=self.weight, name=self.name)
+
+    def decode(self) -> tuple[np.ndarray, np.ndarray]:
         image = load_image(self.image).rgb
         mask = load_mask(self.mask, size=image.shape[1::-1])
-        return AttributeReference(image, self.kind, mask=mask, mask_mode="replace", weight=self.weight, name=self.name)
+        for shared in (image, mask):  # every session with this attribute reads these arrays: nobody may write
+            shared.flags.writeable = False
+        return image, mask
 
 
 Attributes = tuple[AttributeEntry, ...]
