@@ -151,6 +151,8 @@ def user_errors(handler: Callable) -> Callable:
         def generator_wrapper(*args: Any, **kwargs: Any) -> Generator:
             try:
                 return (yield from handler(*args, **kwargs))
+            except gr.Error:
+                raise  # already worded for the page (and itself a ValueError)
             except ValueError as exc:
                 raise gr.Error(str(exc)) from exc
 
@@ -160,6 +162,8 @@ def user_errors(handler: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return handler(*args, **kwargs)
+        except gr.Error:
+            raise  # already worded for the page (and itself a ValueError)
         except ValueError as exc:
             raise gr.Error(str(exc)) from exc
 
@@ -263,10 +267,9 @@ def settings_from(values: dict[str, Any]) -> GenerationSettings:
 
 
 def interpolation_from(first: int | None, second: int | None, alpha: float) -> Interpolation | None:
-    if first is None and second is None:
-        return None
+    """The blend the pickers describe; None until both are picked (a preview while picking shows no blend)."""
     if first is None or second is None:
-        raise gr.Error(MESSAGES["blend_incomplete"])
+        return None
     return Interpolation(int(first), int(second), float(alpha))
 
 
@@ -443,6 +446,8 @@ def generate_result(
     A generator, so the Stop button can end it while it runs; the last thing it yields is the result.
     """
     start = time.perf_counter()
+    if (blend_first is None) != (blend_second is None):
+        raise gr.Error(MESSAGES["blend_incomplete"])
     options = settings_from(settings)
     driving = None
     if motion == "video":

@@ -295,8 +295,12 @@ def test_gallery_lists_attributes_by_caption_and_removes_the_selected_one(server
     ]
     assert [value for _label, value in first["choices"]] == [0, 1]
 
-    with pytest.raises(AppError, match="interpolation needs two attributes of one kind"):
-        preview(client, EXAMPLES / "portraits" / "astronaut.jpg", blend_first=0, blend_second=1)
+    portrait = EXAMPLES / "portraits" / "astronaut.jpg"
+    with pytest.raises(AppError, match="^interpolation needs two attributes of one kind"):
+        preview(client, portrait, blend_first=0, blend_second=1)
+    preview(client, portrait, blend_first=0, blend_second=None)  # half picked: the preview shows no blend yet
+    with pytest.raises(AppError, match="^Pick both attributes to blend, or neither"):
+        generate(client, portrait, driver=None, blend_first=0, blend_second=None)
 
     gallery, *_ = client.predict(api_name="/remove_attribute")  # the selection is the attribute added last
     assert [item["caption"] for item in gallery] == ["1 · hair · biden.jpg · 100%"]
