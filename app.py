@@ -34,7 +34,7 @@ import spaces
 
 from durian_core.api import automatic_mask, choose_engine, generate, preview, save_result
 from durian_core.cache import content_key, default_cache
-from durian_core.config import ATTRIBUTE_KINDS, GenerationSettings, MediaLimits
+from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, GenerationSettings, MediaLimits
 from durian_core.engines.base import (
     AttributeReference,
     GenerateRequest,
@@ -593,7 +593,7 @@ def build_inputs_column(c: dict[str, Any]) -> None:
 
 def build_advanced(c: dict[str, Any]) -> None:
     with gr.Accordion(LABELS["advanced"], open=False, elem_id="advanced"):
-        c["engine"] = gr.Radio(["auto", "classical", "durian"], value=DEFAULTS.engine, label=LABELS["engine"])
+        c["engine"] = gr.Radio(list(ENGINE_NAMES), value=DEFAULTS.engine, label=LABELS["engine"])
         with gr.Row():
             c["max_seconds"] = gr.Slider(
                 1,
