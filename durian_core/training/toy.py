@@ -21,6 +21,7 @@ from durian_core.errors import DurianInputError
 from durian_core.face import regions
 from durian_core.face.align import align_rigid
 from durian_core.face.keypoints import render_keypoint_maps
+from durian_core.face.masks import expand_mask
 from durian_core.prepare import PreparedAttribute, PreparedInputs
 from durian_core.training import store
 from durian_core.training.face_template import FACE_TEMPLATE_3D
@@ -336,8 +337,9 @@ def toy_transfer_inputs(
     """Engine inputs for a cross-identity transfer between two toy videos, built from their exact annotations.
 
     The portrait is ``portrait``'s first frame, the attribute ``attribute``'s first frame; the attribute's mask is
-    aligned onto the portrait by its rigid landmarks (as input preparation does for real photos), and the motion is
-    the portrait video's own landmarks (``frames`` of them; ``None``: a still edit).
+    aligned onto the portrait by its rigid landmarks (as input preparation does for real photos), the portrait's own
+    attribute region is removed as training removes it (grown slightly, soft edges included), and the motion is the
+    portrait video's own landmarks (``frames`` of them; ``None``: a still edit).
     """
 
     if kind not in attribute.masks:
@@ -351,9 +353,13 @@ def toy_transfer_inputs(
         aligned_mask=np.clip(align_rigid(mask, source, target, size), 0, 1), weight=1.0, name=f"toy {kind}",
     )
     own = portrait.masks.get(kind)
+    if own is not None:
+        # The portrait's own attribute as training removes it: every touched pixel, grown a little along the face.
+        own_mask = own[0].astype(np.float32)
+        own_mask = np.maximum(expand_mask(own_mask, target, growth=0.04), (own_mask > 0).astype(np.float32))
     return PreparedInputs(
         portrait=portrait.frames[0], portrait_landmarks=target,
-        portrait_masks={} if own is None else {kind: own[0].astype(np.float32)},
+        portrait_masks={} if own is None else {kind: own_mask},
         attributes=(reference,), interpolation=None,
         motion=None if frames is None else portrait.landmarks[:frames], fps=None if frames is None else 12.0,
         audio_path=None,

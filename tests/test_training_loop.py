@@ -1,0 +1,179 @@
+"""Training on toy data, on CPU: the loss falls, the model learns to use its references, stage 2 touches only the
+motion modules, a resumed run equals an unbroken one, and the trained weights load in the durian engine.
+
+One stage-1 run is shared by the module (about two to three minutes on two cores: the VAE fit and the diffusion
+steps); the resume and stage-2 tests use short runs of their own.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from durian_core.config import GenerationSettings
+from durian_core.training.bench import bench_training
+from durian_core.training.config import load_training_config
+from durian_core.training.evaluate import components_from_pipeline, reference_gap
+from durian_core.training.loop import stage_dir, train_stage
+from durian_core.training.toy import make_identity, render_toy_video, toy_transfer_inputs, write_toy_dataset
+
+STAGE1_STEPS = 500  # the tiny preset's
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    # Two threads on two shared cores lose badly to anything else running; one thread is steady.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def toy_cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy_training_cache")
+    write_toy_dataset(root, num_videos=8, num_frames=24, resolution=64, seed=0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(toy_cache, tmp_path_factory, single_thread):
+    """Stage 1 of the tiny recipe on toy faces: the VAE fitted first, then the reference nets and denoiser."""
+    output = tmp_path_factory.mktemp("toy_run")
+    config = load_training_config("tiny", overrides=[
+        f"data={toy_cache}", f"output_dir={output}", "validation_samples=1", "validation_inference_steps=4",
+    ])
+    assert config.stage1.steps == STAGE1_STEPS
+    result = train_stage(config, 1, progress=False)
+    return config, result
+
+
+def test_stage1_lowers_the_loss(trained):
+    config, result = trained
+    losses = np.array(result.losses)
+    assert len(losses) == STAGE1_STEPS
+    assert losses[-20:].mean() < 0.5 * losses[:20].mean()
+    logged = [json.loads(line) for line in (stage_dir(config, 1) / "scalars.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in logged] == list(range(1, STAGE1_STEPS + 1))
+
+
+def test_stage1_writes_checkpoints_a_pipeline_and_a_validation_video(trained):
+    config, result = trained
+    output = stage_dir(config, 1)
+    checkpoint = output / "checkpoints" / f"step-{STAGE1_STEPS:06d}"
+    assert (checkpoint / "training_state.json").is_file()
+    assert list(checkpoint.glob("*.safetensors"))
+    assert (result.final_dir / "model_index.json").is_file()
+    assert (output / "samples" / f"step-{STAGE1_STEPS:06d}.mp4").stat().st_size > 1000
+
+
+def test_trained_model_uses_its_references(trained, toy_cache):
+    _, result = trained
+    gap = reference_gap(components_from_pipeline(result.final_dir), toy_cache)
+    # Another person's references make the prediction clearly worse: the model relies on them.
+    assert gap["shuffled"] > gap["matched"]
+    assert gap["relative_gap"] > 0.05, gap
+
+
+def test_untrained_model_shows_no_reference_gap(toy_cache, tmp_path, single_thread):
+    # The control for the test above: random reference nets carry no usable information.
+    from durian_core.models.durian import save_tiny_pipeline
+
+    gap = reference_gap(components_from_pipeline(save_tiny_pipeline(tmp_path / "random")), toy_cache)
+    assert abs(gap["relative_gap"]) < 0.02, gap
+
+
+def test_trained_weights_load_in_the_durian_engine(trained):
+    from durian_core.engines.durian import DurianEngine, load_durian_engine
+
+    _, result = trained
+    engine = load_durian_engine(str(result.final_dir))
+    assert isinstance(engine, DurianEngine) and load_durian_engine(str(result.final_dir)) is engine
+    portrait = render_toy_video(make_identity(0), num_frames=3, resolution=64, seed=0)
+    attribute = render_toy_video(make_identity(1), num_frames=1, resolution=64, seed=1)
+    frames, timings = engine.generate(toy_transfer_inputs(portrait, attribute, frames=3),
+                                      GenerationSettings(num_inference_steps=4, output_size=64, window=4, overlap=1))
+    assert frames.shape == (3, 64, 64, 3) and frames.dtype == np.uint8 and "diffusion" in timings
+    assert frames.std() > 5  # an image, not a flat fill
+
+
+@pytest.mark.xfail(reason="CI-sized toy training (500 steps) learns to use its references (see the reference-gap "
+                          "test) but does not yet carry the hair colour reliably through sampling", strict=False)
+def test_trained_weights_transfer_hair_in_the_engine(trained):
+    from durian_core.engines.durian import DurianEngine
+
+    _, result = trained
+    engine = DurianEngine.from_pretrained(result.final_dir)
+    settings = GenerationSettings(num_inference_steps=10, output_size=64, seed=0)
+    closer = []
+    for portrait_index, attribute_index in ((0, 1), (2, 3), (4, 5), (1, 0)):
+        portrait = render_toy_video(make_identity(portrait_index), num_frames=2, resolution=64, seed=portrait_index)
+        attribute = render_toy_video(make_identity(attribute_index), num_frames=2, resolution=64,
+                                     seed=attribute_index)
+        prepared = toy_transfer_inputs(portrait, attribute, kind="hair")
+        frames, _ = engine.generate(prepared, settings)
+        region = (portrait.masks["hair"][0] > 0.5) & (prepared.attributes[0].aligned_mask > 0.5)
+        colour = frames[0][region].astype(np.float32).mean(axis=0)
+        to_attribute = np.abs(colour - make_identity(attribute_index).hair_colour).mean()
+        to_portrait = np.abs(colour - make_identity(portrait_index).hair_colour).mean()
+        closer.append(bool(to_attribute < to_portrait))
+    assert all(closer), closer
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def test_stage2_changes_only_the_motion_modules(trained, toy_cache, tmp_path):
+    from durian_core.pipeline import DurianPipeline
+
+    config, result = trained
+    stage2 = load_training_config("tiny", overrides=[
+        f"data={toy_cache}", f"output_dir={tmp_path}", f"init_from={result.final_dir}", "stage2.steps=3",
+        "stage2.batch_size=1", "stage2.num_frames=4", "validation_samples=0",
+    ])
+    before = _weights(DurianPipeline.from_pretrained(result.final_dir).model)
+    outcome = train_stage(stage2, 2, progress=False)
+    after = _weights(DurianPipeline.from_pretrained(outcome.final_dir).model)
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed, "stage 2 trained nothing"
+    assert all(name.startswith("denoiser.") and "motion_modules" in name for name in changed), sorted(changed)[:5]
+    assert any("motion_modules" in name for name in changed)
+
+
+def test_resume_continues_the_same_run(toy_cache, tmp_path, single_thread):
+    def config_for(folder):
+        return load_training_config("tiny", overrides=[
+            f"data={toy_cache}", f"output_dir={folder}", "stage1.steps=4", "stage1.batch_size=2",
+            "stage1.gradient_accumulation=2", "stage1.warmup_steps=3", "autoencoder_steps=0", "checkpoint_every=100",
+            "validation_samples=0",
+        ])
+
+    unbroken = train_stage(config_for(tmp_path / "unbroken"), 1, progress=False)
+    interrupted = train_stage(config_for(tmp_path / "resumed"), 1, progress=False, stop_after=2)
+    assert interrupted.steps == 2 and interrupted.final_dir is None
+    resumed = train_stage(config_for(tmp_path / "resumed"), 1, progress=False, resume="latest")
+    assert resumed.steps == 4
+    expected = load_file(str(unbroken.final_dir / "denoiser" / "diffusion_pytorch_model.safetensors"))
+    actual = load_file(str(resumed.final_dir / "denoiser" / "diffusion_pytorch_model.safetensors"))
+    for name, value in expected.items():
+        torch.testing.assert_close(actual[name], value, rtol=1e-5, atol=1e-6)
+    # The resumed half saw the same batches: its losses are the unbroken run's last two.
+    np.testing.assert_allclose(resumed.losses, unbroken.losses[2:], rtol=1e-5)
+    # The steps did move the weights away from the initial ones, so the equality above means something.
+    from durian_core.models.durian import DurianModel
+
+    initial = DurianModel.from_config("tiny", seed=0).denoiser.state_dict()
+    assert any(not torch.equal(initial[name], value) for name, value in expected.items())
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_bench_training_reports_throughput_and_memory(stage, single_thread):
+    report = bench_training("tiny", random_weights=True, stage=stage, steps=2, batch_size=2)
+    assert report["samples_per_second"] > 0 and report["peak_memory_bytes"] > 0
+    assert report["num_frames"] == (1 if stage == 1 else load_training_config("tiny").stage2.num_frames)
+    assert np.isfinite(report["final_loss"])
