@@ -177,3 +177,50 @@ def test_bench_training_reports_throughput_and_memory(stage, single_thread):
     assert report["samples_per_second"] > 0 and report["peak_memory_bytes"] > 0
     assert report["num_frames"] == (1 if stage == 1 else load_training_config("tiny").stage2.num_frames)
     assert np.isfinite(report["final_loss"])
+
+
+def test_training_forward_matches_the_pipeline_branches():
+    # The batched training attention must compute what the pipeline's readers compute at inference, for the
+    # branch with both references and for the one without any; otherwise training would teach another model.
+    from durian_core.models.durian import DurianModel
+    from durian_core.models.reference import ReferenceContext, ReferenceTerm
+    from durian_core.training.forward import DurianTrainingModule, batched_reference_attention
+
+    torch.manual_seed(0)
+    model = DurianModel.from_config("tiny", seed=3).eval()
+    for parameter in model.guider.conv_out.parameters():  # a fresh guider outputs zeros; make motion count
+        torch.nn.init.normal_(parameter, std=0.1)
+    latents = torch.randn(1, 4, 2, 8, 8)
+    reference = {name: torch.randn(1, 4, 8, 8) for name in ("portrait", "attribute")}
+    masks = {name: torch.rand(1, 1, 8, 8) for name in ("portrait", "attribute")}
+    embedding = {name: torch.randn(1, 1, 32) for name in ("portrait", "attribute")}
+    keypoints = torch.rand(2, 3, 64, 64)
+    timestep = torch.tensor([500])
+    with torch.no_grad():
+        banks = {
+            "portrait": model.record_banks("prnet", reference["portrait"], masks["portrait"], embedding["portrait"]),
+            "attribute_0": model.record_banks("arnet", reference["attribute"], masks["attribute"],
+                                              embedding["attribute"]),
+        }
+        context = ReferenceContext(banks=banks, branches=((), (ReferenceTerm(("portrait", "attribute_0")),)))
+        motion = model.guider(keypoints)
+        inference = model.predict_noise(
+            latents.expand(2, -1, -1, -1, -1), timestep, reference=context,
+            embeddings=torch.cat([torch.zeros_like(embedding["attribute"]), embedding["attribute"]]),
+            motion_features=torch.cat([torch.zeros_like(motion), motion]),
+        )
+        module = DurianTrainingModule(model)
+        with batched_reference_attention(model):
+            keep = torch.tensor([False, True])
+            training = module(
+                latents.expand(2, -1, -1, -1, -1), timestep.expand(2),
+                portrait_latents=reference["portrait"].expand(2, -1, -1, -1),
+                portrait_mask=masks["portrait"].expand(2, -1, -1, -1),
+                portrait_embedding=embedding["portrait"].expand(2, -1, -1),
+                attribute_latents=reference["attribute"].expand(2, -1, -1, -1),
+                attribute_mask=masks["attribute"].expand(2, -1, -1, -1),
+                attribute_embedding=embedding["attribute"].expand(2, -1, -1),
+                keypoints=keypoints.repeat(2, 1, 1, 1), keep_portrait=keep, keep_attribute=keep, keep_motion=keep,
+            )
+    torch.testing.assert_close(training, inference, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(inference[0], inference[1], atol=1e-3)  # the two branches do differ
