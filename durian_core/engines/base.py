@@ -11,7 +11,10 @@ import numpy as np
 from durian_core.config import ATTRIBUTE_KINDS, GenerationSettings
 
 ProgressCallback = Callable[[float, str], None]
-"""Called with a fraction in [0, 1] and a short description of the stage."""
+"""Called with a fraction in [0, 1] and a short description of the stage.
+
+A callback may raise to abort the work (the app's Stop button does): engines let the exception propagate.
+"""
 
 
 def no_progress(fraction: float, message: str) -> None:  # noqa: ARG001 - the default callback
