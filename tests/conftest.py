@@ -80,6 +80,18 @@ def example_attributes() -> dict[str, np.ndarray]:
     }
 
 
+@pytest.fixture(scope="module")
+def single_thread():
+    """Run a module's tiny models on one thread: several threads on a shared 2-core runner spin against each other
+    (the durian tests took 174 s on two threads and 16 s on one)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def no_face_image() -> np.ndarray:
     """A smooth colour gradient: image-like, but with no face."""

@@ -20,13 +20,7 @@ from durian_core.prepare import prepare_inputs
 SETTINGS = GenerationSettings(output_size=128, num_inference_steps=2, window=4, overlap=1, seed=0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_thread():
-    """Tiny models run fastest on one thread; several threads on a shared 2-core runner spin against each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,7 @@ from durian_core.pipeline import DurianPipeline, guidance_weights, window_starts
 SIZE = TINY.resolution
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_thread():
-    """Tiny models run fastest on one thread; several threads on a shared 2-core runner spin against each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")

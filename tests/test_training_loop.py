@@ -25,15 +25,6 @@ STAGE1_STEPS = 500  # the tiny preset's
 
 
 @pytest.fixture(scope="module")
-def single_thread():
-    # Two threads on two shared cores lose badly to anything else running; one thread is steady.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module")
 def toy_cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy_training_cache")
     write_toy_dataset(root, num_videos=8, num_frames=24, resolution=64, seed=0)
