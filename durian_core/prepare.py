@@ -87,6 +87,11 @@ def automatic_mask(image: np.ndarray, kind: str, *, cache: FeatureCache | None =
     cache = cache or default_cache()
     key = content_key(image)
     landmarks = image_landmarks(image, cache=cache, key=key)
+    return _cached_mask(image, landmarks, kind, key=key, cache=cache)
+
+
+def _cached_mask(image: np.ndarray, landmarks: np.ndarray, kind: str, *, key: str, cache: FeatureCache) -> np.ndarray:
+    """The automatic mask of ``kind`` on an image whose content key is ``key``."""
     return cache.get_or_compute("masks", content_key(key, kind), lambda: attribute_mask(image, landmarks, kind))
 
 
@@ -105,9 +110,7 @@ def _prepare_attribute(
         user_mask = cv2.resize(reference.mask.astype(np.float32), image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
     image_key = content_key(image)
     landmarks = image_landmarks(image, cache=cache, key=image_key)
-    automatic = cache.get_or_compute(
-        "masks", content_key(image_key, reference.kind), lambda: attribute_mask(image, landmarks, reference.kind)
-    )
+    automatic = _cached_mask(image, landmarks, reference.kind, key=image_key, cache=cache)
     mask = combine_masks(automatic, user_mask, mode=reference.mask_mode)
 
     def align() -> tuple[np.ndarray, np.ndarray]:
@@ -142,12 +145,7 @@ def prepare_inputs(
     portrait_landmarks = image_landmarks(portrait, cache=cache, key=portrait_key)
     kinds = sorted({reference.kind for reference in request.attributes})
     portrait_masks = {
-        kind: cache.get_or_compute(
-            "masks",
-            content_key(portrait_key, kind),
-            lambda kind=kind: attribute_mask(portrait, portrait_landmarks, kind),
-        )
-        for kind in kinds
+        kind: _cached_mask(portrait, portrait_landmarks, kind, key=portrait_key, cache=cache) for kind in kinds
     }
     progress(0.05, "aligning the attributes onto the portrait")
     attributes = tuple(

@@ -113,7 +113,7 @@ def compose_edit(prepared: PreparedInputs, weights: list[float]) -> np.ndarray:
     shape = portrait.shape[:2]
     size = regions.face_size(landmarks)
     result = portrait
-    hair_cover = [a.aligned_mask for a, w in zip(prepared.attributes, weights) if a.kind in ("hair",) and w > 0]
+    hair_cover = [a.aligned_mask for a, w in zip(prepared.attributes, weights) if a.kind == "hair" and w > 0]
     if hair_cover and "hair" in prepared.portrait_masks:
         result = _remove_hair(result, prepared.portrait_masks["hair"], np.maximum.reduce(hair_cover), size)
     portrait_lab = _lab(result)
