@@ -13,250 +13,47 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import argparse
-import atexit
 import functools
-import inspect
-import json
-import queue
-import shutil
-import tempfile
-import threading
+import os
 import time
 import uuid
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import gradio as gr
 import numpy as np
 import spaces
 
-from durian_core.api import automatic_mask, choose_engine, generate, preview, save_result
-from durian_core.cache import content_key, default_cache
+from durian_app.editor import EDITOR_FILL, MASK_COLOUR, MASK_OPACITY, WORKING_SIZE, editor_mask, mask_layer, pad_square
+from durian_app.errors import user_errors
+from durian_app.runs import run_stoppable
+from durian_app.session import AttributeEntry, Attributes
+from durian_app.text import CHOICES, CSS, INTRO, LABELS, MESSAGES, TEXT
+from durian_app.workdir import OUTPUT_MAX_AGE_S, prune_work_dir, store_png, work_dir
+from durian_core.api import automatic_mask, build_request, choose_engine, generate, preview, save_result
+from durian_core.cache import default_cache
 from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, GenerationSettings, MediaLimits
-from durian_core.engines.base import (
-    AttributeReference,
-    GenerateRequest,
-    GenerateResult,
-    Interpolation,
-    ProgressCallback,
-)
-from durian_core.media import load_image, load_mask, load_video, write_image
+from durian_core.media import load_image
 from durian_core.prepare import resize_longest
+from durian_core.types import GenerateRequest, GenerateResult, Interpolation
 
-T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"
-TEXT = json.loads((ROOT / "assets" / "ui_text.json").read_text(encoding="utf-8"))
-INTRO = (ROOT / "assets" / "intro.md").read_text(encoding="utf-8")
-LABELS, MESSAGES, CHOICES = TEXT["labels"], TEXT["messages"], TEXT["choices"]
-CSS = (ROOT / "assets" / "style.css").read_text(encoding="utf-8")
 
 DEFAULTS = GenerationSettings()
-# Attribute images are analysed at the default output size, so the core finds their landmarks and masks already
-# cached when it prepares a request at that size.
-WORKING_SIZE = DEFAULTS.output_size
-MASK_COLOUR = (255, 64, 160)  # the mask layer's colour in the editor: visible on hair, skin and backgrounds
-MASK_OPACITY = 0.55  # the layer's alpha where the mask is 1; the image stays visible underneath
-EDITOR_FILL = 236  # grey around images that are not square, in the editor's square canvas
 GPU_SECONDS = 180  # ZeroGPU slot per generation: a 20-s driver with the durian engine at 25 steps
 GENERATE_CONCURRENCY = int(os.environ.get("DURIAN_APP_CONCURRENCY", "2"))  # CPU-heavy: more would only queue
 MAX_UPLOAD_BYTES = int(os.environ.get("DURIAN_MAX_UPLOAD_MB", MediaLimits().max_file_bytes >> 20)) << 20
-STOP_POLL_S = 0.25  # how often a running generation checks whether the page stopped it
-OUTPUT_MAX_AGE_S = 3600  # results and stored attribute layers older than this are deleted
-
-
-# --------------------------------------------------------------------------------------------- session data
-
-
-@dataclass(frozen=True)
-class AttributeEntry:
-    """One attribute in a session's gallery. The pixels live in files of the app's work folder; the session
-    keeps only their paths, and the core's bounded cache keeps what is computed from them."""
-
-    image: str  # PNG at the working size
-    mask: str  # PNG, white = attribute (the edited layer, or the automatic mask)
-    thumbnail: str  # the image with everything outside the mask dimmed, for the gallery
-    kind: str
-    weight: float
-    name: str
-
-    def keep_alive(self) -> None:
-        """Mark the files as in use, so pruning old files spares a session that is still working."""
-        try:
-            for path in (self.image, self.mask, self.thumbnail):
-                os.utime(path)
-        except FileNotFoundError as exc:
-            raise gr.Error(MESSAGES["attribute_expired"].format(name=self.name)) from exc
-
-    def caption(self, index: int) -> str:
-        return f"{index + 1} · {self.kind} · {self.name} · {self.weight:.0%}"
-
-    def reference(self) -> AttributeReference:
-        self.keep_alive()
-        # The files are named by their content, so their paths key the decoded pixels in the core's bounded cache:
-        # a tweak then decodes no PNG.
-        image, mask = default_cache().get_or_compute("app_layers", content_key(self.image, self.mask), self.decode)
-        return AttributeReference(image, self.kind, mask=mask, mask_mode="replace", weight=self.weight, name=self.name)
-
-    def decode(self) -> tuple[np.ndarray, np.ndarray]:
-        image = load_image(self.image).rgb
-        mask = load_mask(self.mask, size=image.shape[1::-1])
-        for shared in (image, mask):  # every session with this attribute reads these arrays: nobody may write
-            shared.flags.writeable = False
-        return image, mask
-
-
-Attributes = tuple[AttributeEntry, ...]
-
-_work_dir: Path | None = None
-_work_dir_lock = threading.Lock()
-
-
-def work_dir() -> Path:
-    """The app's own temp folder (results, attribute layers); removed when the process exits."""
-    global _work_dir
-    with _work_dir_lock:
-        if _work_dir is None:
-            _work_dir = Path(tempfile.mkdtemp(prefix="durian-app-"))
-            atexit.register(shutil.rmtree, _work_dir, ignore_errors=True)
-        return _work_dir
-
-
-def prune_work_dir(max_age_s: float = OUTPUT_MAX_AGE_S) -> None:
-    """Delete old files so a long-running Space does not fill its disk (gradio keeps its own copies)."""
-    cutoff = time.time() - max_age_s
-    for path in work_dir().iterdir():
-        if path.is_file() and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-
-
-def store_png(array: np.ndarray) -> str:
-    """Write an array into the work folder under its content hash (the same pixels are stored once)."""
-    path = work_dir() / f"{content_key(array)}.png"
-    if not path.exists():
-        write_image(array, path)
-    return str(path)
 
 
 # --------------------------------------------------------------------------------------------- conversions
 
 
-def user_errors(handler: Callable) -> Callable:
-    """Show the core's input errors (``ValueError``s with a message for people) as ``gr.Error`` on the page."""
-    if inspect.isgeneratorfunction(handler):
-
-        @functools.wraps(handler)
-        def generator_wrapper(*args: Any, **kwargs: Any) -> Generator:
-            try:
-                return (yield from handler(*args, **kwargs))
-            except gr.Error:
-                raise  # already worded for the page (and itself a ValueError)
-            except ValueError as exc:
-                raise gr.Error(str(exc)) from exc
-
-        return generator_wrapper
-
-    @functools.wraps(handler)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return handler(*args, **kwargs)
-        except gr.Error:
-            raise  # already worded for the page (and itself a ValueError)
-        except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
-
-    return wrapper
-
-
-class GenerationStopped(Exception):
-    """Raised inside the core's progress callback once the page has stopped the generation."""
-
-
-def run_stoppable(
-    work: Callable[[ProgressCallback], T],
-    *,
-    progress: gr.Progress,
-    show: Callable[[float, str], tuple],
-    unchanged: tuple,
-) -> Generator:
-    """Run ``work(report)`` in a thread and return its result; meanwhile yield ``show(fraction, message)`` for each
-    new progress report, and ``unchanged`` (outputs left as they are) in between.
-
-    gradio stops a generator between two yields (the Stop button, a closed tab); closing this one makes the core's
-    next progress report raise, so the work itself ends too instead of running on unseen.
-    """
-    stopped = threading.Event()
-    outcome: queue.Queue = queue.Queue(maxsize=1)
-    latest = [(0.0, "starting")]  # written by the worker, read here (item assignment is atomic)
-
-    def report(fraction: float, message: str) -> None:
-        if stopped.is_set():
-            raise GenerationStopped(message)
-        latest[0] = (fraction, message)
-        progress(fraction, desc=message)
-
-    def target() -> None:
-        try:
-            outcome.put((True, work(report)))
-        except Exception as exc:  # handed to the handler's thread, which raises it there
-            outcome.put((False, exc))
-
-    threading.Thread(target=target, name="durian-generate", daemon=True).start()
-    shown = None
-    try:
-        while True:
-            try:
-                succeeded, value = outcome.get(timeout=STOP_POLL_S)
-            except queue.Empty:
-                current = latest[0]
-                yield show(*current) if current != shown else unchanged
-                shown = current
-                continue
-            if not succeeded:
-                raise value
-            return value
-    finally:
-        stopped.set()
-
-
 def working_image(path: str) -> np.ndarray:
     """An uploaded attribute image at the size the core analyses it."""
     return resize_longest(load_image(path).rgb, WORKING_SIZE)
-
-
-def mask_layer(mask: np.ndarray) -> np.ndarray:
-    """A float mask as the editor's paintable RGBA layer."""
-    layer = np.zeros((*mask.shape, 4), np.uint8)
-    layer[..., :3] = MASK_COLOUR
-    layer[..., 3] = np.round(np.clip(mask, 0, 1) * MASK_OPACITY * 255).astype(np.uint8)
-    return layer
-
-
-def square_offsets(shape: tuple[int, ...]) -> tuple[int, int]:
-    """Where an image of ``shape`` sits, centred, in the editor's square canvas: (top, left)."""
-    return (WORKING_SIZE - shape[0]) // 2, (WORKING_SIZE - shape[1]) // 2
-
-
-def pad_square(array: np.ndarray, *, fill: int = 0) -> np.ndarray:
-    """Centre an image in the editor's square canvas. The editor stretches layers to its canvas, so a canvas
-    of one fixed square size is the only way the mask layer stays on the image for every aspect ratio."""
-    top, left = square_offsets(array.shape)
-    canvas = np.full((WORKING_SIZE, WORKING_SIZE, *array.shape[2:]), fill, array.dtype)
-    canvas[top : top + array.shape[0], left : left + array.shape[1]] = array
-    return canvas
-
-
-def editor_mask(editor: dict | None, *, shape: tuple[int, ...]) -> np.ndarray | None:
-    """The mask painted in the editor (its first layer's alpha) for an image of ``shape``; None if none."""
-    layers = (editor or {}).get("layers") or []
-    if not layers or layers[0] is None or np.asarray(layers[0]).ndim != 3:
-        return None
-    alpha = np.asarray(layers[0])[..., 3].astype(np.float32) / (255 * MASK_OPACITY)
-    square = load_mask(np.clip(alpha, 0, 1), size=(WORKING_SIZE, WORKING_SIZE))
-    top, left = square_offsets(shape)
-    return np.ascontiguousarray(square[top : top + shape[0], left : left + shape[1]])
 
 
 def settings_from(values: dict[str, Any]) -> GenerationSettings:
@@ -273,7 +70,7 @@ def interpolation_from(first: int | None, second: int | None, alpha: float) -> I
     return Interpolation(int(first), int(second), float(alpha))
 
 
-def build_request(
+def session_request(
     portrait: str | None,
     attributes: Attributes,
     *,
@@ -281,13 +78,14 @@ def build_request(
     blend_second: int | None,
     alpha: float,
     settings: GenerationSettings,
-    driver=None,
+    driver: str | None = None,
 ) -> GenerateRequest:
+    """The core's request for what the page holds (the driver, a file path, is loaded with the settings' limit)."""
     if portrait is None:
         raise gr.Error(MESSAGES["need_portrait"])
-    return GenerateRequest(
-        portrait=load_image(portrait).rgb,
-        attributes=tuple(entry.reference() for entry in attributes),
+    return build_request(
+        portrait,
+        [entry.reference() for entry in attributes],
         driver=driver,
         interpolation=interpolation_from(blend_first, blend_second, alpha),
         settings=settings,
@@ -414,7 +212,7 @@ def preview_still(
     if portrait is None:
         return None, MESSAGES["need_portrait"]
     start = time.perf_counter()
-    request = build_request(
+    request = session_request(
         portrait,
         attributes,
         blend_first=blend_first,
@@ -449,20 +247,18 @@ def generate_result(
     if (blend_first is None) != (blend_second is None):
         raise gr.Error(MESSAGES["blend_incomplete"])
     options = settings_from(settings)
-    driving = None
     if motion == "video":
         if driver is None:
             raise gr.Error(MESSAGES["need_driver"])
         progress(0.0, desc="reading the driving video")
-        driving = load_video(driver, max_seconds=options.max_seconds)
-    request = build_request(
+    request = session_request(
         portrait,
         attributes,
         blend_first=blend_first,
         blend_second=blend_second,
         alpha=alpha,
         settings=options,
-        driver=driving,
+        driver=driver if motion == "video" else None,
     )
     loaded = time.perf_counter() - start
     result = yield from run_stoppable(

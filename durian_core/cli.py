@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 
-from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, GenerationSettings
+from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, GenerationSettings, field_help
 from durian_core.errors import DurianInputError
 
 
@@ -31,6 +33,45 @@ class _AttributeAction(argparse.Action):
         namespace.attributes = attributes
 
 
+SETTING_FLAGS = {"motion_multiplier": "--multiplier", "output_size": "--size", "num_inference_steps": "--steps"}
+"""Short flags for a few settings; every other setting's flag is its field name with dashes."""
+
+
+def add_settings_options(
+    parser: argparse.ArgumentParser, *, only: Sequence[str] | None = None
+) -> argparse.ArgumentParser:
+    """One option per :class:`GenerationSettings` field (or the fields in ``only``): its type and default from the
+    field, its help from the field's comment. Unset options stay ``None``, so the dataclass's default applies."""
+    hints = typing.get_type_hints(GenerationSettings)
+    help_text = field_help(GenerationSettings)
+    group = parser.add_argument_group("generation settings")
+    for field in dataclasses.fields(GenerationSettings):
+        if only is not None and field.name not in only:
+            continue
+        flag = SETTING_FLAGS.get(field.name, "--" + field.name.replace("_", "-"))
+        options: dict = {
+            "dest": f"setting_{field.name}",
+            "default": None,
+            "type": hints[field.name],
+            "metavar": flag.removeprefix("--").replace("-", "_").upper(),
+        }
+        if field.name == "engine":
+            options["choices"] = ENGINE_NAMES
+        description = help_text.get(field.name, field.name.replace("_", " "))
+        group.add_argument(flag, help=f"{description} (default: {field.default})", **options)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
+    """The settings the options gave, the dataclass's defaults for the rest."""
+    given = {
+        name.removeprefix("setting_"): value
+        for name, value in vars(args).items()
+        if name.startswith("setting_") and value is not None
+    }
+    return GenerationSettings(**given)
+
+
 def _add_generate(subparsers) -> None:
     parser = subparsers.add_parser(
         "generate",
@@ -41,52 +82,42 @@ def _add_generate(subparsers) -> None:
     parser.add_argument("--portrait", required=True, help="the identity: an image with one face")
     parser.add_argument("--attribute", action=_AttributeAction, help="an attribute image (repeat for several)")
     parser.add_argument("--kind", action=_AttributeAction, choices=ATTRIBUTE_KINDS, help="kind of the last attribute")
-    parser.add_argument("--mask", action=_AttributeAction, help="a mask PNG for the last attribute (added to the "
-                        "automatic mask; use --mask-mode replace to use it alone)")
+    parser.add_argument(
+        "--mask",
+        action=_AttributeAction,
+        help="a mask PNG for the last attribute, white = attribute (added to the automatic mask, or used alone "
+        "with --mask-mode replace)",
+    )
     parser.add_argument("--weight", action=_AttributeAction, type=float, help="opacity of the last attribute, 0..1")
-    parser.add_argument("--mask-mode", choices=("add", "replace"), default="add")
+    parser.add_argument(
+        "--mask-mode",
+        choices=("add", "replace"),
+        default="add",
+        help="add: unite each --mask with the automatic mask; replace: use the --mask alone (default: add)",
+    )
     parser.add_argument("--alpha", type=float, help="blend the first two attributes (one kind): 0 = first, 1 = second")
     parser.add_argument("--driving", help="driving video (motion and audio); without it the output is a still edit")
     parser.add_argument("--output", required=True, help="out.mp4 (with --driving) or out.png (still edit)")
-    _add_engine_options(parser)
-    parser.add_argument("--max-seconds", type=float, default=20.0, help="use at most this much of the driver")
-    parser.add_argument("--multiplier", type=float, default=1.0, help="scale the driver's motion")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--size", type=int, default=512, help="longest side of the output")
-    parser.add_argument("--steps", type=int, default=25, help="denoising steps (durian engine)")
+    _add_weights_option(parser)
+    add_settings_options(parser)
     parser.set_defaults(func=_run_generate, attributes=[])
 
 
-def _add_engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", choices=ENGINE_NAMES, default="auto")
+def _add_weights_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="Durian weights: a local folder or a Hub id (default: $DURIAN_WEIGHTS)")
 
 
 def _build_request(args: argparse.Namespace):
-    from durian_core.engines.base import AttributeReference, GenerateRequest, Interpolation
-    from durian_core.media import load_image, load_mask, load_video
+    from durian_core.api import build_request, load_attribute
+    from durian_core.types import Interpolation
 
-    settings = GenerationSettings(
-        engine=args.engine,
-        seed=args.seed,
-        motion_multiplier=args.multiplier,
-        max_seconds=args.max_seconds,
-        output_size=args.size,
-        num_inference_steps=args.steps,
-    )
-    portrait = load_image(args.portrait).rgb
     references = []
     for entry in args.attributes:
         if entry["kind"] is None:
             raise DurianInputError(f"attribute {entry['path']} needs a --kind ({', '.join(ATTRIBUTE_KINDS)})")
-        loaded = load_image(entry["path"])
-        mask = None
-        if entry["mask"] is not None:
-            mask = load_mask(entry["mask"], size=(loaded.rgb.shape[1], loaded.rgb.shape[0]))
         references.append(
-            AttributeReference(
-                loaded.rgb, entry["kind"], mask=mask, mask_mode=args.mask_mode, weight=entry["weight"],
-                name=Path(entry["path"]).stem,
+            load_attribute(
+                entry["path"], entry["kind"], mask=entry["mask"], mask_mode=args.mask_mode, weight=entry["weight"]
             )
         )
     interpolation = None
@@ -94,8 +125,9 @@ def _build_request(args: argparse.Namespace):
         if len(references) < 2 or references[0].kind != references[1].kind:
             raise DurianInputError("--alpha blends the first two attributes, which must be of one kind")
         interpolation = Interpolation(0, 1, args.alpha)
-    driver = load_video(args.driving, max_seconds=args.max_seconds) if args.driving else None
-    return GenerateRequest(portrait, tuple(references), driver=driver, interpolation=interpolation, settings=settings)
+    return build_request(
+        args.portrait, references, driver=args.driving, interpolation=interpolation, settings=settings_from_args(args)
+    )
 
 
 def _run_generate(args: argparse.Namespace) -> int:
@@ -126,15 +158,18 @@ def _add_evaluate(subparsers) -> None:
         "evaluate", help="self-reenactment: animate a video's first frame with its own motion and compare"
     )
     parser.add_argument("--video", required=True)
-    _add_engine_options(parser)
-    parser.add_argument("--max-seconds", type=float, default=20.0)
+    _add_weights_option(parser)
+    add_settings_options(parser, only=("engine", "max_seconds"))
     parser.set_defaults(func=_run_evaluate)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     from durian_core.evaluation import self_reenactment
 
-    report = self_reenactment(args.video, engine=args.engine, weights=args.weights, max_seconds=args.max_seconds)
+    settings = settings_from_args(args)
+    report = self_reenactment(
+        args.video, engine=settings.engine, weights=args.weights, max_seconds=settings.max_seconds
+    )
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
     return 0
 
@@ -155,18 +190,23 @@ def _add_bench(subparsers) -> None:
 
 def _run_bench(args: argparse.Namespace) -> int:
     if args.engine == "classical":
-        from durian_core.bench import bench_classical
+        from durian_core.bench.classical import bench_classical
 
         report = bench_classical(size=args.size, repeats=args.repeats)
     else:
-        from durian_core.models.bench import bench_durian
+        from durian_core.bench.durian import bench_durian
 
         if not args.random_weights and not args.weights:
             raise DurianInputError("bench --engine durian needs --random-weights or --weights")
         report = bench_durian(
-            config=args.config, random_weights=args.random_weights, weights=args.weights, frames=args.frames,
+            config=args.config,
+            random_weights=args.random_weights,
+            weights=args.weights,
+            frames=args.frames,
             size=args.size,
-            steps=args.steps, repeats=args.repeats, compile_blocks=args.compile,
+            steps=args.steps,
+            repeats=args.repeats,
+            compile_blocks=args.compile,
         )
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
     return 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+import io
+import tokenize
+from dataclasses import dataclass, fields
 
 ATTRIBUTE_KINDS = ("hair", "glasses", "makeup", "beard", "hat")
 """The attribute kinds the face module can mask and both engines can transfer."""
@@ -37,19 +40,19 @@ class FaceSettings:
 class GenerationSettings:
     """What a user can tweak per request. Only the fields an engine uses affect its output."""
 
-    engine: str = "auto"  # "auto", "classical" or "durian"
-    seed: int = 0
-    motion_multiplier: float = 1.0  # scales the driver's motion before it reaches the portrait
-    max_seconds: float = 20.0  # driver duration cap
-    output_size: int = 512  # longest side of the output frames
+    engine: str = "auto"  # which engine runs: auto (durian with weights and a GPU, else classical), classical, durian
+    seed: int = 0  # seed of the diffusion engine's noise: the same seed gives the same video
+    motion_multiplier: float = 1.0  # scales the driver's motion before it reaches the portrait (0 freezes it)
+    max_seconds: float = 20.0  # use at most this many seconds of the driving video
+    output_size: int = 512  # longest side of the output frames, in pixels
     # Diffusion engine only.
-    num_inference_steps: int = 25
-    guidance_portrait: float = 1.0  # λ_p of signal-fusion guidance
-    guidance_attribute: float = 2.5  # λ_a
-    guidance_motion: float = 1.0  # λ_m
-    window: int = 16  # frames per denoising window
-    overlap: int = 4  # frames shared by consecutive windows
-    history_frames: int = 0  # last generated frames that condition the next window (0 = off)
+    num_inference_steps: int = 25  # denoising steps (durian engine)
+    guidance_portrait: float = 1.0  # portrait guidance scale λ_p of signal-fusion guidance (durian engine)
+    guidance_attribute: float = 2.5  # attribute guidance scale λ_a (durian engine)
+    guidance_motion: float = 1.0  # motion guidance scale λ_m (durian engine)
+    window: int = 16  # frames per denoising window (durian engine)
+    overlap: int = 4  # frames shared by consecutive windows (durian engine)
+    history_frames: int = 0  # generated frames that condition the next window, 0 = off (durian engine)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINE_NAMES:
@@ -64,3 +67,21 @@ class GenerationSettings:
             raise ValueError(f"num_inference_steps must be at least 1, got {self.num_inference_steps}")
         if self.window < 1 or not 0 <= self.overlap < self.window:
             raise ValueError(f"need window >= 1 and 0 <= overlap < window, got {self.window}/{self.overlap}")
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """The comment after each field of a settings dataclass, by field name: the field's one-line documentation
+    (the CLI's help text comes from here, so it is written once, beside the default)."""
+    names = {field.name for field in fields(cls)}
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):  # no source (a frozen build): options stay usable, only without help text
+        return {}
+    help_text: dict[str, str] = {}
+    line_field: dict[int, str] = {}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME and token.start[1] == 4 and token.string in names:
+            line_field.setdefault(token.start[0], token.string)
+        elif token.type == tokenize.COMMENT and token.start[0] in line_field:
+            help_text[line_field[token.start[0]]] = token.string.lstrip("#").strip()
+    return help_text

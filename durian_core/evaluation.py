@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from durian_core.config import GenerationSettings
-from durian_core.engines.base import DrivingVideo, GenerateRequest
 from durian_core.metrics import video_metrics
+from durian_core.types import DrivingVideo
 
 
 def self_reenactment(
     video: str | DrivingVideo, *, engine: str = "classical", weights: str | None = None, max_seconds: float = 20.0
 ) -> dict:
     """Metrics of the engine and of the baseline on one video; frames compared at the video's own size."""
-    from durian_core.api import generate
+    from durian_core.api import build_request, generate
     from durian_core.media import load_video
 
     driver = load_video(video, max_seconds=max_seconds) if not isinstance(video, DrivingVideo) else video
@@ -24,7 +24,7 @@ def self_reenactment(
     size = max(64, max(height, width) // 2 * 2)
     real = frames[:, : height // 2 * 2, : width // 2 * 2]
     settings = GenerationSettings(engine=engine, output_size=size, max_seconds=max_seconds)
-    request = GenerateRequest(frames[0], (), driver=driver, settings=settings)
+    request = build_request(frames[0], (), driver=driver, settings=settings)
     result = generate(request, weights=weights)
     predicted = result.frames
     if predicted.shape != real.shape:

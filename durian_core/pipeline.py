@@ -20,6 +20,7 @@ content-addressed :class:`~durian_core.cache.FeatureCache`, which is thread-safe
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,34 +30,30 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import AutoencoderKL, DDIMScheduler, DiffusionPipeline, UNet2DConditionModel, UNetMotionModel
+from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel, UNetMotionModel
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
-from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModelWithProjection
+from transformers import CLIPImageProcessorPil, CLIPVisionModelWithProjection
 
 from durian_core.cache import FeatureCache, content_key, default_cache
+from durian_core.guidance import EncodedReference, GuidancePlan, plan_branches
 from durian_core.models.config import DurianModelConfig
 from durian_core.models.config import model_config as named_config
-from durian_core.models.durian import (
-    TRANSFORMERS_WEIGHTS,
-    DurianModel,
-    DurianWeightsError,
-    load_base_part,
-    load_diffusers_part,
-    load_strict,
-    read_json,
-    read_safetensors,
+from durian_core.models.durian import DurianModel
+from durian_core.models.guider import KeypointGuider
+from durian_core.models.reference import remove_reference_attention
+from durian_core.models.weights import (
+    default_scheduler,
+    load_base_parts,
+    load_pipeline_parts,
     resolve_weights,
 )
-from durian_core.models.guider import KeypointGuider
-from durian_core.models.reference import ReferenceContext, ReferenceTerm, remove_reference_attention
+from durian_core.types import Interpolation, blend_terms
+from durian_core.windows import denoise_blended, denoise_with_history, window_starts
 
 OUTPUT_TYPES = ("np", "pil", "latent")
-PIPELINE_PARTS = ("vae", "image_encoder", "feature_extractor", "prnet", "arnet", "denoiser", "guider", "scheduler")
-BRANCHES = ("uncond", "portrait", "attribute", "motion")
-"""Guidance branches, each adding one signal to the previous: ε_u, ε_p, ε_pa, ε_pam."""
 
 
 @dataclass
@@ -64,63 +61,6 @@ class DurianPipelineOutput(BaseOutput):
     """``frames``: F×H×W×3 uint8 (``"np"``), a list of PIL images (``"pil"``) or latents (1, 4, F, h, w)."""
 
     frames: Any
-
-
-@dataclass(frozen=True, eq=False)
-class EncodedReference:
-    """Everything a reference contributes, computed once per image and mask and cached."""
-
-    latents: torch.Tensor  # (1, 4, h, w), VAE latent of the masked image, scaled
-    mask: torch.Tensor  # (1, 1, h, w), the mask on the latent grid
-    embedding: torch.Tensor  # (1, 1, D), CLIP image embedding of the masked image
-    banks: dict[str, torch.Tensor]  # layer → (1, N, C) spatial self-attention input of the reference net
-
-
-@dataclass(frozen=True, eq=False)
-class GuidancePlan:
-    """The guidance branches of one request: which run, their coefficients, references and embeddings."""
-
-    active: tuple[str, ...]  # names from BRANCHES whose coefficient is not zero, in batch order
-    coefficients: tuple[float, ...]
-    context: ReferenceContext  # reference terms per active branch
-    embeddings: torch.Tensor  # (len(active), 1, D) cross-attention embedding per branch
-
-
-def guidance_weights(portrait: float, attribute: float, motion: float) -> dict[str, float]:
-    """Coefficients of ε_u, ε_p, ε_pa, ε_pam in ``ε_u + λ_p(ε_p − ε_u) + λ_a(ε_pa − ε_p) + λ_m(ε_pam − ε_pa)``.
-
-    Branches whose coefficient is zero are never computed: equal scales λ give plain classifier-free guidance
-    (two branches), and all scales at 1 give a single conditional pass.
-    """
-    return {
-        "uncond": 1.0 - portrait,
-        "portrait": portrait - attribute,
-        "attribute": attribute - motion,
-        "motion": motion,
-    }
-
-
-def window_starts(frames: int, window: int, overlap: int) -> list[int]:
-    """First frame of each window; the last window ends on the last frame."""
-    if frames <= window:
-        return [0]
-    stride = window - overlap
-    starts = list(range(0, frames - window, stride))
-    starts.append(frames - window)
-    return starts
-
-
-def _ramp_weights(length: int, start: int, total: int, overlap: int) -> torch.Tensor:
-    """Per-frame blend weights of one window: linear ramps across the overlaps, flat elsewhere."""
-    weights = torch.ones(length)
-    if overlap <= 0:
-        return weights
-    ramp = torch.arange(1, overlap + 1, dtype=torch.float32) / (overlap + 1)
-    if start > 0:
-        weights[:overlap] = ramp[: min(overlap, length)]
-    if start + length < total:
-        weights[-overlap:] = torch.minimum(weights[-overlap:], ramp.flip(0)[-min(overlap, length) :])
-    return weights
 
 
 class DurianPipeline(DiffusionPipeline):
@@ -178,15 +118,7 @@ class DurianPipeline(DiffusionPipeline):
             arnet=model.arnet,
             denoiser=model.denoiser,
             guider=model.guider,
-            scheduler=scheduler
-            or DDIMScheduler(
-                beta_start=0.00085,
-                beta_end=0.012,
-                beta_schedule="scaled_linear",
-                clip_sample=False,
-                set_alpha_to_one=False,
-                steps_offset=1,
-            ),
+            scheduler=scheduler or default_scheduler(),
         )
         pipeline.model_config_name = model_config.name if model_config is not None else "custom"
         if model_config is not None:
@@ -210,16 +142,8 @@ class DurianPipeline(DiffusionPipeline):
         model = DurianModel.from_base(
             folder, motion_adapter=motion_adapter, config=config, motion_adapter_revision=motion_adapter_revision
         )
-        vae = load_base_part(AutoencoderKL, folder / "vae")
-        image_encoder = _load_image_encoder(folder / "image_encoder", base=True)
-        size = image_encoder.config.image_size
-        feature_extractor = CLIPImageProcessorPil(
-            size={"shortest_edge": size}, crop_size={"height": size, "width": size}
-        )
         settings = named_config(config) if isinstance(config, str) else config
-        return cls.from_model(
-            model, vae=vae, image_encoder=image_encoder, feature_extractor=feature_extractor, model_config=settings
-        )
+        return cls.from_model(model, **load_base_parts(folder), model_config=settings)
 
     def enable_fast_attention(self) -> None:
         """Use xformers for the plain attention (CUDA, when installed), then re-install the reference processors.
@@ -237,8 +161,6 @@ class DurianPipeline(DiffusionPipeline):
         """diffusers' layout (see the module docstring) in safetensors, plus ``durian_config.json``."""
         kwargs.setdefault("safe_serialization", True)
         super().save_pretrained(str(save_directory), **kwargs)
-        import json
-
         info = {
             "format": 1,
             "model_config": getattr(self, "model_config_name", "custom"),
@@ -256,20 +178,9 @@ class DurianPipeline(DiffusionPipeline):
         dtype: torch.dtype | None = None,
     ) -> DurianPipeline:
         """Load every part strictly from a folder written by :meth:`save_pretrained`, or a Hub id at ``revision``."""
-        folder = resolve_weights(path_or_id, revision=revision, subfolders=PIPELINE_PARTS)
-        index = read_json(folder / "model_index.json")
-        missing = [name for name in PIPELINE_PARTS if name not in index]
-        if missing:
-            raise DurianWeightsError(f"{folder / 'model_index.json'} lists no {', '.join(missing)}")
-        info = read_json(folder / "durian_config.json")
-        model = DurianModel.from_pretrained(folder)
-        vae = load_diffusers_part(AutoencoderKL, folder / "vae")
-        image_encoder = _load_image_encoder(folder / "image_encoder")
-        feature_extractor = CLIPImageProcessorPil.from_pretrained(str(folder / "feature_extractor"))
-        scheduler = _load_scheduler(folder / "scheduler")
-        pipeline = cls.from_model(
-            model, vae=vae, image_encoder=image_encoder, feature_extractor=feature_extractor, scheduler=scheduler
-        )
+        parts, info = load_pipeline_parts(path_or_id, revision=revision)
+        model = DurianModel(*(parts.pop(name) for name in ("prnet", "arnet", "denoiser", "guider")))
+        pipeline = cls.from_model(model, **parts)
         pipeline.model_config_name = info.get("model_config", "custom")
         pipeline.resolution = int(info.get("resolution", pipeline.resolution))
         if device is not None or dtype is not None:
@@ -371,7 +282,9 @@ class DurianPipeline(DiffusionPipeline):
         return latents * self.vae.config.scaling_factor
 
     @torch.no_grad()
-    def encode_reference(self, image: np.ndarray, mask: np.ndarray, *, role: str) -> EncodedReference:
+    def encode_reference(
+        self, image: np.ndarray, mask: np.ndarray, *, role: str, cache: FeatureCache | None = None
+    ) -> EncodedReference:
         """Encode one reference, cached by content: the masked image's latent, the mask, CLIP embedding, banks.
 
         ``role="portrait"`` keeps what lies outside the mask (``I ⊙ (1 − M)``) and runs PRNet;
@@ -380,7 +293,7 @@ class DurianPipeline(DiffusionPipeline):
         if role not in ("portrait", "attribute"):
             raise ValueError(f"role must be 'portrait' or 'attribute', got {role!r}")
         key = content_key(role, image, np.asarray(mask, np.float32), str(self.device), str(self.dtype))
-        return self.feature_cache.get_or_compute(
+        return (cache or self.feature_cache).get_or_compute(
             self._cache_namespace, key, lambda: self._encode_reference(image, mask, role=role)
         )
 
@@ -392,61 +305,6 @@ class DurianPipeline(DiffusionPipeline):
         embedding = self.encode_image(masked)
         banks = self.model.record_banks("prnet" if role == "portrait" else "arnet", latents, latent_mask, embedding)
         return EncodedReference(latents, latent_mask, embedding, {k: v.detach() for k, v in banks.items()})
-
-    # ---------------------------------------------------------------------------------------- branch planning
-
-    def plan_branches(
-        self,
-        encoded_portrait: EncodedReference,
-        encoded_attributes: Sequence[EncodedReference],
-        *,
-        guidance: dict[str, float],
-        alpha: float | None,
-        interpolate: tuple[int, int],
-        attribute_weights: Sequence[float] | None,
-    ) -> GuidancePlan:
-        """Which guidance branches run, their coefficients, the reference terms per branch, and their embeddings.
-
-        The unconditional branch sees no reference tokens, no attribute embedding and no motion; the portrait branch
-        adds the portrait bank; the attribute branch adds the attribute banks (blended by α or composed) and their
-        embedding; the motion branch adds the guider's features.
-        """
-        coefficients = guidance_weights(guidance["portrait"], guidance["attribute"], guidance["motion"])
-        active = [name for name in BRANCHES if coefficients[name] != 0.0]
-        names = [f"attribute_{index}" for index in range(len(encoded_attributes))]
-        banks = {"portrait": encoded_portrait.banks} | {n: e.banks for n, e in zip(names, encoded_attributes)}
-        weights = {} if attribute_weights is None else {n: float(w) for n, w in zip(names, attribute_weights)}
-
-        mixing = torch.ones(len(names)) if attribute_weights is None else torch.tensor(attribute_weights).float()
-        if alpha is None:
-            attribute_terms = (ReferenceTerm(("portrait", *names)),)
-        else:
-            first, second = interpolate
-            without_second = tuple(n for i, n in enumerate(names) if i != second)
-            without_first = tuple(n for i, n in enumerate(names) if i != first)
-            attribute_terms = (
-                ReferenceTerm(("portrait", *without_second), 1.0 - alpha),
-                ReferenceTerm(("portrait", *without_first), alpha),
-            )
-            mixing[first], mixing[second] = mixing[first] * (1.0 - alpha), mixing[second] * alpha
-        attribute_embeddings = torch.cat([e.embedding for e in encoded_attributes])  # (N, 1, D)
-        mixing = mixing.to(attribute_embeddings.device, attribute_embeddings.dtype)
-        # The attribute embedding mixes like the attention: by α inside a pair, by weight otherwise.
-        attribute_embedding = (mixing[:, None, None] * attribute_embeddings).sum(0, keepdim=True)
-        attribute_embedding = attribute_embedding / mixing.sum().clamp(min=1e-6)
-        empty = torch.zeros_like(attribute_embedding)
-
-        plans = {
-            "uncond": ((), empty),  # no reference tokens, no attribute embedding, no motion
-            "portrait": ((ReferenceTerm(("portrait",)),), empty),
-            "attribute": (attribute_terms, attribute_embedding),
-            "motion": (attribute_terms, attribute_embedding),
-        }
-        context = ReferenceContext(
-            banks=banks, branches=tuple(plans[name][0] for name in active), bank_weights=weights
-        )
-        embeddings = torch.cat([plans[name][1] for name in active])
-        return GuidancePlan(tuple(active), tuple(coefficients[name] for name in active), context, embeddings)
 
     # ------------------------------------------------------------------------------------------------ denoising
 
@@ -543,6 +401,7 @@ class DurianPipeline(DiffusionPipeline):
         output_type: str = "np",
         decode_chunk_size: int = 8,
         callback: Callable[[int, int], None] | None = None,
+        cache: FeatureCache | None = None,
     ) -> DurianPipelineOutput:
         """Animate ``portrait`` wearing ``attributes`` along ``keypoint_maps`` (F frames; ``None``: one still frame).
 
@@ -551,7 +410,8 @@ class DurianPipeline(DiffusionPipeline):
         without it all attributes compose. ``guidance_scale`` is plain classifier-free guidance; the three
         per-signal scales (portrait, attribute, motion) default to it. Long drivers run in windows of ``window``
         frames overlapping by ``overlap``; ``history_frames > 0`` denoises windows one after another, each one
-        conditioned on the last generated frames of the previous one.
+        conditioned on the last generated frames of the previous one. Encoded references are kept in ``cache``
+        (default: the pipeline's ``feature_cache``).
         """
         guidance = {
             "portrait": guidance_scale if guidance_portrait is None else guidance_portrait,
@@ -580,19 +440,21 @@ class DurianPipeline(DiffusionPipeline):
             raise ValueError(f"num_frames={num_frames} disagrees with {frames} keypoint maps")
 
         # 2. Encode each reference once (cached by content: a new α, seed or scale re-encodes nothing).
-        encoded_portrait = self.encode_reference(portrait, portrait_mask, role="portrait")
+        encoded_portrait = self.encode_reference(portrait, portrait_mask, role="portrait", cache=cache)
         encoded_attributes = [
-            self.encode_reference(image, mask, role="attribute") for image, mask in zip(attributes, attribute_masks)
+            self.encode_reference(image, mask, role="attribute", cache=cache)
+            for image, mask in zip(attributes, attribute_masks)
         ]
-        plan = self.plan_branches(
-            encoded_portrait,
-            encoded_attributes,
-            guidance=guidance,
-            alpha=alpha,
-            interpolate=interpolate,
-            attribute_weights=attribute_weights,
+        weights = [1.0] * len(attributes) if attribute_weights is None else list(attribute_weights)
+        interpolation = None if alpha is None else Interpolation(interpolate[0], interpolate[1], alpha)
+        plan = plan_branches(
+            encoded_portrait, encoded_attributes, guidance=guidance, terms=blend_terms(weights, interpolation)
         )
         motion = self.encode_motion(keypoint_maps, frames)
+
+        def predict(window_latents: torch.Tensor, timestep, start: int, length: int) -> torch.Tensor:
+            window_motion = None if motion is None else motion[start : start + length]
+            return self.guided_noise(window_latents, timestep, plan=plan, motion=window_motion)
 
         # 3. Denoise with signal-fusion guidance; 4. over sliding windows (blended, or with history frames).
         scheduler = self.scheduler.__class__.from_config(self.scheduler.config)  # a private copy: timesteps are state
@@ -601,26 +463,18 @@ class DurianPipeline(DiffusionPipeline):
         latents = latents * scheduler.init_noise_sigma
         starts = window_starts(frames, window, overlap)
         if history_frames > 0 and len(starts) > 1:
-            latents = self._denoise_with_history(
+            latents = denoise_with_history(
                 latents,
                 scheduler,
                 starts,
                 window=window,
                 history_frames=history_frames,
-                motion=motion,
-                plan=plan,
+                predict=predict,
                 callback=callback,
             )
         else:
-            latents = self._denoise_blended(
-                latents,
-                scheduler,
-                starts,
-                window=window,
-                overlap=overlap,
-                motion=motion,
-                plan=plan,
-                callback=callback,
+            latents = denoise_blended(
+                latents, scheduler, starts, window=window, overlap=overlap, predict=predict, callback=callback
             )
 
         # 5. Decode in chunks.
@@ -630,76 +484,6 @@ class DurianPipeline(DiffusionPipeline):
         if output_type == "pil":
             return DurianPipelineOutput(frames=[Image.fromarray(frame) for frame in images])
         return DurianPipelineOutput(frames=images)
-
-    def _window_motion(self, motion: torch.Tensor | None, start: int, length: int) -> torch.Tensor | None:
-        return None if motion is None else motion[start : start + length]
-
-    def _denoise_blended(self, latents, scheduler, starts, *, window, overlap, motion, plan, callback):
-        """All windows at every step; noise predictions are averaged with linear ramps where windows overlap."""
-        frames = latents.shape[2]
-        length = min(window, frames)
-        timesteps = scheduler.timesteps
-        for step, timestep in enumerate(timesteps):
-            model_input = scheduler.scale_model_input(latents, timestep)
-            total = torch.zeros_like(latents)
-            weight_sum = torch.zeros(frames, device=latents.device, dtype=latents.dtype)
-            for start in starts:
-                part = slice(start, start + length)
-                noise = self.guided_noise(
-                    model_input[:, :, part], timestep, plan=plan, motion=self._window_motion(motion, start, length)
-                )
-                weights = _ramp_weights(length, start, frames, overlap if len(starts) > 1 else 0)
-                weights = weights.to(latents.device, latents.dtype)
-                total[:, :, part] += noise * weights[None, None, :, None, None]
-                weight_sum[part] += weights
-            noise = total / weight_sum[None, None, :, None, None]
-            latents = scheduler.step(noise, timestep, latents, return_dict=False)[0]
-            if callback is not None:
-                callback(step + 1, len(timesteps))
-        return latents
-
-    def _denoise_with_history(self, latents, scheduler, starts, *, window, history_frames, motion, plan, callback):
-        """Windows one after another; each holds its first ``history_frames`` at the previous window's result.
-
-        The held frames are re-noised to every step's noise level (replacement conditioning), so the new window's
-        motion modules see the frames it must continue from. The remaining overlap is blended with a linear ramp.
-        """
-        timesteps = scheduler.timesteps
-        result = torch.zeros_like(latents)
-        initial = latents.clone()
-        total_steps = len(starts) * len(timesteps)
-        done = 0
-        for index, start in enumerate(starts):
-            part = slice(start, start + window)
-            window_latents = initial[:, :, part].clone()
-            held = None
-            if index > 0:
-                held = result[:, :, start : start + history_frames]
-                held_noise = initial[:, :, start : start + history_frames]
-            # Multistep schedulers keep a history of model outputs: every window starts from a fresh copy.
-            scheduler = scheduler.__class__.from_config(scheduler.config)
-            scheduler.set_timesteps(len(timesteps), device=latents.device)
-            for timestep in timesteps:
-                if held is not None:
-                    window_latents[:, :, :history_frames] = scheduler.add_noise(held, held_noise, timestep[None])
-                model_input = scheduler.scale_model_input(window_latents, timestep)
-                noise = self.guided_noise(
-                    model_input, timestep, plan=plan, motion=self._window_motion(motion, start, window)
-                )
-                window_latents = scheduler.step(noise, timestep, window_latents, return_dict=False)[0]
-                done += 1
-                if callback is not None:
-                    callback(done, total_steps)
-            if held is not None:
-                window_latents[:, :, :history_frames] = held
-            shared = 0 if index == 0 else starts[index - 1] + window - start
-            if shared > 0:
-                ramp = torch.arange(1, shared + 1, dtype=latents.dtype, device=latents.device) / (shared + 1)
-                ramp = ramp[None, None, :, None, None]
-                previous = result[:, :, start : start + shared]
-                window_latents[:, :, :shared] = (1 - ramp) * previous + ramp * window_latents[:, :, :shared]
-            result[:, :, part] = window_latents
-        return result
 
 
 # -------------------------------------------------------------------------------------------------- helpers
@@ -717,27 +501,3 @@ def _check_mask(name: str, mask: Any, image: np.ndarray) -> None:
         raise ValueError(f"{name} must be a float array of shape {image.shape[:2]}, got shape {shape}")
     if mask.size and (float(mask.min()) < 0.0 or float(mask.max()) > 1.0):
         raise ValueError(f"{name} must lie within [0, 1], got [{mask.min()}, {mask.max()}]")
-
-
-def _load_image_encoder(folder: Path, *, base: bool = False) -> CLIPVisionModelWithProjection:
-    """Strict from ``model.safetensors`` (or shards); a ``base`` model's encoder may be an upstream ``.bin``."""
-    if not (folder / "config.json").is_file():
-        raise DurianWeightsError(f"{folder / 'config.json'} is missing")
-    state = read_safetensors(folder, TRANSFORMERS_WEIGHTS)
-    if state is None:
-        if base:
-            return CLIPVisionModelWithProjection.from_pretrained(str(folder)).eval()
-        raise DurianWeightsError(f"{folder / TRANSFORMERS_WEIGHTS} is missing")
-    model = CLIPVisionModelWithProjection(CLIPVisionConfig.from_json_file(str(folder / "config.json")))
-    load_strict(model, state, where=str(folder))
-    return model.eval()
-
-
-def _load_scheduler(folder: Path) -> SchedulerMixin:
-    import diffusers
-
-    config = read_json(folder / "scheduler_config.json")
-    kind = getattr(diffusers, str(config.get("_class_name")), None)
-    if not (isinstance(kind, type) and issubclass(kind, SchedulerMixin)):
-        raise DurianWeightsError(f"{folder} names an unknown scheduler {config.get('_class_name')!r}")
-    return kind.from_config(kind.load_config(str(folder)))

@@ -7,62 +7,25 @@ the retargeted motion), so a tweak of α, a weight, a seed or a guidance scale r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
 from durian_core.cache import FeatureCache, content_key, default_cache
-from durian_core.engines.base import AttributeReference, GenerateRequest, ProgressCallback, no_progress
 from durian_core.face.align import align_rigid, mesh_align
 from durian_core.face.landmarks import detect_landmarks, track_landmarks
 from durian_core.face.masks import attribute_mask, combine_masks
 from durian_core.face.motion import retarget_motion
+from durian_core.types import (
+    AttributeReference,
+    GenerateRequest,
+    PreparedAttribute,
+    PreparedInputs,
+    ProgressCallback,
+    no_progress,
+)
 
 # Hair and hats reach far past the face mesh, so they follow a similarity of the head; the rest follow the mesh.
 RIGID_KINDS = ("hair", "hat")
-
-
-@dataclass(frozen=True, eq=False)
-class PreparedAttribute:
-    """One attribute reference, analysed and aligned onto the portrait."""
-
-    image: np.ndarray  # the attribute image, RGB uint8
-    kind: str
-    landmarks: np.ndarray  # 478×2 float32, pixels of ``image``
-    mask: np.ndarray  # float32 in [0, 1], the attribute region on ``image`` (automatic ∪ user, or user alone)
-    aligned_image: np.ndarray  # ``image`` warped onto the portrait's geometry, portrait-sized
-    aligned_mask: np.ndarray  # ``mask`` warped the same way
-    weight: float  # the reference's opacity; α of an interpolation is applied by the engines on top
-    name: str = ""
-
-
-@dataclass(frozen=True, eq=False)
-class PreparedInputs:
-    """What the engines consume. Images are at the working resolution (longest side ``output_size``)."""
-
-    portrait: np.ndarray  # RGB uint8
-    portrait_landmarks: np.ndarray  # 478×2 float32
-    portrait_masks: dict[str, np.ndarray]  # the portrait's own region per attribute kind requested
-    attributes: tuple[PreparedAttribute, ...]
-    interpolation: tuple[int, int, float] | None  # (first, second, α) indices into ``attributes``
-    motion: np.ndarray | None  # F×478×2 float32: the portrait's landmarks moving like the driver
-    fps: float | None
-    audio_path: str | None
-
-    @property
-    def portrait_mask(self) -> np.ndarray:
-        """``M_port``: the portrait's own attribute regions united with the aligned attribute masks.
-
-        The union keeps none of the portrait's own hair (say) under the new one (the paper's aligned mask).
-        """
-        height, width = self.portrait.shape[:2]
-        union = np.zeros((height, width), np.float32)
-        for mask in self.portrait_masks.values():
-            union = np.maximum(union, mask)
-        for attribute in self.attributes:
-            union = np.maximum(union, attribute.aligned_mask)
-        return union
 
 
 def resize_longest(image: np.ndarray, longest: int) -> np.ndarray:
@@ -159,11 +122,6 @@ def prepare_inputs(
         )
         for reference in request.attributes
     )
-    interpolation = None
-    if request.interpolation is not None:
-        pair = request.interpolation
-        interpolation = (pair.first, pair.second, pair.alpha)
-
     motion = fps = audio_path = None
     if request.driver is not None:
         driver = request.driver
@@ -181,7 +139,7 @@ def prepare_inputs(
         portrait_landmarks=portrait_landmarks,
         portrait_masks=portrait_masks,
         attributes=attributes,
-        interpolation=interpolation,
+        interpolation=request.interpolation,
         motion=motion,
         fps=fps,
         audio_path=audio_path,

@@ -40,8 +40,14 @@ def draw_glasses(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         centre = points.mean(axis=0)
         half = np.array([0.16 * size, 0.09 * size])
         centres.append(centre)
-        corners = np.array([centre - half, [centre[0] + half[0], centre[1] - half[1]], centre + half,
-                            [centre[0] - half[0], centre[1] + half[1]]])
+        corners = np.array(
+            [
+                centre - half,
+                [centre[0] + half[0], centre[1] - half[1]],
+                centre + half,
+                [centre[0] - half[0], centre[1] + half[1]],
+            ]
+        )
         lens = fill_polygons(image.shape[:2], [corners])[..., None] * 0.15
         out = (out * (1 - lens) + np.array([60, 70, 90]) * lens).astype(np.uint8)
         cv2.polylines(out, [_points(corners)], True, (20, 20, 25), thickness, cv2.LINE_AA, shift=4)
@@ -85,8 +91,14 @@ def draw_hat(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     top = landmarks[regions.FOREHEAD_TOP]
     centre = (int(top[0]), int(top[1] + 0.1 * size))
     cv2.ellipse(out, centre, (int(0.55 * size), int(0.45 * size)), 0, 180, 360, (130, 25, 35), -1, cv2.LINE_AA)
-    brim = np.array([[top[0] - 0.57 * size, top[1] + 0.04 * size], [top[0] + 0.57 * size, top[1] + 0.04 * size],
-                     [top[0] + 0.57 * size, top[1] + 0.16 * size], [top[0] - 0.57 * size, top[1] + 0.16 * size]])
+    brim = np.array(
+        [
+            [top[0] - 0.57 * size, top[1] + 0.04 * size],
+            [top[0] + 0.57 * size, top[1] + 0.04 * size],
+            [top[0] + 0.57 * size, top[1] + 0.16 * size],
+            [top[0] - 0.57 * size, top[1] + 0.16 * size],
+        ]
+    )
     cv2.fillPoly(out, [_points(brim)], (100, 18, 28), cv2.LINE_AA, shift=4)
     return out
 

@@ -9,12 +9,12 @@ from PIL import Image
 from durian_core.api import generate, preview
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
-from durian_core.engines.base import AttributeReference, DrivingVideo, GenerateRequest, Interpolation
 from durian_core.evaluation import self_reenactment
 from durian_core.face import regions
 from durian_core.face.landmarks import detect_landmarks, track_landmarks
 from durian_core.face.masks import fill_polygons
 from durian_core.face.motion import mouth_opening
+from durian_core.types import AttributeReference, DrivingVideo, GenerateRequest, Interpolation
 
 CLASSICAL = GenerationSettings(engine="classical")
 
@@ -94,8 +94,9 @@ def test_alpha_zero_and_one_reproduce_the_single_attribute_edits(astronaut, obam
     single_second = preview(GenerateRequest(astronaut, (second,), settings=CLASSICAL), cache=cache).still
 
     def blended(alpha):
-        request = GenerateRequest(astronaut, (first, second), interpolation=Interpolation(0, 1, alpha),
-                                  settings=CLASSICAL)
+        request = GenerateRequest(
+            astronaut, (first, second), interpolation=Interpolation(0, 1, alpha), settings=CLASSICAL
+        )
         return preview(request, cache=cache).still
 
     assert np.array_equal(blended(0.0), single_first)
@@ -110,11 +111,19 @@ def test_new_alpha_hits_the_cache_for_landmarks_masks_and_motion(astronaut, obam
     cache = FeatureCache()
     attributes = (AttributeReference(obama, "hair"), AttributeReference(biden, "hair"))
     driver = DrivingVideo(short_driver.frames[:20], short_driver.fps)
-    generate(GenerateRequest(astronaut, attributes, driver=driver, interpolation=Interpolation(0, 1, 0.2),
-                             settings=CLASSICAL), cache=cache)
+    generate(
+        GenerateRequest(
+            astronaut, attributes, driver=driver, interpolation=Interpolation(0, 1, 0.2), settings=CLASSICAL
+        ),
+        cache=cache,
+    )
     before = cache.stats()
-    result = generate(GenerateRequest(astronaut, attributes, driver=driver, interpolation=Interpolation(0, 1, 0.7),
-                                      settings=CLASSICAL), cache=cache)
+    result = generate(
+        GenerateRequest(
+            astronaut, attributes, driver=driver, interpolation=Interpolation(0, 1, 0.7), settings=CLASSICAL
+        ),
+        cache=cache,
+    )
     after = cache.stats()
     for namespace in ("landmarks", "masks", "aligned", "motion", "retarget"):
         assert after[namespace]["misses"] == before[namespace]["misses"], namespace
@@ -140,10 +149,16 @@ def test_several_attributes_compose_in_one_pass(astronaut, example_attributes):
     hair_only = preview(GenerateRequest(astronaut, (hair,), settings=CLASSICAL), cache=cache).still
     both = preview(GenerateRequest(astronaut, (hair, glasses), settings=CLASSICAL), cache=cache).still
     landmarks = detect_landmarks(astronaut)
-    eyes = fill_polygons(astronaut.shape[:2], [
-        cv2_hull(landmarks[list(regions.RIGHT_EYE + regions.RIGHT_BROW)]),
-        cv2_hull(landmarks[list(regions.LEFT_EYE + regions.LEFT_BROW)]),
-    ]) > 0.5
+    eyes = (
+        fill_polygons(
+            astronaut.shape[:2],
+            [
+                cv2_hull(landmarks[list(regions.RIGHT_EYE + regions.RIGHT_BROW)]),
+                cv2_hull(landmarks[list(regions.LEFT_EYE + regions.LEFT_BROW)]),
+            ],
+        )
+        > 0.5
+    )
     difference = np.abs(both.astype(int) - hair_only.astype(int)).mean(axis=-1)
     assert difference[eyes].mean() > 5  # the frames arrived around the eyes
     lips = fill_polygons(astronaut.shape[:2], [landmarks[list(regions.LIPS_OUTER)]]) > 0.5
@@ -168,14 +183,22 @@ def test_contact_sheet_for_a_person_to_judge(astronaut, example_attributes, shor
     cache = FeatureCache()
     tiles = [astronaut]
     for kind, image in example_attributes.items():
-        still = preview(GenerateRequest(astronaut, (AttributeReference(image, kind),), settings=CLASSICAL),
-                        cache=cache).still
+        still = preview(
+            GenerateRequest(astronaut, (AttributeReference(image, kind),), settings=CLASSICAL), cache=cache
+        ).still
         tiles.append(np.concatenate([np.asarray(Image.fromarray(image).resize((512, 512))), still], axis=0)[::2, ::2])
     tiles[0] = np.concatenate([astronaut, astronaut], axis=0)[::2, ::2]
     edits_row = np.concatenate(tiles, axis=1)
-    every = GenerateRequest(astronaut, tuple(AttributeReference(image, kind) for kind, image in
-                                             example_attributes.items() if kind in ("hair", "glasses", "makeup")),
-                            driver=short_driver, settings=CLASSICAL)
+    every = GenerateRequest(
+        astronaut,
+        tuple(
+            AttributeReference(image, kind)
+            for kind, image in example_attributes.items()
+            if kind in ("hair", "glasses", "makeup")
+        ),
+        driver=short_driver,
+        settings=CLASSICAL,
+    )
     frames = generate(every, cache=cache).frames
     picked = np.linspace(0, len(frames) - 1, 6).astype(int)
     strip = np.concatenate([frames[index][::2, ::2] for index in picked], axis=1)

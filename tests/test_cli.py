@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PORTRAIT = ROOT / "examples" / "portraits" / "astronaut.jpg"
 HAIR = ROOT / "examples" / "portraits" / "biden.jpg"
 GLASSES = ROOT / "examples" / "attributes" / "glasses_obama.png"
+HAIR_ON_PORTRAIT = ("--portrait", str(PORTRAIT), "--attribute", str(HAIR), "--kind", "hair")
+"""The README's first example starts like this: Biden's hair on the astronaut."""
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -33,9 +35,20 @@ def short_driver_path(tmp_path_factory, carphone) -> Path:
 
 def test_generate_writes_an_mp4_with_the_drivers_frames(tmp_path, short_driver_path):
     output = tmp_path / "out.mp4"
-    done = run_cli("generate", "--portrait", str(PORTRAIT), "--attribute", str(HAIR), "--kind", "hair",
-                   "--attribute", str(GLASSES), "--kind", "glasses", "--driving", str(short_driver_path),
-                   "--output", str(output), "--engine", "classical")
+    done = run_cli(
+        "generate",
+        *HAIR_ON_PORTRAIT,
+        "--attribute",
+        str(GLASSES),
+        "--kind",
+        "glasses",
+        "--driving",
+        str(short_driver_path),
+        "--output",
+        str(output),
+        "--engine",
+        "classical",
+    )
     assert done.returncode == 0, done.stderr
     assert f"wrote {output}" in done.stdout and "classical engine" in done.stdout
     info = probe_video(output)
@@ -44,8 +57,18 @@ def test_generate_writes_an_mp4_with_the_drivers_frames(tmp_path, short_driver_p
 
 def test_generate_without_a_driver_writes_the_still_edit(tmp_path):
     output = tmp_path / "still.png"
-    done = run_cli("generate", "--portrait", str(PORTRAIT), "--attribute", str(HAIR), "--kind", "hair",
-                   "--attribute", str(HAIR), "--kind", "hair", "--alpha", "0.3", "--output", str(output))
+    done = run_cli(
+        "generate",
+        *HAIR_ON_PORTRAIT,
+        "--attribute",
+        str(HAIR),
+        "--kind",
+        "hair",
+        "--alpha",
+        "0.3",
+        "--output",
+        str(output),
+    )
     assert done.returncode == 0, done.stderr
     still = np.asarray(Image.open(output))
     assert still.shape == (512, 512, 3)
@@ -57,8 +80,14 @@ def test_user_mask_png_is_accepted(tmp_path):
     mask[100:160, 200:320] = 255
     mask_path = tmp_path / "mask.png"
     Image.fromarray(mask).save(mask_path)
-    done = run_cli("generate", "--portrait", str(PORTRAIT), "--attribute", str(HAIR), "--kind", "hair",
-                   "--mask", str(mask_path), "--output", str(tmp_path / "masked.png"))
+    done = run_cli(
+        "generate",
+        *HAIR_ON_PORTRAIT,
+        "--mask",
+        str(mask_path),
+        "--output",
+        str(tmp_path / "masked.png"),
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -74,14 +103,22 @@ def write_bad_inputs(folder: Path, carphone) -> dict[str, tuple[list[str], str]]
     write_video(np.repeat(noise[None], 20, axis=0), folder / "faceless.mp4", fps=25)
     base = ["generate", "--portrait", str(PORTRAIT), "--output", str(folder / "out.mp4")]
     return {
-        "no face": (["generate", "--portrait", str(folder / "noface.png"), "--output", str(folder / "o.png")],
-                    "no face"),
-        "text as image": (["generate", "--portrait", str(folder / "notes.jpg"), "--output", str(folder / "o.png")],
-                          "text file"),
-        "tiny image": (["generate", "--portrait", str(folder / "tiny.png"), "--output", str(folder / "o.png")],
-                       "too small"),
-        "empty file": (["generate", "--portrait", str(folder / "empty.jpg"), "--output", str(folder / "o.png")],
-                       "empty"),
+        "no face": (
+            ["generate", "--portrait", str(folder / "noface.png"), "--output", str(folder / "o.png")],
+            "no face",
+        ),
+        "text as image": (
+            ["generate", "--portrait", str(folder / "notes.jpg"), "--output", str(folder / "o.png")],
+            "text file",
+        ),
+        "tiny image": (
+            ["generate", "--portrait", str(folder / "tiny.png"), "--output", str(folder / "o.png")],
+            "too small",
+        ),
+        "empty file": (
+            ["generate", "--portrait", str(folder / "empty.jpg"), "--output", str(folder / "o.png")],
+            "empty",
+        ),
         "corrupt video": ([*base, "--driving", str(folder / "corrupt.mp4")], "corrupt.mp4"),
         "video without a face": ([*base, "--driving", str(folder / "faceless.mp4")], "no face"),
     }
@@ -118,18 +155,39 @@ def test_bench_reports_per_stage_medians():
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["animator_fps"] > 0
-    assert {"driver_landmarks_per_frame", "retarget_per_frame", "warp_per_frame", "edit", "cached_preview",
-            "encode_per_frame"} == set(report["seconds"])
+    assert {
+        "driver_landmarks_per_frame",
+        "retarget_per_frame",
+        "warp_per_frame",
+        "edit",
+        "cached_preview",
+        "encode_per_frame",
+    } == set(report["seconds"])
 
 
 def test_generate_with_the_durian_engine_and_tiny_weights_writes_an_mp4(tmp_path, short_driver_path):
-    from durian_core.models.durian import save_tiny_pipeline
+    from durian_core.tiny import save_tiny_pipeline
 
     weights = save_tiny_pipeline(tmp_path / "tiny-durian")
     output = tmp_path / "durian.mp4"
-    done = run_cli("generate", "--portrait", str(PORTRAIT), "--attribute", str(HAIR), "--kind", "hair",
-                   "--driving", str(short_driver_path), "--max-seconds", "0.5", "--steps", "2", "--size", "256",
-                   "--engine", "durian", "--weights", str(weights), "--output", str(output))
+    done = run_cli(
+        "generate",
+        *HAIR_ON_PORTRAIT,
+        "--driving",
+        str(short_driver_path),
+        "--max-seconds",
+        "0.5",
+        "--steps",
+        "2",
+        "--size",
+        "256",
+        "--engine",
+        "durian",
+        "--weights",
+        str(weights),
+        "--output",
+        str(output),
+    )
     assert done.returncode == 0, done.stderr
     assert "durian engine" in done.stdout
     info = probe_video(output)
@@ -138,9 +196,16 @@ def test_generate_with_the_durian_engine_and_tiny_weights_writes_an_mp4(tmp_path
 
 def test_durian_weights_folder_that_is_not_one_is_a_clear_error(tmp_path):
     (tmp_path / "empty-weights").mkdir()
-    done = run_cli("generate", "--portrait", str(PORTRAIT), "--attribute", str(HAIR), "--kind", "hair",
-                   "--engine", "durian", "--weights", str(tmp_path / "empty-weights"),
-                   "--output", str(tmp_path / "o.png"))
+    done = run_cli(
+        "generate",
+        *HAIR_ON_PORTRAIT,
+        "--engine",
+        "durian",
+        "--weights",
+        str(tmp_path / "empty-weights"),
+        "--output",
+        str(tmp_path / "o.png"),
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "empty-weights" in lines[0]

@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from durian_core.models.config import TINY, model_config
-from durian_core.models.durian import DurianModel, DurianWeightsError
+from durian_core.models.durian import DurianModel
 from durian_core.models.guider import KeypointGuider
 from durian_core.models.reference import (
     ReferenceContext,
@@ -21,6 +21,7 @@ from durian_core.models.reference import (
     reference_layers,
     remove_reference_attention,
 )
+from durian_core.models.weights import DurianWeightsError
 
 LATENT = TINY.resolution // 8
 
@@ -259,7 +260,7 @@ def test_from_base_copies_the_unet_into_all_three_nets(tmp_path):
 
 
 def test_benchmark_reports_times_memory_and_flops_on_the_tiny_config():
-    from durian_core.models.bench import bench_durian
+    from durian_core.bench.durian import bench_durian
 
     report = bench_durian(config="tiny", frames=3, size=64, steps=2, repeats=1)
     for key in ("seconds_per_clip", "seconds_per_step", "reference_seconds", "vae_decode_seconds"):
@@ -308,7 +309,7 @@ def test_region_cue_keeps_eyes_nose_and_mouth_only(astronaut):
 
 
 def test_sharded_safetensors_load_strictly(model, tmp_path):
-    from durian_core.models.durian import load_diffusers_part
+    from durian_core.models.weights import load_diffusers_part
 
     model.denoiser.save_pretrained(tmp_path / "denoiser", max_shard_size="200KB")
     assert len(list((tmp_path / "denoiser").glob("*.safetensors"))) > 1

@@ -11,9 +11,14 @@ from diffusers import EulerDiscreteScheduler
 from PIL import Image
 
 from durian_core.cache import FeatureCache
+from durian_core.guidance import guidance_weights, plan_branches
 from durian_core.models.config import TINY
-from durian_core.models.durian import DurianModel, DurianWeightsError, tiny_components
-from durian_core.pipeline import DurianPipeline, guidance_weights, window_starts
+from durian_core.models.durian import DurianModel
+from durian_core.models.weights import DurianWeightsError
+from durian_core.pipeline import DurianPipeline
+from durian_core.tiny import dummy_components
+from durian_core.types import blend_terms
+from durian_core.windows import window_starts
 
 SIZE = TINY.resolution
 
@@ -24,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 @pytest.fixture(scope="module")
 def pipe() -> DurianPipeline:
     pipeline = DurianPipeline.from_model(
-        DurianModel.from_config(TINY, seed=0), **tiny_components(seed=0), model_config=TINY
+        DurianModel.from_config(TINY, seed=0), **dummy_components(TINY, seed=0), model_config=TINY
     )
     pipeline.feature_cache = FeatureCache(64 << 20)
     pipeline.set_progress_bar_config(disable=True)
@@ -119,9 +124,7 @@ def test_uncond_branch_sees_no_reference_tokens(pipe):
     def branches(portrait: np.ndarray, hair: np.ndarray) -> dict[str, torch.Tensor]:
         encoded_portrait = pipe.encode_reference(portrait, PORTRAIT_MASK, role="portrait")
         encoded_hair = pipe.encode_reference(hair, MASK_A, role="attribute")
-        plan = pipe.plan_branches(
-            encoded_portrait, [encoded_hair], guidance=guidance, alpha=None, interpolate=(0, 1), attribute_weights=None
-        )
+        plan = plan_branches(encoded_portrait, [encoded_hair], guidance=guidance, terms=blend_terms([1.0], None))
         assert plan.active == ("uncond", "portrait", "attribute", "motion")
         latents = torch.randn(1, 4, 2, SIZE // 8, SIZE // 8, generator=torch.Generator().manual_seed(0))
         motion = pipe.encode_motion(_keypoints(2), 2)

@@ -160,8 +160,10 @@ def test_similarity_transform_recovers_a_known_motion():
     rng = np.random.default_rng(1)
     points = rng.uniform(0, 100, (20, 2)).astype(np.float32)
     angle, scale = 0.3, 1.4
-    truth = np.array([[scale * np.cos(angle), -scale * np.sin(angle), 5.0],
-                      [scale * np.sin(angle), scale * np.cos(angle), -7.0]], np.float32)
+    truth = np.array(
+        [[scale * np.cos(angle), -scale * np.sin(angle), 5.0], [scale * np.sin(angle), scale * np.cos(angle), -7.0]],
+        np.float32,
+    )
     estimated = similarity_transform(points, apply_affine(truth, points))
     assert np.allclose(estimated, truth, atol=1e-3)
 
@@ -188,6 +190,7 @@ def test_retargeting_keeps_the_portraits_face_and_takes_the_drivers_motion(astro
     assert np.allclose(motion[0], astronaut_landmarks, atol=1e-3)
     # The mouth opens and closes with the driver's.
     assert np.corrcoef(mouth_opening(motion), mouth_opening(driver_tracks))[0, 1] > 0.95
+
     # The face keeps its own proportions (eye distance over face height), not the driver's.
     def proportion(points):
         eyes = np.linalg.norm(points[regions.LEFT_EYE_OUTER] - points[regions.RIGHT_EYE_OUTER])

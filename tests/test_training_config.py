@@ -26,10 +26,17 @@ def test_sd15_preset_follows_the_paper():
 
 
 def test_overrides_reach_nested_fields_with_their_types():
-    config = load_training_config("sd15", overrides=[
-        "stage1.learning_rate=2e-5", "sampling.scale_range=[0.8, 1.2]", "snr_gamma=5", "base_model=none",
-        "gradient_checkpointing=false", "data=/data/cache",
-    ])
+    config = load_training_config(
+        "sd15",
+        overrides=[
+            "stage1.learning_rate=2e-5",
+            "sampling.scale_range=[0.8, 1.2]",
+            "snr_gamma=5",
+            "base_model=none",
+            "gradient_checkpointing=false",
+            "data=/data/cache",
+        ],
+    )
     assert config.stage1.learning_rate == 2e-5 and config.stage2.learning_rate == SD15_TRAINING.stage2.learning_rate
     assert config.sampling.scale_range == (0.8, 1.2)
     assert config.snr_gamma == 5.0 and isinstance(config.snr_gamma, float)
@@ -79,8 +86,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def test_train_command_prints_the_resolved_config(capsys):
-    args = _parser().parse_args(["train", "--config", "sd15", "--set", "stage1.steps=10", "--data", "cache",
-                                 "--print-config"])
+    args = _parser().parse_args(
+        ["train", "--config", "sd15", "--set", "stage1.steps=10", "--data", "cache", "--print-config"]
+    )
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "steps: 10" in printed and "data: cache" in printed
@@ -90,8 +98,9 @@ def test_train_command_refuses_missing_data_and_bad_caches(tmp_path):
     args = _parser().parse_args(["train", "--config", "tiny"])
     with pytest.raises(DurianInputError, match="no training data"):
         args.func(args)
-    args = _parser().parse_args(["train", "--config", "tiny", "--data", str(tmp_path), "--output-dir",
-                                 str(tmp_path / "run"), "--stage", "1"])
+    args = _parser().parse_args(
+        ["train", "--config", "tiny", "--data", str(tmp_path), "--output-dir", str(tmp_path / "run"), "--stage", "1"]
+    )
     with pytest.raises(DurianInputError, match="not a training cache"):
         args.func(args)
 

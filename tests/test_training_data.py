@@ -106,8 +106,15 @@ def test_augmentation_keeps_masks_aligned():
     image = np.zeros((64, 64, 3), np.uint8)
     image[..., 2] = 200  # blue everywhere, red where the mask is
     image[mask > 0.5] = (220, 0, 0)
-    config = SamplingConfig(augment_probability=1.0, max_translate=0.15, max_rotate_degrees=30, brightness=0.0,
-                            contrast=0.0, saturation=0.0, max_hue_shift=0.0)
+    config = SamplingConfig(
+        augment_probability=1.0,
+        max_translate=0.15,
+        max_rotate_degrees=30,
+        brightness=0.0,
+        contrast=0.0,
+        saturation=0.0,
+        max_hue_shift=0.0,
+    )
     changed = 0
     for _ in range(10):
         warped, warped_mask = augment_reference(image, mask, rng, config)

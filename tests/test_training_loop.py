@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.training.bench import bench_training
 from durian_core.training.config import load_training_config
@@ -35,9 +36,15 @@ def toy_cache(tmp_path_factory):
 def trained(toy_cache, tmp_path_factory, single_thread):
     """Stage 1 of the tiny recipe on toy faces: the VAE fitted first, then the reference nets and denoiser."""
     output = tmp_path_factory.mktemp("toy_run")
-    config = load_training_config("tiny", overrides=[
-        f"data={toy_cache}", f"output_dir={output}", "validation_samples=1", "validation_inference_steps=4",
-    ])
+    config = load_training_config(
+        "tiny",
+        overrides=[
+            f"data={toy_cache}",
+            f"output_dir={output}",
+            "validation_samples=1",
+            "validation_inference_steps=4",
+        ],
+    )
     assert config.stage1.steps == STAGE1_STEPS
     result = train_stage(config, 1, progress=False)
     return config, result
@@ -72,28 +79,36 @@ def test_trained_model_uses_its_references(trained, toy_cache):
 
 def test_untrained_model_shows_no_reference_gap(toy_cache, tmp_path, single_thread):
     # The control for the test above: random reference nets carry no usable information.
-    from durian_core.models.durian import save_tiny_pipeline
+    from durian_core.tiny import save_tiny_pipeline
 
     gap = reference_gap(components_from_pipeline(save_tiny_pipeline(tmp_path / "random")), toy_cache)
     assert abs(gap["relative_gap"]) < 0.02, gap
 
 
 def test_trained_weights_load_in_the_durian_engine(trained):
-    from durian_core.engines.durian import DurianEngine, load_durian_engine
+    from durian_core.api import EngineChoice, load_engine
+    from durian_core.engines.durian import DurianEngine
 
     _, result = trained
-    engine = load_durian_engine(str(result.final_dir))
-    assert isinstance(engine, DurianEngine) and load_durian_engine(str(result.final_dir)) is engine
+    choice = EngineChoice("durian", "trained", str(result.final_dir))
+    engine = load_engine(choice)
+    assert isinstance(engine, DurianEngine) and load_engine(choice) is engine
     portrait = render_toy_video(make_identity(0), num_frames=3, resolution=64, seed=0)
     attribute = render_toy_video(make_identity(1), num_frames=1, resolution=64, seed=1)
-    frames, timings = engine.generate(toy_transfer_inputs(portrait, attribute, frames=3),
-                                      GenerationSettings(num_inference_steps=4, output_size=64, window=4, overlap=1))
+    frames, timings = engine.generate(
+        toy_transfer_inputs(portrait, attribute, frames=3),
+        GenerationSettings(num_inference_steps=4, output_size=64, window=4, overlap=1),
+        cache=FeatureCache(),
+    )
     assert frames.shape == (3, 64, 64, 3) and frames.dtype == np.uint8 and "diffusion" in timings
     assert frames.std() > 5  # an image, not a flat fill
 
 
-@pytest.mark.xfail(reason="CI-sized toy training (500 steps) learns to use its references (see the reference-gap "
-                          "test) but does not yet carry the hair colour reliably through sampling", strict=False)
+@pytest.mark.xfail(
+    reason="CI-sized toy training (500 steps) learns to use its references (see the reference-gap "
+    "test) but does not yet carry the hair colour reliably through sampling",
+    strict=False,
+)
 def test_trained_weights_transfer_hair_in_the_engine(trained):
     from durian_core.engines.durian import DurianEngine
 
@@ -103,10 +118,9 @@ def test_trained_weights_transfer_hair_in_the_engine(trained):
     closer = []
     for portrait_index, attribute_index in ((0, 1), (2, 3), (4, 5), (1, 0)):
         portrait = render_toy_video(make_identity(portrait_index), num_frames=2, resolution=64, seed=portrait_index)
-        attribute = render_toy_video(make_identity(attribute_index), num_frames=2, resolution=64,
-                                     seed=attribute_index)
+        attribute = render_toy_video(make_identity(attribute_index), num_frames=2, resolution=64, seed=attribute_index)
         prepared = toy_transfer_inputs(portrait, attribute, kind="hair")
-        frames, _ = engine.generate(prepared, settings)
+        frames, _ = engine.generate(prepared, settings, cache=FeatureCache())
         region = (portrait.masks["hair"][0] > 0.5) & (prepared.attributes[0].aligned_mask > 0.5)
         colour = frames[0][region].astype(np.float32).mean(axis=0)
         to_attribute = np.abs(colour - make_identity(attribute_index).hair_colour).mean()
@@ -123,10 +137,18 @@ def test_stage2_changes_only_the_motion_modules(trained, toy_cache, tmp_path):
     from durian_core.pipeline import DurianPipeline
 
     config, result = trained
-    stage2 = load_training_config("tiny", overrides=[
-        f"data={toy_cache}", f"output_dir={tmp_path}", f"init_from={result.final_dir}", "stage2.steps=3",
-        "stage2.batch_size=1", "stage2.num_frames=4", "validation_samples=0",
-    ])
+    stage2 = load_training_config(
+        "tiny",
+        overrides=[
+            f"data={toy_cache}",
+            f"output_dir={tmp_path}",
+            f"init_from={result.final_dir}",
+            "stage2.steps=3",
+            "stage2.batch_size=1",
+            "stage2.num_frames=4",
+            "validation_samples=0",
+        ],
+    )
     before = _weights(DurianPipeline.from_pretrained(result.final_dir).model)
     outcome = train_stage(stage2, 2, progress=False)
     after = _weights(DurianPipeline.from_pretrained(outcome.final_dir).model)
@@ -138,11 +160,20 @@ def test_stage2_changes_only_the_motion_modules(trained, toy_cache, tmp_path):
 
 def test_resume_continues_the_same_run(toy_cache, tmp_path, single_thread):
     def config_for(folder):
-        return load_training_config("tiny", overrides=[
-            f"data={toy_cache}", f"output_dir={folder}", "stage1.steps=4", "stage1.batch_size=2",
-            "stage1.gradient_accumulation=2", "stage1.warmup_steps=3", "autoencoder_steps=0", "checkpoint_every=100",
-            "validation_samples=0",
-        ])
+        return load_training_config(
+            "tiny",
+            overrides=[
+                f"data={toy_cache}",
+                f"output_dir={folder}",
+                "stage1.steps=4",
+                "stage1.batch_size=2",
+                "stage1.gradient_accumulation=2",
+                "stage1.warmup_steps=3",
+                "autoencoder_steps=0",
+                "checkpoint_every=100",
+                "validation_samples=0",
+            ],
+        )
 
     unbroken = train_stage(config_for(tmp_path / "unbroken"), 1, progress=False)
     interrupted = train_stage(config_for(tmp_path / "resumed"), 1, progress=False, stop_after=2)
@@ -190,13 +221,16 @@ def test_training_forward_matches_the_pipeline_branches():
     with torch.no_grad():
         banks = {
             "portrait": model.record_banks("prnet", reference["portrait"], masks["portrait"], embedding["portrait"]),
-            "attribute_0": model.record_banks("arnet", reference["attribute"], masks["attribute"],
-                                              embedding["attribute"]),
+            "attribute_0": model.record_banks(
+                "arnet", reference["attribute"], masks["attribute"], embedding["attribute"]
+            ),
         }
         context = ReferenceContext(banks=banks, branches=((), (ReferenceTerm(("portrait", "attribute_0")),)))
         motion = model.guider(keypoints)
         inference = model.predict_noise(
-            latents.expand(2, -1, -1, -1, -1), timestep, reference=context,
+            latents.expand(2, -1, -1, -1, -1),
+            timestep,
+            reference=context,
             embeddings=torch.cat([torch.zeros_like(embedding["attribute"]), embedding["attribute"]]),
             motion_features=torch.cat([torch.zeros_like(motion), motion]),
         )
@@ -204,14 +238,18 @@ def test_training_forward_matches_the_pipeline_branches():
         with batched_reference_attention(model):
             keep = torch.tensor([False, True])
             training = module(
-                latents.expand(2, -1, -1, -1, -1), timestep.expand(2),
+                latents.expand(2, -1, -1, -1, -1),
+                timestep.expand(2),
                 portrait_latents=reference["portrait"].expand(2, -1, -1, -1),
                 portrait_mask=masks["portrait"].expand(2, -1, -1, -1),
                 portrait_embedding=embedding["portrait"].expand(2, -1, -1),
                 attribute_latents=reference["attribute"].expand(2, -1, -1, -1),
                 attribute_mask=masks["attribute"].expand(2, -1, -1, -1),
                 attribute_embedding=embedding["attribute"].expand(2, -1, -1),
-                keypoints=keypoints.repeat(2, 1, 1, 1), keep_portrait=keep, keep_attribute=keep, keep_motion=keep,
+                keypoints=keypoints.repeat(2, 1, 1, 1),
+                keep_portrait=keep,
+                keep_attribute=keep,
+                keep_motion=keep,
             )
     torch.testing.assert_close(training, inference, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(inference[0], inference[1], atol=1e-3)  # the two branches do differ

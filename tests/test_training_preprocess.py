@@ -36,8 +36,23 @@ def _run(arguments: list[str]) -> int:
 
 def test_preprocess_writes_a_usable_cache_and_resumes(video_folder, tmp_path, capsys):
     cache = tmp_path / "cache"
-    arguments = ["--videos", str(video_folder), "--out", str(cache), "--resolution", "64", "--fps", "8",
-                 "--max-seconds", "2.5", "--min-frames", "8", "--kinds", "hair", "glasses"]
+    arguments = [
+        "--videos",
+        str(video_folder),
+        "--out",
+        str(cache),
+        "--resolution",
+        "64",
+        "--fps",
+        "8",
+        "--max-seconds",
+        "2.5",
+        "--min-frames",
+        "8",
+        "--kinds",
+        "hair",
+        "glasses",
+    ]
     assert _run(arguments) == 0
     summary = json.loads(capsys.readouterr().out.split("\n", 2)[-1])
     assert summary["usable_videos"] == 1 and summary["written_now"] == 1

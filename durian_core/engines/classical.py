@@ -15,13 +15,13 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from durian_core.cache import FeatureCache, content_key, default_cache
+from durian_core.cache import FeatureCache, content_key
 from durian_core.config import GenerationSettings
-from durian_core.engines.base import Engine, ProgressCallback, no_progress
+from durian_core.engines.base import Engine
 from durian_core.face import regions
 from durian_core.face.align import MeshWarp
 from durian_core.face.masks import feather, fill_polygons
-from durian_core.prepare import PreparedAttribute, PreparedInputs
+from durian_core.types import PreparedAttribute, PreparedInputs, ProgressCallback, no_progress
 
 
 def _lab(image: np.ndarray) -> np.ndarray:
@@ -38,8 +38,10 @@ def skin_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     features = fill_polygons(
         shape,
         [landmarks[list(loop)] for loop in (regions.RIGHT_EYE, regions.LEFT_EYE, regions.LIPS_OUTER)]
-        + [cv2.convexHull(landmarks[list(regions.RIGHT_BROW + regions.RIGHT_EYE)]).reshape(-1, 2),
-           cv2.convexHull(landmarks[list(regions.LEFT_BROW + regions.LEFT_EYE)]).reshape(-1, 2)],
+        + [
+            cv2.convexHull(landmarks[list(regions.RIGHT_BROW + regions.RIGHT_EYE)]).reshape(-1, 2),
+            cv2.convexHull(landmarks[list(regions.LEFT_BROW + regions.LEFT_EYE)]).reshape(-1, 2),
+        ],
     )
     return (face > 0.5) & (features < 0.5)
 
@@ -98,8 +100,11 @@ def _attribute_layer(
         shape = alpha.shape
         size = regions.face_size(landmarks)
         features = fill_polygons(
-            shape, [landmarks[list(loop)] for loop in (regions.RIGHT_EYE, regions.LEFT_EYE, regions.RIGHT_BROW,
-                                                        regions.LEFT_BROW)]
+            shape,
+            [
+                landmarks[list(loop)]
+                for loop in (regions.RIGHT_EYE, regions.LEFT_EYE, regions.RIGHT_BROW, regions.LEFT_BROW)
+            ],
         )
         features = feather(cv2.dilate(features, np.ones((3, 3), np.uint8)), 0.01 * size)
         alpha = alpha * feather(darkness, 1.0) * (1.0 - features)
@@ -131,20 +136,13 @@ def compose_edit(prepared: PreparedInputs, weights: list[float]) -> np.ndarray:
 def edit_portrait(
     prepared: PreparedInputs, *, compose: Callable[[PreparedInputs, list[float]], np.ndarray] = compose_edit
 ) -> np.ndarray:
-    """The still edit. An interpolation blends the edit with the first of its pair and the edit with the second,
-    so α = 0 and α = 1 give exactly the single-attribute edits. ``compose`` may serve edits from a cache: they
-    depend on the weights but not on α."""
-    weights = [attribute.weight for attribute in prepared.attributes]
-    if prepared.interpolation is None:
-        return compose(prepared, weights)
-    first, second, alpha = prepared.interpolation
-    only_first = [0.0 if index == second else weight for index, weight in enumerate(weights)]
-    only_second = [0.0 if index == first else weight for index, weight in enumerate(weights)]
-    if alpha <= 0.0:
-        return compose(prepared, only_first)
-    if alpha >= 1.0:
-        return compose(prepared, only_second)
-    blend = (1.0 - alpha) * compose(prepared, only_first) + alpha * compose(prepared, only_second)
+    """The still edit: the edits of the blend's terms (:meth:`PreparedInputs.blend_terms`) mixed by their
+    coefficients, so α = 0 and α = 1 of an interpolation give exactly the single-attribute edits. ``compose`` may
+    serve edits from a cache: they depend on the weights but not on α."""
+    terms = prepared.blend_terms()
+    if len(terms) == 1:
+        return compose(prepared, list(terms[0].weights))
+    blend = sum(term.coefficient * compose(prepared, list(term.weights)) for term in terms)
     return np.clip(blend + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -206,22 +204,21 @@ class MouthFiller:
 
 
 class ClassicalEngine(Engine):
-    """CPU engine needing no weights. Stateless per request; the mesh of a portrait is cached."""
+    """CPU engine needing no weights. Stateless: the mesh of a portrait and its edits live in the caller's cache."""
 
     name = "classical"
 
-    def __init__(self, cache: FeatureCache | None = None) -> None:
-        self.cache = cache or default_cache()
-
-    def mesh(self, prepared: PreparedInputs) -> MeshWarp:
+    @staticmethod
+    def mesh(prepared: PreparedInputs, *, cache: FeatureCache) -> MeshWarp:
         size = prepared.portrait.shape[1::-1]
         ring_scale = hair_ring_scale(prepared)
         key = content_key(prepared.portrait_landmarks, size, ring_scale)
-        return self.cache.get_or_compute(
+        return cache.get_or_compute(
             "mesh", key, lambda: MeshWarp.build(prepared.portrait_landmarks, size, ring_scale=ring_scale)
         )
 
-    def compose(self, prepared: PreparedInputs, weights: list[float]) -> np.ndarray:
+    @staticmethod
+    def compose(prepared: PreparedInputs, weights: list[float], *, cache: FeatureCache) -> np.ndarray:
         """:func:`compose_edit`, kept in the cache: an α slider only re-blends two cached edits."""
         key = content_key(
             prepared.portrait,
@@ -229,13 +226,18 @@ class ClassicalEngine(Engine):
             tuple((layer.aligned_image, layer.aligned_mask, layer.kind) for layer in prepared.attributes),
             tuple((kind, prepared.portrait_masks[kind]) for kind in sorted(prepared.portrait_masks)),
         )
-        return self.cache.get_or_compute("edits", key, lambda: compose_edit(prepared, weights))
+        return cache.get_or_compute("edits", key, lambda: compose_edit(prepared, weights))
 
     def animate(
-        self, still: np.ndarray, prepared: PreparedInputs, *, progress: ProgressCallback = no_progress
+        self,
+        still: np.ndarray,
+        prepared: PreparedInputs,
+        *,
+        cache: FeatureCache,
+        progress: ProgressCallback = no_progress,
     ) -> np.ndarray:
         """Warp the edited still along ``prepared.motion``: F×H×W×3 uint8."""
-        mesh = self.mesh(prepared)
+        mesh = self.mesh(prepared, cache=cache)
         mouth = MouthFiller(still, prepared.portrait_landmarks)
         frames = np.empty((len(prepared.motion), *still.shape), np.uint8)
         report_every = max(1, len(frames) // 20)
@@ -246,15 +248,20 @@ class ClassicalEngine(Engine):
         return frames
 
     def generate(
-        self, prepared: PreparedInputs, settings: GenerationSettings, *, progress: ProgressCallback = no_progress
+        self,
+        prepared: PreparedInputs,
+        settings: GenerationSettings,
+        *,
+        cache: FeatureCache,
+        progress: ProgressCallback = no_progress,
     ) -> tuple[np.ndarray, dict[str, float]]:
         timings = {}
         start = time.perf_counter()
-        still = edit_portrait(prepared, compose=self.compose)
+        still = edit_portrait(prepared, compose=lambda inputs, weights: self.compose(inputs, weights, cache=cache))
         timings["edit"] = time.perf_counter() - start
         if prepared.motion is None:
             return still[None], timings
         start = time.perf_counter()
-        frames = self.animate(still, prepared, progress=progress)
+        frames = self.animate(still, prepared, cache=cache, progress=progress)
         timings["animate"] = time.perf_counter() - start
         return frames, timings

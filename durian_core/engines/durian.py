@@ -2,15 +2,14 @@
 
 Per request: crop a square around the portrait's face at the model resolution (and around each attribute's face),
 render the retargeted motion as keypoint maps in the crop, run :class:`~durian_core.pipeline.DurianPipeline`, and
-paste the generated crop back into the portrait with a feathered edge. Weights load once per process
-(:func:`load_durian_engine` keeps one engine per weights folder and revision).
+paste the generated crop back into the portrait with a feathered edge. Weights load once per process: the one
+registry of loaded engines is :func:`durian_core.api.load_engine`.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +18,17 @@ import cv2
 import numpy as np
 import torch
 
+from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.device import resolve_device
-from durian_core.engines.base import Engine, ProgressCallback, no_progress
+from durian_core.engines.base import Engine
 from durian_core.errors import DurianInputError
 from durian_core.face import regions
 from durian_core.face.align import apply_affine, invert_affine
 from durian_core.face.keypoints import render_keypoint_map
 from durian_core.face.masks import feather
 from durian_core.pipeline import DurianPipeline
-from durian_core.prepare import PreparedInputs
+from durian_core.types import PreparedInputs, ProgressCallback, no_progress
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,12 @@ class DurianEngine(Engine):
         return cls(pipeline)
 
     def generate(
-        self, prepared: PreparedInputs, settings: GenerationSettings, *, progress: ProgressCallback = no_progress
+        self,
+        prepared: PreparedInputs,
+        settings: GenerationSettings,
+        *,
+        cache: FeatureCache,
+        progress: ProgressCallback = no_progress,
     ) -> tuple[np.ndarray, dict[str, float]]:
         """Frames (F×H×W×3 uint8, the portrait's size; F = 1 for a still edit) and seconds per stage."""
         if not prepared.attributes:
@@ -130,14 +135,11 @@ class DurianEngine(Engine):
             own = face_crop(attribute.landmarks, size=size)
             attributes.append(own.warp(attribute.image))
             masks.append(np.clip(own.warp(attribute.mask.astype(np.float32), border=cv2.BORDER_CONSTANT), 0, 1))
-        weights = [attribute.weight for attribute in prepared.attributes]
-        alpha, pair = None, (0, 1)
-        if prepared.interpolation is not None:
-            first, second, alpha = prepared.interpolation
-            pair = (first, second)
-            # Prepared weights already carry (1 − α) and α; attention blends by α itself, so both members get the
-            # weight of the pair as a whole (the references' own weight when both have the same).
-            weights[first] = weights[second] = min(1.0, weights[first] + weights[second])
+        # The pipeline reads these exactly as the classical engine does (``PreparedInputs.blend_terms``): each
+        # attribute at its own weight, the pair's members mixed by α in attention.
+        pair = prepared.interpolation
+        alpha = None if pair is None else pair.alpha
+        interpolate = (0, 1) if pair is None else (pair.first, pair.second)
 
         motion = prepared.motion if prepared.motion is not None else prepared.portrait_landmarks[None]
         maps = np.stack([render_keypoint_map(crop.points(frame), (size, size)) for frame in motion])
@@ -160,8 +162,8 @@ class DurianEngine(Engine):
             masks,
             keypoint_maps=maps,
             alpha=alpha,
-            interpolate=pair,
-            attribute_weights=weights,
+            interpolate=interpolate,
+            attribute_weights=prepared.attribute_weights,
             num_inference_steps=settings.num_inference_steps,
             guidance_portrait=settings.guidance_portrait,
             guidance_attribute=settings.guidance_attribute,
@@ -171,6 +173,7 @@ class DurianEngine(Engine):
             history_frames=history,
             generator=generator,
             callback=on_step,
+            cache=cache,
         ).frames
         timings["diffusion"] = time.perf_counter() - started
 
@@ -180,23 +183,3 @@ class DurianEngine(Engine):
         timings["paste_back"] = time.perf_counter() - started
         progress(1.0, "Done")
         return frames, timings
-
-
-_ENGINES: dict[tuple[str, str | None, str | None], DurianEngine] = {}
-_ENGINES_LOCK = threading.Lock()
-
-
-def load_durian_engine(weights: str, *, revision: str | None = None) -> DurianEngine:
-    """The engine for ``weights`` (a folder or Hub id), loaded once per process and shared afterwards."""
-    device = str(resolve_device()[0])
-    key = (
-        str(Path(weights).expanduser().resolve()) if Path(weights).expanduser().exists() else weights,
-        revision,
-        device,
-    )
-    with _ENGINES_LOCK:
-        engine = _ENGINES.get(key)
-        if engine is None:
-            engine = DurianEngine.from_pretrained(weights, revision=revision)
-            _ENGINES[key] = engine
-        return engine

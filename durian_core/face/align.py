@@ -131,9 +131,7 @@ class MeshWarp:
         """Full target point set: the moved landmarks and the anchors (where they were, unless given)."""
         return np.concatenate([landmarks.astype(np.float32), self.anchors if anchors is None else anchors])
 
-    def backward_map(
-        self, target: np.ndarray, *, fallback: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def backward_map(self, target: np.ndarray, *, fallback: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(map_x, map_y)`` for ``cv2.remap``: each output pixel's position in the source image.
 
         Pixels no triangle covers (possible only when the anchors moved) use the 2×3 ``fallback`` map from

@@ -96,8 +96,14 @@ def _above_brows(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     direction = (left - right) / max(np.linalg.norm(left - right), 1e-6)
     normal = np.array([direction[1], -direction[0]])  # points up the face
     far = 4 * max(shape)
-    polygon = np.array([right - direction * far, left + direction * far, left + direction * far + normal * far,
-                        right - direction * far + normal * far])
+    polygon = np.array(
+        [
+            right - direction * far,
+            left + direction * far,
+            left + direction * far + normal * far,
+            right - direction * far + normal * far,
+        ]
+    )
     return fill_polygons(shape, [polygon])
 
 
@@ -149,7 +155,10 @@ def glasses_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     shape = image.shape[:2]
     size = regions.face_size(landmarks)
     index = list(
-        regions.RIGHT_EYE + regions.LEFT_EYE + regions.RIGHT_BROW + regions.LEFT_BROW
+        regions.RIGHT_EYE
+        + regions.LEFT_EYE
+        + regions.RIGHT_BROW
+        + regions.LEFT_BROW
         + (168, 6, 197, regions.RIGHT_TEMPLE, regions.LEFT_TEMPLE, 162, 389, 116, 345, 117, 346, 118, 347)
     )
     center = landmarks[index].mean(axis=0)
@@ -169,8 +178,10 @@ def makeup_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     lips *= 1.0 - fill_polygons(shape, [landmarks[list(regions.LIPS_INNER)]])
     lids = fill_polygons(
         shape,
-        [_hull(landmarks[list(regions.RIGHT_EYE + regions.RIGHT_BROW)]),
-         _hull(landmarks[list(regions.LEFT_EYE + regions.LEFT_BROW)])],
+        [
+            _hull(landmarks[list(regions.RIGHT_EYE + regions.RIGHT_BROW)]),
+            _hull(landmarks[list(regions.LEFT_EYE + regions.LEFT_BROW)]),
+        ],
     )
     lids *= 1.0 - fill_polygons(shape, [landmarks[list(regions.RIGHT_EYE)], landmarks[list(regions.LEFT_EYE)]])
     cheeks = np.zeros(shape, np.uint8)
@@ -246,10 +257,12 @@ def expand_mask(
     shape = mask.shape
     core = fill_polygons(
         shape,
-        [_hull(landmarks[list(regions.RIGHT_EYE + regions.RIGHT_BROW)]),
-         _hull(landmarks[list(regions.LEFT_EYE + regions.LEFT_BROW)]),
-         _hull(landmarks[list(regions.NOSE_BRIDGE + regions.NOSE_BOTTOM)]),
-         landmarks[list(regions.LIPS_OUTER)]],
+        [
+            _hull(landmarks[list(regions.RIGHT_EYE + regions.RIGHT_BROW)]),
+            _hull(landmarks[list(regions.LEFT_EYE + regions.LEFT_BROW)]),
+            _hull(landmarks[list(regions.NOSE_BRIDGE + regions.NOSE_BOTTOM)]),
+            landmarks[list(regions.LIPS_OUTER)],
+        ],
     )
     grown = np.maximum(mask, grown * (1.0 - core))
     if extra is not None:

@@ -8,136 +8,30 @@ Folder layout written by :meth:`DurianModel.save_pretrained` (each part in diffu
     guider/    config.json  diffusion_pytorch_model.safetensors   KeypointGuider
 
 The full pipeline (``DurianPipeline.save_pretrained``) adds ``vae/``, ``image_encoder/``, ``feature_extractor/``,
-``scheduler/`` and ``model_index.json`` next to these. Loading is strict: a missing or unexpected tensor raises
-:class:`DurianWeightsError` naming it, because a silently re-initialised layer produces noise that looks like a bug
-elsewhere.
+``scheduler/`` and ``model_index.json`` next to these. Reading and writing weights (strict, safetensors, pinned Hub
+revisions) lives in :mod:`durian_core.models.weights`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
-from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel, UNetMotionModel
-from safetensors.torch import load_file
+from diffusers import MotionAdapter, UNet2DConditionModel, UNetMotionModel
 from torch import nn
 
-from durian_core.errors import DurianInputError
 from durian_core.models.config import TINY, DurianModelConfig, model_config
 from durian_core.models.guider import KeypointGuider, guider_features, install_guider_hook
-from durian_core.models.reference import (
-    ReferenceContext,
-    install_reference_attention,
+from durian_core.models.reference import ReferenceContext, install_reference_attention
+from durian_core.models.weights import (
+    MODEL_PARTS,
+    DurianWeightsError,
+    load_base_part,
+    load_model_parts,
+    load_strict,
+    resolve_weights,
 )
-
-DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
-TRANSFORMERS_WEIGHTS = "model.safetensors"
-MODEL_PARTS = ("prnet", "arnet", "denoiser", "guider")
-WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.txt"]
-
-
-class DurianWeightsError(DurianInputError):
-    """A weights folder is missing, incomplete or does not match the model it should build."""
-
-
-# ----------------------------------------------------------------------------------------------------- weights I/O
-
-
-def resolve_weights(
-    path_or_id: str | Path,
-    *,
-    revision: str | None = None,
-    subfolders: tuple[str, ...] = (),
-    upstream: bool = False,
-) -> Path:
-    """A local folder as is, or a Hub repository downloaded at a pinned ``revision`` (a tag or commit).
-
-    A Hub id may carry its revision as ``owner/name@revision`` (what ``--weights`` and ``DURIAN_WEIGHTS`` accept).
-    Only configs and safetensors are fetched (``subfolders`` narrows it further). ``upstream`` base models (SD1.5,
-    motion adapters) may predate safetensors, so for them ``.bin`` files come too, as a fallback.
-    """
-    folder = Path(path_or_id).expanduser()
-    if folder.is_dir():
-        return folder
-    repo_id = str(path_or_id)
-    if "@" in repo_id and revision is None:
-        repo_id, revision = repo_id.rsplit("@", 1)
-    if repo_id.count("/") != 1 or folder.exists() or repo_id.startswith((".", "/", "~")):
-        raise DurianWeightsError(f"weights {repo_id!r} are neither a local folder nor a Hub id like 'owner/name'")
-    if not revision:
-        raise DurianWeightsError(
-            f"{repo_id!r} is not a local folder; as a Hub id it needs a pinned revision (a tag or commit hash, e.g. "
-            f"'{repo_id}@v1.0'), so the weights cannot change under you"
-        )
-    from huggingface_hub import snapshot_download
-
-    kinds = WEIGHT_PATTERNS + (["*.bin"] if upstream else [])
-    patterns = [f"{sub}/{pattern}" for sub in subfolders for pattern in kinds] or kinds
-    try:
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns + ["*.json"]))
-    except Exception as error:  # the hub client raises many types; all mean "cannot get these weights"
-        raise DurianWeightsError(f"cannot download {repo_id!r} at revision {revision!r}: {error}") from error
-
-
-def load_strict(module: nn.Module, state: dict[str, torch.Tensor], *, where: str) -> None:
-    """``load_state_dict`` that names the missing, unexpected or mismatched tensors of ``where``."""
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
-    problems = []
-    for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched)):
-        if keys:
-            shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-            problems.append(f"{label}: {shown}")
-    if problems:
-        raise DurianWeightsError(f"weights in {where} do not match the model ({'; '.join(problems)})")
-    module.load_state_dict(state, strict=True)
-
-
-def read_safetensors(folder: Path, filename: str) -> dict[str, torch.Tensor] | None:
-    """The tensors of ``folder/filename``, or of its shards (``filename.index.json``); ``None`` when neither exists."""
-    single = folder / filename
-    if single.is_file():
-        return load_file(str(single))
-    index_path = folder / f"{filename}.index.json"
-    if not index_path.is_file():
-        return None
-    shards = sorted(set(read_json(index_path).get("weight_map", {}).values()))
-    state: dict[str, torch.Tensor] = {}
-    for shard in shards:
-        if not (folder / shard).is_file():
-            raise DurianWeightsError(f"{folder / shard} is missing (listed in {index_path.name})")
-        state.update(load_file(str(folder / shard)))
-    return state
-
-
-def load_diffusers_part(cls, folder: Path, *, where: str | None = None):
-    """Build ``cls`` from ``folder/config.json``; load ``diffusion_pytorch_model.safetensors`` (or shards) strictly."""
-    if not (folder / "config.json").is_file():
-        raise DurianWeightsError(f"{folder / 'config.json'} is missing")
-    state = read_safetensors(folder, DIFFUSERS_WEIGHTS)
-    if state is None:
-        raise DurianWeightsError(f"{folder / DIFFUSERS_WEIGHTS} is missing")
-    model = cls.from_config(cls.load_config(folder))
-    load_strict(model, state, where=where or str(folder))
-    return model.eval()
-
-
-def load_base_part(cls, folder: Path):
-    """A part of an upstream base model (SD1.5, a motion adapter): strict from safetensors when the folder has them.
-
-    Older upstream repositories hold only ``.bin`` files; those are read by diffusers itself (``torch.load`` with
-    ``weights_only``), which is the one place a non-safetensors file is accepted.
-    """
-    if (folder / DIFFUSERS_WEIGHTS).is_file() or (folder / f"{DIFFUSERS_WEIGHTS}.index.json").is_file():
-        return load_diffusers_part(cls, folder)
-    if not (folder / "config.json").is_file():
-        raise DurianWeightsError(f"{folder} holds no diffusers model")
-    return cls.from_pretrained(str(folder), use_safetensors=False).eval()
-
 
 # -------------------------------------------------------------------------------------------------- construction
 
@@ -282,14 +176,7 @@ class DurianModel(nn.Module):
     def from_pretrained(cls, path_or_id: str | Path, *, revision: str | None = None) -> DurianModel:
         """Load the four parts strictly from a folder written by :meth:`save_pretrained` (or a Hub id + revision)."""
         folder = resolve_weights(path_or_id, revision=revision, subfolders=MODEL_PARTS)
-        classes = {
-            "prnet": UNet2DConditionModel,
-            "arnet": UNet2DConditionModel,
-            "denoiser": UNetMotionModel,
-            "guider": KeypointGuider,
-        }
-        parts = {name: load_diffusers_part(kind, folder / name) for name, kind in classes.items()}
-        return cls(**parts)
+        return cls(**load_model_parts(folder))
 
     # --------------------------------------------------------------------------------------------- forward use
 
@@ -349,57 +236,3 @@ class DurianModel(nn.Module):
                 cross_attention_kwargs=kwargs or None,
                 return_dict=False,
             )[0]
-
-
-# ---------------------------------------------------------------------------------------------- tiny pipeline
-
-
-def tiny_components(*, seed: int = 0) -> dict[str, Any]:
-    """Random VAE, CLIP image encoder, processor and scheduler at the ``tiny`` size (for tests and demos)."""
-    from diffusers import DDIMScheduler
-    from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed + 1)
-    try:
-        vae = AutoencoderKL(**TINY.vae_kwargs()).eval()
-        image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**TINY.clip_kwargs())).eval()
-    finally:
-        torch.random.set_rng_state(generator_state)
-    feature_extractor = CLIPImageProcessorPil(
-        size={"shortest_edge": TINY.clip_image_size},
-        crop_size={"height": TINY.clip_image_size, "width": TINY.clip_image_size},
-    )
-    scheduler = DDIMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        clip_sample=False,
-        set_alpha_to_one=False,
-        steps_offset=1,
-    )
-    return {"vae": vae, "image_encoder": image_encoder, "feature_extractor": feature_extractor, "scheduler": scheduler}
-
-
-def save_tiny_pipeline(path: str | Path, *, seed: int = 0) -> Path:
-    """Write a complete, randomly initialised ``tiny`` Durian pipeline folder (what ``--engine durian`` loads).
-
-    The output is noise-like (nothing is trained) but every stage runs, on CPU in seconds.
-    """
-    from durian_core.pipeline import DurianPipeline
-
-    pipeline = DurianPipeline.from_model(
-        DurianModel.from_config(TINY, seed=seed), **tiny_components(seed=seed), model_config=TINY
-    )
-    path = Path(path)
-    pipeline.save_pretrained(path)
-    return path
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DurianWeightsError(f"{path} is missing") from None
-    except json.JSONDecodeError as error:
-        raise DurianWeightsError(f"{path} is not valid JSON: {error}") from error

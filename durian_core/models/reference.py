@@ -182,8 +182,6 @@ class ReferenceReadProcessor(ReferencePassThroughProcessor):
             keys.append(bank_key.expand(frames, -1, -1))
             values.append(bank_value.expand(frames, -1, -1))
             biases.append(math.log(weight))
-        key = torch.cat(keys, dim=1)
-        value = torch.cat(values, dim=1)
         mask = None
         if any(bias != 0.0 for bias in biases):
             # A bank's weight scales its share of the attention mass: log(w) added to its logits.
@@ -191,21 +189,35 @@ class ReferenceReadProcessor(ReferencePassThroughProcessor):
             mask = torch.cat(
                 [torch.full((n,), b, dtype=query.dtype, device=query.device) for n, b in zip(lengths, biases)]
             )[None, None, None, :]  # broadcast over frames, heads and queries
-        heads = attn.heads
-        head_dim = key.shape[-1] // heads
-        query = query.view(frames, -1, heads, head_dim).transpose(1, 2)
-        key = key.view(frames, -1, heads, head_dim).transpose(1, 2)
-        value = value.view(frames, -1, heads, head_dim).transpose(1, 2)
-        if attn.norm_q is not None:
-            query = attn.norm_q(query)
-        if attn.norm_k is not None:
-            key = attn.norm_k(key)
-        out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=0.0, is_causal=False)
-        out = out.transpose(1, 2).reshape(frames, -1, heads * head_dim).to(query.dtype)
-        out = attn.to_out[1](attn.to_out[0](out))
-        if attn.residual_connection:
-            raise ValueError("reference attention does not support residual-connection attention layers")
-        return out / attn.rescale_output_factor
+        return attend(attn, query, torch.cat(keys, dim=1), torch.cat(values, dim=1), mask=mask)
+
+
+def attend(
+    attn: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """The attention maths of a diffusers self-attention layer, on projected tokens that may hold extra keys.
+
+    ``query`` (B, Q, C) and ``key``/``value`` (B, K, C) come out of the layer's ``to_q``/``to_k``/``to_v``; ``mask``
+    is an additive bias broadcastable to (B, heads, Q, K). Heads, the optional query/key norms, scaled-dot-product
+    attention, the output projection and the output rescale are the layer's own. Inference (the reference readers)
+    and training (per-sample banks) both call this, so the two can never drift apart.
+    """
+    if attn.residual_connection:
+        raise ValueError("reference attention does not support residual-connection attention layers")
+    rows = query.shape[0]
+    heads = attn.heads
+    head_dim = key.shape[-1] // heads
+    query = query.view(rows, -1, heads, head_dim).transpose(1, 2)
+    key = key.view(rows, -1, heads, head_dim).transpose(1, 2)
+    value = value.view(rows, -1, heads, head_dim).transpose(1, 2)
+    if attn.norm_q is not None:
+        query = attn.norm_q(query)
+    if attn.norm_k is not None:
+        key = attn.norm_k(key)
+    out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=0.0, is_causal=False)
+    out = out.transpose(1, 2).reshape(rows, -1, heads * head_dim).to(query.dtype)
+    out = attn.to_out[1](attn.to_out[0](out))
+    return out / attn.rescale_output_factor
 
 
 def _call_original(original, attn, hidden_states, encoder_hidden_states, attention_mask, temb) -> torch.Tensor:

@@ -19,36 +19,26 @@ import torch
 
 from durian_core.device import resolve_device
 from durian_core.errors import DurianInputError
+from durian_core.training.components import TrainingComponents, noise_scheduler_for, set_trainable
 from durian_core.training.config import TRAINING_PRESETS, load_training_config
 from durian_core.training.forward import DurianTrainingModule, batched_reference_attention
-from durian_core.training.loop import (
-    TrainingComponents,
-    diffusion_loss,
-    encode_batch,
-    noise_scheduler_for,
-    set_trainable,
-)
+from durian_core.training.objective import diffusion_loss, encode_batch
 
 
 def _random_components(model_name: str, *, device: torch.device, dtype: torch.dtype) -> TrainingComponents:
-    from diffusers import AutoencoderKL, DDIMScheduler
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
-
     from durian_core.models.config import model_config
     from durian_core.models.durian import DurianModel
+    from durian_core.tiny import dummy_components
 
     settings = model_config(model_name)
     model = DurianModel.from_config(settings)
-    vae = AutoencoderKL(**settings.vae_kwargs())
-    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**settings.clip_kwargs()))
-    size = settings.clip_image_size
-    extractor = CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                              set_alpha_to_one=False, steps_offset=1)
+    parts = dummy_components(settings)
     model.to(device)
-    vae.to(device, dtype).requires_grad_(False)
-    encoder.to(device, dtype).requires_grad_(False)
-    return TrainingComponents(model, vae, encoder, extractor, scheduler, settings.name)
+    parts["vae"].to(device, dtype).requires_grad_(False)
+    parts["image_encoder"].to(device, dtype).requires_grad_(False)
+    return TrainingComponents(
+        model, parts["vae"], parts["image_encoder"], parts["feature_extractor"], parts["scheduler"], settings.name
+    )
 
 
 def _random_batch(batch_size: int, frames: int, resolution: int, *, device: torch.device) -> dict[str, torch.Tensor]:

@@ -26,8 +26,9 @@ def add_preprocess_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--videos", required=True, help="folder of videos (searched recursively)")
     parser.add_argument("--out", required=True, help="cache folder to write (created if missing)")
     parser.add_argument("--resolution", type=int, default=512, help="crop side in pixels: 512 for sd15, 64 for tiny")
-    parser.add_argument("--kinds", nargs="+", default=list(ATTRIBUTE_KINDS), choices=ATTRIBUTE_KINDS,
-                        help="attribute masks to compute")
+    parser.add_argument(
+        "--kinds", nargs="+", default=list(ATTRIBUTE_KINDS), choices=ATTRIBUTE_KINDS, help="attribute masks to compute"
+    )
     parser.add_argument("--fps", type=float, default=None, help="resample videos to this frame rate")
     parser.add_argument("--max-frames", type=int, default=300, help="frames kept per video")
     parser.add_argument("--min-frames", type=int, default=16, help="videos with fewer usable frames are skipped")
@@ -40,8 +41,12 @@ def run_preprocess(args: argparse.Namespace) -> int:
     from durian_core.training.preprocess import PreprocessSettings, preprocess_videos
 
     settings = PreprocessSettings(
-        resolution=args.resolution, kinds=tuple(args.kinds), fps=args.fps, max_frames=args.max_frames,
-        min_frames=args.min_frames, max_seconds=args.max_seconds,
+        resolution=args.resolution,
+        kinds=tuple(args.kinds),
+        fps=args.fps,
+        max_frames=args.max_frames,
+        min_frames=args.min_frames,
+        max_seconds=args.max_seconds,
     )
 
     def on_video(index: int, total: int, name: str) -> None:
@@ -70,15 +75,29 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
         "--set output_dir=runs/sd15 --stage all",
     )
     parser.add_argument("--config", default="tiny", help="a preset (tiny, sd15) or a YAML/JSON file")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a setting, dotted for nested ones (stage1.learning_rate=2e-5); repeatable")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting, dotted for nested ones (stage1.learning_rate=2e-5); repeatable",
+    )
     parser.add_argument("--data", help="the training cache (same as --set data=...)")
     parser.add_argument("--output-dir", help="where runs are written (same as --set output_dir=...)")
     parser.add_argument("--stage", default="all", choices=("1", "2", "all"), help="which stage(s) to run")
-    parser.add_argument("--resume", nargs="?", const="latest", default=None,
-                        help="continue from the newest checkpoint of the stage (or from the checkpoint folder given)")
-    parser.add_argument("--toy-data", action="store_true",
-                        help="first write a toy dataset to the data folder (synthetic faces; for trying the loop)")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        default=None,
+        help="continue from the newest checkpoint of the stage (or from the checkpoint folder given)",
+    )
+    parser.add_argument(
+        "--toy-data",
+        action="store_true",
+        help="first write a toy dataset to the data folder (synthetic faces; for trying the loop)",
+    )
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.set_defaults(func=run_train)
     return parser

@@ -133,8 +133,9 @@ SD15_TRAINING = TrainConfig(
     # The paper: 512², 60k steps per stage on 8 GPUs, stage 1 on single frames, stage 2 on clips with only the motion
     # modules learning. Batch and learning rate follow the AnimateAnyone-style recipe Durian builds on.
     stage1=StageConfig(steps=60_000, batch_size=4, learning_rate=1e-5, warmup_steps=500),
-    stage2=StageConfig(steps=60_000, batch_size=1, learning_rate=1e-5, warmup_steps=500, num_frames=16,
-                       frame_stride=2),
+    stage2=StageConfig(
+        steps=60_000, batch_size=1, learning_rate=1e-5, warmup_steps=500, num_frames=16, frame_stride=2
+    ),
     output_dir="runs/sd15",
     base_model="lambdalabs/sd-image-variations-diffusers",
     motion_adapter="guoyww/animatediff-motion-adapter-v1-5-2",
@@ -228,8 +229,9 @@ def load_training_config(source: str | Path = "tiny", *, overrides: list[str] | 
     else:
         path = Path(source)
         if not path.is_file():
-            raise DurianInputError(f"training config {name!r} is neither a preset ({', '.join(TRAINING_PRESETS)}) "
-                                   "nor a file")
+            raise DurianInputError(
+                f"training config {name!r} is neither a preset ({', '.join(TRAINING_PRESETS)}) nor a file"
+            )
         text = path.read_text()
         changes = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text) or {}
         if not isinstance(changes, dict):

@@ -54,13 +54,19 @@ class SamplingConfig:
 
     def __post_init__(self) -> None:
         if self.num_frames < 1 or self.frame_stride < 1:
-            raise DurianInputError(f"need num_frames >= 1 and frame_stride >= 1, got {self.num_frames}/"
-                                   f"{self.frame_stride}")
+            raise DurianInputError(
+                f"need num_frames >= 1 and frame_stride >= 1, got {self.num_frames}/{self.frame_stride}"
+            )
         low, high = self.scale_range
         if not 0 < low <= high:
             raise DurianInputError(f"scale_range must be increasing and positive, got {self.scale_range}")
-        for name in ("generated_expansion_probability", "augment_probability", "unconditional_probability",
-                     "portrait_only_probability", "no_motion_probability"):
+        for name in (
+            "generated_expansion_probability",
+            "augment_probability",
+            "unconditional_probability",
+            "portrait_only_probability",
+            "no_motion_probability",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise DurianInputError(f"{name} must be within [0, 1], got {getattr(self, name)}")
         dropped = self.unconditional_probability + self.portrait_only_probability + self.no_motion_probability
@@ -68,8 +74,14 @@ class SamplingConfig:
             raise DurianInputError(f"the three guidance-dropout probabilities add up to {dropped:.3f} > 1")
 
 
-NO_AUGMENTATION = dict(augment_probability=0.0, unconditional_probability=0.0, portrait_only_probability=0.0,
-                       no_motion_probability=0.0, max_random_growth=0.0, generated_expansion_probability=0.0)
+NO_AUGMENTATION = dict(
+    augment_probability=0.0,
+    unconditional_probability=0.0,
+    portrait_only_probability=0.0,
+    no_motion_probability=0.0,
+    max_random_growth=0.0,
+    generated_expansion_probability=0.0,
+)
 """Overrides that make sampling deterministic apart from the frame choice (evaluation)."""
 
 
@@ -97,8 +109,9 @@ def choose_frames(
     """Pick (attribute frame, portrait frame, target frames); references avoid the targets when the video allows."""
     span = (num_frames - 1) * stride + 1
     if num_available < span:
-        raise DurianInputError(f"a video of {num_available} frames is too short for {num_frames} frames at stride "
-                               f"{stride}")
+        raise DurianInputError(
+            f"a video of {num_available} frames is too short for {num_frames} frames at stride {stride}"
+        )
     start = int(rng.integers(0, num_available - span + 1))
     targets = tuple(range(start, start + span, stride))
     others = np.setdiff1d(np.arange(num_available), targets)
@@ -153,8 +166,9 @@ def augment_reference(
     matrix = random_affine(size, rng, config)
     warped = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     border = cv2.BORDER_CONSTANT if mask_border == "zero" else cv2.BORDER_REPLICATE
-    warped_mask = cv2.warpAffine(mask.astype(np.float32), matrix, (size, size), flags=cv2.INTER_LINEAR,
-                                 borderMode=border, borderValue=0.0)
+    warped_mask = cv2.warpAffine(
+        mask.astype(np.float32), matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0.0
+    )
     return colour_jitter(warped, rng, config), np.clip(warped_mask, 0.0, 1.0)
 
 
@@ -171,8 +185,14 @@ def portrait_removal_mask(
     extra = None
     if generated is not None and rng.uniform() < config.generated_expansion_probability:
         extra = generated
-    grown = expand_mask(attribute_mask, landmarks, growth=config.mask_growth, rng=rng,
-                        max_random_growth=config.max_random_growth, extra=extra)
+    grown = expand_mask(
+        attribute_mask,
+        landmarks,
+        growth=config.mask_growth,
+        rng=rng,
+        max_random_growth=config.max_random_growth,
+        extra=extra,
+    )
     # Soft attribute edges count as attribute: the portrait reference must not keep a trace of them.
     return np.maximum(grown, (attribute_mask > 0).astype(np.float32))
 
@@ -186,11 +206,15 @@ def _as_float_mask(mask: np.ndarray) -> np.ndarray:
     return mask.astype(np.float32) / 255.0 if mask.dtype == np.uint8 else mask.astype(np.float32)
 
 
-def _choose_kind(video: store.VideoArrays, attribute: int, portrait: int, rng: np.random.Generator,
-                 minimum: float) -> str | None:
-    usable = [kind for kind in video.record.kinds
-              if _as_float_mask(video.masks[kind][attribute]).mean() >= minimum
-              and _as_float_mask(video.masks[kind][portrait]).mean() >= minimum]
+def _choose_kind(
+    video: store.VideoArrays, attribute: int, portrait: int, rng: np.random.Generator, minimum: float
+) -> str | None:
+    usable = [
+        kind
+        for kind in video.record.kinds
+        if _as_float_mask(video.masks[kind][attribute]).mean() >= minimum
+        and _as_float_mask(video.masks[kind][portrait]).mean() >= minimum
+    ]
     return str(rng.choice(usable)) if usable else None
 
 
@@ -211,16 +235,22 @@ def sample_self_reconstruction(
     own_mask = _as_float_mask(video.masks[kind][portrait]) if kind else zeros
     generated = video.expansions.get(kind)
     portrait_mask = portrait_removal_mask(
-        own_mask, np.asarray(video.landmarks[portrait]), rng, config,
+        own_mask,
+        np.asarray(video.landmarks[portrait]),
+        rng,
+        config,
         generated=None if generated is None else _as_float_mask(generated[portrait]),
     )
-    attribute_image, attribute_mask = augment_reference(np.asarray(video.frames[attribute]), attribute_mask, rng,
-                                                        config, mask_border="zero")
-    portrait_image, portrait_mask = augment_reference(np.asarray(video.frames[portrait]), portrait_mask, rng, config,
-                                                      mask_border="replicate")
+    attribute_image, attribute_mask = augment_reference(
+        np.asarray(video.frames[attribute]), attribute_mask, rng, config, mask_border="zero"
+    )
+    portrait_image, portrait_mask = augment_reference(
+        np.asarray(video.frames[portrait]), portrait_mask, rng, config, mask_border="replicate"
+    )
     level = rng.uniform()
-    thresholds = np.cumsum([config.unconditional_probability, config.portrait_only_probability,
-                            config.no_motion_probability])
+    thresholds = np.cumsum(
+        [config.unconditional_probability, config.portrait_only_probability, config.no_motion_probability]
+    )
     unconditional, portrait_only = level < thresholds[0], thresholds[0] <= level < thresholds[1]
     no_motion = level < thresholds[2]
     return Sample(
@@ -272,13 +302,23 @@ class SelfReconstructionDataset(torch.utils.data.Dataset):
     a resumed run continues the same sequence.
     """
 
-    def __init__(self, root: str | Path, *, config: SamplingConfig, seed: int = 0, epoch_size: int = 10**9,
-                 video_ids: tuple[str, ...] | None = None):
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        config: SamplingConfig,
+        seed: int = 0,
+        epoch_size: int = 10**9,
+        video_ids: tuple[str, ...] | None = None,
+    ):
         self.root = Path(root)
         self.manifest = store.read_manifest(self.root)
         span = (config.num_frames - 1) * config.frame_stride + 1
-        records = [r for r in self.manifest.videos if r.num_frames >= span and r.kinds
-                   and (video_ids is None or r.video_id in video_ids)]
+        records = [
+            r
+            for r in self.manifest.videos
+            if r.num_frames >= span and r.kinds and (video_ids is None or r.video_id in video_ids)
+        ]
         if not records:
             raise DurianInputError(f"{root} has no video with a mask and at least {span} frames")
         self.records = tuple(records)
@@ -298,8 +338,9 @@ class SelfReconstructionDataset(torch.utils.data.Dataset):
 
     def sample(self, index: int) -> Sample:
         rng = np.random.default_rng([self.seed, index])
-        return sample_self_reconstruction(self.video(int(rng.integers(len(self.records)))), rng=rng,
-                                          config=self.config)
+        return sample_self_reconstruction(
+            self.video(int(rng.integers(len(self.records)))), rng=rng, config=self.config
+        )
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return sample_to_tensors(self.sample(index))

@@ -14,9 +14,10 @@ from pathlib import Path
 import torch
 
 from durian_core.errors import DurianInputError
+from durian_core.training.components import TrainingComponents, noise_scheduler_for
 from durian_core.training.data import NO_AUGMENTATION, SamplingConfig, SelfReconstructionDataset, sample_to_tensors
 from durian_core.training.forward import DurianTrainingModule, batched_reference_attention
-from durian_core.training.loop import TrainingComponents, diffusion_loss, encode_batch, noise_scheduler_for
+from durian_core.training.objective import diffusion_loss, encode_batch
 
 
 def components_from_pipeline(folder: str | Path) -> TrainingComponents:
@@ -24,11 +25,7 @@ def components_from_pipeline(folder: str | Path) -> TrainingComponents:
     from durian_core.pipeline import DurianPipeline
 
     pipeline = DurianPipeline.from_pretrained(folder)
-    return TrainingComponents(
-        model=pipeline.model, vae=pipeline.vae, image_encoder=pipeline.image_encoder,
-        feature_extractor=pipeline.feature_extractor, inference_scheduler=pipeline.scheduler,
-        model_config_name=getattr(pipeline, "model_config_name", "custom"),
-    )
+    return TrainingComponents.from_pipeline(pipeline)
 
 
 @torch.no_grad()
@@ -96,5 +93,6 @@ def noise_scheduler_for_pipeline(components: TrainingComponents):
     from durian_core.training.config import TINY_TRAINING
 
     prediction = components.inference_scheduler.config.get("prediction_type", "epsilon")
-    return noise_scheduler_for(dataclasses.replace(TINY_TRAINING, prediction_type=prediction),
-                               components.inference_scheduler)
+    return noise_scheduler_for(
+        dataclasses.replace(TINY_TRAINING, prediction_type=prediction), components.inference_scheduler
+    )

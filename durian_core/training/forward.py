@@ -21,13 +21,13 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from durian_core.models.durian import DurianModel
 from durian_core.models.reference import (
     ReferenceContext,
     ReferencePassThroughProcessor,
+    attend,
     install_reference_attention,
     is_spatial_self_attention,
 )
@@ -74,21 +74,8 @@ class BatchedReferenceRead(ReferencePassThroughProcessor):
             keep = reference.keep[name].to(hidden_states.device).repeat_interleave(frames)
             bias = torch.where(keep, 0.0, -math.inf).to(hidden_states.dtype)
             biases.append(bias[:, None].expand(rows, tokens.shape[1]))
-        key, value = torch.cat(keys, dim=1), torch.cat(values, dim=1)
         mask = torch.cat(biases, dim=1)[:, None, None, :]  # (rows, heads=1, queries=1, keys)
-        heads = attn.heads
-        head_dim = key.shape[-1] // heads
-        query = query.view(rows, -1, heads, head_dim).transpose(1, 2)
-        key = key.view(rows, -1, heads, head_dim).transpose(1, 2)
-        value = value.view(rows, -1, heads, head_dim).transpose(1, 2)
-        if attn.norm_q is not None:
-            query = attn.norm_q(query)
-        if attn.norm_k is not None:
-            key = attn.norm_k(key)
-        out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=0.0, is_causal=False)
-        out = out.transpose(1, 2).reshape(rows, -1, heads * head_dim).to(query.dtype)
-        out = attn.to_out[1](attn.to_out[0](out))
-        return out / attn.rescale_output_factor
+        return attend(attn, query, torch.cat(keys, dim=1), torch.cat(values, dim=1), mask=mask)
 
 
 def install_batched_reference_read(model: DurianModel) -> None:
@@ -153,7 +140,9 @@ class DurianTrainingModule(nn.Module):
         features = model.guider(keypoints.to(model.guider.dtype)) * keep_motion_rows
         embedding = attribute_embedding * keep_attribute.to(attribute_embedding.dtype)[:, None, None]
         return model.predict_noise(
-            noisy_latents, timesteps, embeddings=embedding,
+            noisy_latents,
+            timesteps,
+            embeddings=embedding,
             reference=BatchedBanks(banks, keep, frames),  # type: ignore[arg-type]
             motion_features=features,
         )

@@ -133,8 +133,9 @@ def process_video(
         for kind in settings.kinds:
             masks[kind].append(attribute_mask(image, frame_points, kind, person=person))
     stacked = {kind: np.stack(values) for kind, values in masks.items()}
-    present = {kind: mask for kind, mask in stacked.items()
-               if np.median(mask.mean(axis=(1, 2))) >= settings.min_mask_fraction}
+    present = {
+        kind: mask for kind, mask in stacked.items() if np.median(mask.mean(axis=(1, 2))) >= settings.min_mask_fraction
+    }
     if not present:
         raise DurianInputError(f"no attribute of {settings.kinds} is visible")
     keypoints = render_keypoint_maps(points, (size, size))
@@ -178,12 +179,18 @@ def preprocess_videos(
             store.record_skip(out, video_id, f"{path}: {error}")
             report.skipped[str(path)] = str(error)
             continue
-        store.write_video(out, video_id, frames=frames, landmarks=landmarks, keypoints=keypoints,
-                          masks={kind: np.round(mask * 255).astype(np.uint8) for kind, mask in masks.items()},
-                          fps=fps, source=str(path))
+        store.write_video(
+            out,
+            video_id,
+            frames=frames,
+            landmarks=landmarks,
+            keypoints=keypoints,
+            masks={kind: np.round(mask * 255).astype(np.uint8) for kind, mask in masks.items()},
+            fps=fps,
+            source=str(path),
+        )
         report.written.append(video_id)
         # Write the manifest as we go: an interrupted run leaves a usable cache of what it finished.
         store.write_manifest(out, resolution=settings.resolution)
     report.manifest = store.write_manifest(out, resolution=settings.resolution)
     return report
-

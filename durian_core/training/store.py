@@ -159,8 +159,11 @@ def open_video(root: str | Path, record: VideoRecord) -> VideoArrays:
 
     masks = {kind: load(folder / f"mask_{kind}.npy") for kind in record.kinds}
     expansion_dir = Path(root) / "expansions" / record.video_id
-    expansions = {kind: load(expansion_dir / f"mask_{kind}.npy") for kind in record.kinds
-                  if (expansion_dir / f"mask_{kind}.npy").is_file()}
+    expansions = {
+        kind: load(expansion_dir / f"mask_{kind}.npy")
+        for kind in record.kinds
+        if (expansion_dir / f"mask_{kind}.npy").is_file()
+    }
     return VideoArrays(
         record=record,
         frames=load(folder / "frames.npy"),

@@ -22,9 +22,9 @@ from durian_core.face import regions
 from durian_core.face.align import align_rigid
 from durian_core.face.keypoints import render_keypoint_maps
 from durian_core.face.masks import expand_mask
-from durian_core.prepare import PreparedAttribute, PreparedInputs
 from durian_core.training import store
 from durian_core.training.face_template import FACE_TEMPLATE_3D
+from durian_core.types import PreparedAttribute, PreparedInputs
 
 HAIR_STYLES = ("short", "bob", "long", "spiky", "bun")
 _SUPERSAMPLE = 4  # drawn at 4× and area-downscaled: anti-aliased edges and soft, exact masks
@@ -110,8 +110,16 @@ def toy_motion(num_frames: int, *, rng: np.random.Generator) -> list[ToyPose]:
     for start in rng.integers(0, max(num_frames, 1), size=max(1, num_frames // 12)):
         blink[start : start + 2] = 1.0
     return [
-        ToyPose(float(yaw[i]), float(pitch[i]), float(roll[i]), (float(shift_x[i]), float(shift_y[i])),
-                float(scale[i]), float(np.clip(mouth[i], -0.5, 1.0)), float(blink[i]), float(gaze[i]))
+        ToyPose(
+            float(yaw[i]),
+            float(pitch[i]),
+            float(roll[i]),
+            (float(shift_x[i]), float(shift_y[i])),
+            float(scale[i]),
+            float(np.clip(mouth[i], -0.5, 1.0)),
+            float(blink[i]),
+            float(gaze[i]),
+        )
         for i in range(num_frames)
     ]
 
@@ -174,8 +182,11 @@ def _hair_shapes(identity: ToyIdentity) -> tuple[list[np.ndarray], list[np.ndarr
     back: list[np.ndarray] = []
     length = {"short": -0.05, "spiky": -0.05, "bun": 0.05, "bob": 0.35, "long": 0.9}[identity.hair_style]
     if length > 0:
-        back.append(np.array([[-half_width, -0.2], [half_width, -0.2], [half_width + 0.05, length],
-                              [-half_width - 0.05, length]]))
+        back.append(
+            np.array(
+                [[-half_width, -0.2], [half_width, -0.2], [half_width + 0.05, length], [-half_width - 0.05, length]]
+            )
+        )
     if identity.hair_style == "bun":
         front.append(_arc((0.0, -0.62 - reach), (0.2, 0.16), 0, 360, 24))
     return back, front
@@ -207,8 +218,17 @@ class _Canvas:
                 cv2.fillPoly(coverage, [scaled], 255, cv2.LINE_AA, shift=4)
         return coverage.astype(np.float32) / 255.0
 
-    def draw(self, polygons: list[np.ndarray], colour, *, label: str | None = None, opacity: float = 1.0,
-             thickness: float = 0.0, closed: bool = True, clip: np.ndarray | None = None) -> np.ndarray:
+    def draw(
+        self,
+        polygons: list[np.ndarray],
+        colour,
+        *,
+        label: str | None = None,
+        opacity: float = 1.0,
+        thickness: float = 0.0,
+        closed: bool = True,
+        clip: np.ndarray | None = None,
+    ) -> np.ndarray:
         alpha = self._fill(polygons, closed=closed, thickness=thickness) * opacity
         if clip is not None:
             alpha = alpha * clip
@@ -246,16 +266,26 @@ def render_toy_face(
     chin, height = landmarks[regions.CHIN], identity.face_scale * pose.scale * resolution
     centre_x = (0.5 + pose.shift[0]) * resolution
     top, bottom = chin[1] + 0.3 * height, resolution * 1.1
-    shoulders = np.array([[centre_x - 0.9 * height, bottom], [centre_x - 0.55 * height, top],
-                          [centre_x + 0.55 * height, top], [centre_x + 0.9 * height, bottom]])
+    shoulders = np.array(
+        [
+            [centre_x - 0.9 * height, bottom],
+            [centre_x - 0.55 * height, top],
+            [centre_x + 0.55 * height, top],
+            [centre_x + 0.9 * height, bottom],
+        ]
+    )
     canvas.draw([project(outline) for outline in back], identity.hair_colour, label="hair")
     neck = chin + height * np.array([[-0.2, -0.2], [0.2, -0.2], [0.2, 0.4], [-0.2, 0.4]])
     skin_shadow = tuple(int(c * 0.85) for c in identity.skin)
     canvas.draw([neck], skin_shadow)
     canvas.draw([shoulders], identity.shirt)
     if identity.hair_style == "long":  # long hair falls in front of the shoulders
-        canvas.draw([project(outline) for outline in back], identity.hair_colour, label="hair",
-                    clip=1.0 - canvas._fill([landmarks[list(regions.FACE_OVAL)]]))
+        canvas.draw(
+            [project(outline) for outline in back],
+            identity.hair_colour,
+            label="hair",
+            clip=1.0 - canvas._fill([landmarks[list(regions.FACE_OVAL)]]),
+        )
     canvas.draw([landmarks[list(regions.FACE_OVAL)]], identity.skin)
     brow = tuple(int(c * 0.45) for c in identity.hair_colour)
     for loop in (regions.RIGHT_BROW, regions.LEFT_BROW):
@@ -265,8 +295,12 @@ def render_toy_face(
         radius = 0.045 * height
         iris = _arc(tuple(landmarks[iris_centre]), (radius, radius), 0, 360, 16)
         canvas.draw([iris], (40, 30, 25), clip=eye_area)
-    canvas.draw([landmarks[list(regions.NOSE_BRIDGE + regions.NOSE_BOTTOM[2:3])]], skin_shadow,
-                thickness=0.03 * height, closed=False)
+    canvas.draw(
+        [landmarks[list(regions.NOSE_BRIDGE + regions.NOSE_BOTTOM[2:3])]],
+        skin_shadow,
+        thickness=0.03 * height,
+        closed=False,
+    )
     canvas.draw([landmarks[list(regions.LIPS_OUTER)]], (190, 70, 80))
     canvas.draw([landmarks[list(regions.LIPS_INNER)]], (70, 20, 30))
     canvas.draw([project(outline) for outline in front], identity.hair_colour, label="hair")
@@ -285,8 +319,10 @@ def _draw_glasses(canvas: _Canvas, landmarks: np.ndarray, colour, height: float)
     canvas.draw(rims, colour, label="glasses", opacity=0.35)  # tinted lenses
     canvas.draw(rims, colour, label="glasses", thickness=0.035 * height)
     bridge = np.stack([rims[0][np.argmax(rims[0][:, 0])], rims[1][np.argmin(rims[1][:, 0])]])
-    temples = [np.stack([rims[0][np.argmin(rims[0][:, 0])], landmarks[regions.RIGHT_TEMPLE]]),
-               np.stack([rims[1][np.argmax(rims[1][:, 0])], landmarks[regions.LEFT_TEMPLE]])]
+    temples = [
+        np.stack([rims[0][np.argmin(rims[0][:, 0])], landmarks[regions.RIGHT_TEMPLE]]),
+        np.stack([rims[1][np.argmax(rims[1][:, 0])], landmarks[regions.LEFT_TEMPLE]]),
+    ]
     canvas.draw([bridge, *temples], colour, label="glasses", thickness=0.03 * height, closed=False)
 
 
@@ -324,10 +360,19 @@ def write_toy_dataset(
         video_id = f"toy{index:04d}"
         if store.is_complete(out, video_id):
             continue
-        video = render_toy_video(make_identity(index, seed=seed), num_frames=num_frames, resolution=resolution,
-                                 seed=seed * 100_003 + index)
-        store.write_video(out, video_id, frames=video.frames, landmarks=video.landmarks, keypoints=video.keypoints,
-                          masks=video.masks, fps=12.0, source="toy")
+        video = render_toy_video(
+            make_identity(index, seed=seed), num_frames=num_frames, resolution=resolution, seed=seed * 100_003 + index
+        )
+        store.write_video(
+            out,
+            video_id,
+            frames=video.frames,
+            landmarks=video.landmarks,
+            keypoints=video.keypoints,
+            masks=video.masks,
+            fps=12.0,
+            source="toy",
+        )
     return store.write_manifest(out, resolution=resolution)
 
 
@@ -348,9 +393,14 @@ def toy_transfer_inputs(
     source, target = attribute.landmarks[0], portrait.landmarks[0]
     mask = attribute.masks[kind][0].astype(np.float32)
     reference = PreparedAttribute(
-        image=attribute.frames[0], kind=kind, landmarks=source, mask=mask,
+        image=attribute.frames[0],
+        kind=kind,
+        landmarks=source,
+        mask=mask,
         aligned_image=align_rigid(attribute.frames[0], source, target, size),
-        aligned_mask=np.clip(align_rigid(mask, source, target, size), 0, 1), weight=1.0, name=f"toy {kind}",
+        aligned_mask=np.clip(align_rigid(mask, source, target, size), 0, 1),
+        weight=1.0,
+        name=f"toy {kind}",
     )
     own = portrait.masks.get(kind)
     if own is not None:
@@ -358,9 +408,12 @@ def toy_transfer_inputs(
         own_mask = own[0].astype(np.float32)
         own_mask = np.maximum(expand_mask(own_mask, target, growth=0.04), (own_mask > 0).astype(np.float32))
     return PreparedInputs(
-        portrait=portrait.frames[0], portrait_landmarks=target,
+        portrait=portrait.frames[0],
+        portrait_landmarks=target,
         portrait_masks={} if own is None else {kind: own_mask},
-        attributes=(reference,), interpolation=None,
-        motion=None if frames is None else portrait.landmarks[:frames], fps=None if frames is None else 12.0,
+        attributes=(reference,),
+        interpolation=None,
+        motion=None if frames is None else portrait.landmarks[:frames],
+        fps=None if frames is None else 12.0,
         audio_path=None,
     )

@@ -16,9 +16,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from durian_core.cache import FeatureCache
 from durian_core.device import resolve_device
-from durian_core.models.config import model_config
-from durian_core.models.durian import DurianModel
+from durian_core.guidance import plan_branches
 from durian_core.pipeline import DurianPipeline
+from durian_core.tiny import random_pipeline
+from durian_core.types import blend_terms
+from durian_core.windows import window_starts
 
 # Dense bf16/fp16 tensor-core peaks (TFLOP/s) for the utilisation figure; unknown devices report none.
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 125.0, "L4": 121.0, "T4": 65.0}
@@ -27,30 +29,6 @@ PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10G
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _random_components(config_name: str, *, seed: int) -> dict[str, Any]:
-    from diffusers import AutoencoderKL, DDIMScheduler
-    from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    config = model_config(config_name)
-    torch.manual_seed(seed + 1)
-    size = config.clip_image_size
-    return {
-        "vae": AutoencoderKL(**config.vae_kwargs()).eval(),
-        "image_encoder": CLIPVisionModelWithProjection(CLIPVisionConfig(**config.clip_kwargs())).eval(),
-        "feature_extractor": CLIPImageProcessorPil(
-            size={"shortest_edge": size}, crop_size={"height": size, "width": size}
-        ),
-        "scheduler": DDIMScheduler(
-            beta_start=0.00085,
-            beta_end=0.012,
-            beta_schedule="scaled_linear",
-            clip_sample=False,
-            set_alpha_to_one=False,
-            steps_offset=1,
-        ),
-    }
 
 
 def compile_transformer_blocks(pipeline: DurianPipeline) -> int:
@@ -101,10 +79,7 @@ def bench_durian(
         raise ValueError(f"frames, steps and repeats must be positive, got {frames}, {steps}, {repeats}")
     device, dtype = resolve_device()
     if random_weights:
-        model = DurianModel.from_config(config, seed=0)
-        pipeline = DurianPipeline.from_model(
-            model, **_random_components(config, seed=0), model_config=model_config(config)
-        )
+        pipeline = random_pipeline(config, seed=0)
     else:
         if weights is None:
             raise ValueError("random_weights=False needs weights (a pipeline folder or Hub id)")
@@ -169,7 +144,7 @@ def bench_durian(
         decode_times.append(time.perf_counter() - started)
 
     step_flops = _step_flops(pipeline, portrait, attribute, mask, maps[:window], guidance_scale)
-    seconds_per_step = statistics.median(denoise_times) / (steps * len(_windows(frames, call)))
+    seconds_per_step = statistics.median(denoise_times) / (steps * len(window_starts(frames, window, call["overlap"])))
     report: dict[str, Any] = {
         "config": config,
         "device": str(device),
@@ -193,26 +168,13 @@ def bench_durian(
     return report
 
 
-def _windows(frames: int, call: dict[str, Any]) -> list[int]:
-    from durian_core.pipeline import window_starts
-
-    return window_starts(frames, call["window"], call["overlap"])
-
-
 def _step_flops(pipeline, portrait, attribute, mask, maps, guidance_scale: float) -> int:
     """FLOPs of one denoising step on one window: every active guidance branch, batched as the pipeline runs it."""
     guidance = {"portrait": guidance_scale, "attribute": guidance_scale, "motion": guidance_scale}
     with torch.no_grad():
         encoded_portrait = pipeline.encode_reference(portrait, mask, role="portrait")
         encoded_attribute = pipeline.encode_reference(attribute, mask, role="attribute")
-        plan = pipeline.plan_branches(
-            encoded_portrait,
-            [encoded_attribute],
-            guidance=guidance,
-            alpha=None,
-            interpolate=(0, 1),
-            attribute_weights=None,
-        )
+        plan = plan_branches(encoded_portrait, [encoded_attribute], guidance=guidance, terms=blend_terms([1.0], None))
         motion = pipeline.encode_motion(maps, len(maps))
         latents = pipeline.prepare_latents(len(maps), generator=torch.Generator().manual_seed(0))
         counter = FlopCounterMode(display=False)

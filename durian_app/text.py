@@ -1,0 +1,12 @@
+"""Every label and message of the page, from ``assets/`` (UI text lives beside the code, not in it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+TEXT = json.loads((ASSETS / "ui_text.json").read_text(encoding="utf-8"))
+LABELS, MESSAGES, CHOICES = TEXT["labels"], TEXT["messages"], TEXT["choices"]
+INTRO = (ASSETS / "intro.md").read_text(encoding="utf-8")
+CSS = (ASSETS / "style.css").read_text(encoding="utf-8")

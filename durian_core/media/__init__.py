@@ -1,0 +1,21 @@
+"""Media in and out: :mod:`.images` (loading, masks, writing), :mod:`.video` (decoding drivers, writing mp4s with
+audio) and :mod:`.probe` (what ffmpeg says about a file).
+
+Everything a user uploads passes through here first, so every refusal names the file and the problem in words
+(``DurianInputError``).
+"""
+
+from durian_core.media.images import ImageSource, LoadedImage, load_image, load_mask, write_image
+from durian_core.media.video import load_video, probe_video, video_has_audio, write_video
+
+__all__ = [
+    "ImageSource",
+    "LoadedImage",
+    "load_image",
+    "load_mask",
+    "load_video",
+    "probe_video",
+    "video_has_audio",
+    "write_image",
+    "write_video",
+]
