@@ -15,7 +15,7 @@ import typing
 from collections.abc import Sequence
 from pathlib import Path
 
-from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, GenerationSettings, field_help
+from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, EVALUATION_PROTOCOLS, GenerationSettings, field_help
 from durian_core.errors import DurianInputError
 
 
@@ -155,21 +155,54 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 def _add_evaluate(subparsers) -> None:
     parser = subparsers.add_parser(
-        "evaluate", help="self-reenactment: animate a video's first frame with its own motion and compare"
+        "evaluate",
+        help="measure transfer quality: self-reenactment, self-reconstruction (the paper's protocol), or the "
+        "cross-identity grid of the examples",
+        description="Examples: evaluate --video clip.mp4 (self-reenactment); evaluate --video clip.mp4 --protocol "
+        "reconstruction --kind hair; evaluate --grid --sheet grid.png. Prints JSON.",
     )
-    parser.add_argument("--video", required=True)
+    parser.add_argument("--video", help="a talking-face video (the two video protocols)")
+    parser.add_argument(
+        "--protocol",
+        choices=EVALUATION_PROTOCOLS,
+        default="reenactment",
+        help="reenactment: animate the first frame with the video's motion; reconstruction: rebuild every frame "
+        "from the first frame without its attribute and the middle frame's attribute (default: reenactment)",
+    )
+    parser.add_argument(
+        "--kind",
+        choices=ATTRIBUTE_KINDS,
+        default="hair",
+        help="the attribute the reconstruction transfers and whose region is scored (default: hair)",
+    )
+    parser.add_argument(
+        "--grid", action="store_true", help="every example portrait × every example attribute, as stills"
+    )
+    parser.add_argument("--sheet", help="with --grid: write the contact sheet PNG here")
     _add_weights_option(parser)
-    add_settings_options(parser, only=("engine", "max_seconds"))
+    add_settings_options(parser, only=("engine", "max_seconds", "output_size"))
     parser.set_defaults(func=_run_evaluate)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from durian_core.evaluation import self_reenactment
+    from durian_core import evaluation
 
     settings = settings_from_args(args)
-    report = self_reenactment(
-        args.video, engine=settings.engine, weights=args.weights, max_seconds=settings.max_seconds
-    )
+    engine = settings.engine
+    if args.grid:
+        report = evaluation.cross_identity_grid(
+            engine=engine, weights=args.weights, size=settings.output_size, sheet=args.sheet
+        )
+    elif args.video is None:
+        raise DurianInputError("evaluate needs --video (or --grid)")
+    elif args.protocol == "reconstruction":
+        report = evaluation.self_reconstruction(
+            args.video, kind=args.kind, engine=engine, weights=args.weights, max_seconds=settings.max_seconds
+        )
+    else:
+        report = evaluation.self_reenactment(
+            args.video, engine=engine, weights=args.weights, max_seconds=settings.max_seconds, kind=args.kind
+        )
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
     return 0
 

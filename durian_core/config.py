@@ -12,6 +12,9 @@ ATTRIBUTE_KINDS = ("hair", "glasses", "makeup", "beard", "hat")
 
 ENGINE_NAMES = ("auto", "classical", "durian")
 
+EVALUATION_PROTOCOLS = ("reenactment", "reconstruction")
+"""Self-reenactment and the paper's self-reconstruction (``durian_core.evaluation``)."""
+
 
 @dataclass(frozen=True)
 class MediaLimits:

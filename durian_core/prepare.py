@@ -75,24 +75,60 @@ def _prepare_attribute(
     landmarks = image_landmarks(image, cache=cache, key=image_key)
     automatic = _cached_mask(image, landmarks, reference.kind, key=image_key, cache=cache)
     mask = combine_masks(automatic, user_mask, mode=reference.mask_mode)
+    return align_attribute(
+        image,
+        landmarks,
+        mask,
+        reference.kind,
+        portrait=portrait,
+        portrait_key=portrait_key,
+        portrait_landmarks=portrait_landmarks,
+        weight=reference.weight,
+        name=reference.name,
+        cache=cache,
+        image_key=image_key,
+    )
+
+
+def align_attribute(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    mask: np.ndarray,
+    kind: str,
+    *,
+    portrait: np.ndarray,
+    portrait_landmarks: np.ndarray,
+    cache: FeatureCache,
+    weight: float = 1.0,
+    name: str = "",
+    portrait_key: str | None = None,
+    image_key: str | None = None,
+) -> PreparedAttribute:
+    """An attribute whose landmarks and mask are known, carried onto the portrait (through the cache).
+
+    The evaluation protocols call this directly: their attribute images are masked (``I_attr ⊙ M_attr``), so no
+    face can be found on them, but the video's tracked landmarks say where it was.
+    """
 
     def align() -> tuple[np.ndarray, np.ndarray]:
         size = portrait.shape[1::-1]
-        warp = align_rigid if reference.kind in RIGID_KINDS else mesh_align
+        warp = align_rigid if kind in RIGID_KINDS else mesh_align
         layers = warp(np.dstack([image.astype(np.float32), mask]), landmarks, portrait_landmarks, size)
         return np.clip(layers[..., :3], 0, 255).astype(np.uint8), np.clip(layers[..., 3], 0, 1)
 
-    aligned_key = content_key(image_key, mask, portrait_key, reference.kind)
+    aligned_key = content_key(
+        image_key or content_key(image), landmarks, mask, portrait_key or content_key(portrait), kind
+    )
     aligned_image, aligned_mask = cache.get_or_compute("aligned", aligned_key, align)
     return PreparedAttribute(
         image=image,
-        kind=reference.kind,
+        kind=kind,
         landmarks=landmarks,
         mask=mask,
         aligned_image=aligned_image,
         aligned_mask=aligned_mask,
-        weight=reference.weight,
-        name=reference.name,
+        weight=weight,
+        name=name,
     )
 
 

@@ -146,7 +146,31 @@ def test_evaluate_prints_engine_and_baseline_metrics(short_driver_path):
     report = json.loads(done.stdout)
     assert report["frames"] == 44
     for key in ("engine_metrics", "baseline_metrics"):
-        assert set(report[key]) == {"l1", "psnr", "ssim"}
+        assert set(report[key]) == {"full", "head", "attribute"}
+        assert all(set(scores) == {"l1", "psnr", "ssim"} for scores in report[key].values())
+
+
+def test_evaluate_reconstruction_reports_the_protocol_and_its_frames(short_driver_path):
+    done = run_cli(
+        "evaluate",
+        "--video",
+        str(short_driver_path),
+        "--protocol",
+        "reconstruction",
+        "--kind",
+        "hair",
+        "--engine",
+        "classical",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["protocol"] == "reconstruction" and report["kind"] == "hair"
+    assert (report["portrait_frame"], report["attribute_frame"]) == (0, 22)
+
+
+def test_evaluate_without_a_video_or_grid_is_one_error_line():
+    done = run_cli("evaluate")
+    assert done.returncode == 2 and done.stderr.strip() == "error: evaluate needs --video (or --grid)"
 
 
 @pytest.mark.slow

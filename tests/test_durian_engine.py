@@ -124,7 +124,7 @@ def test_both_engines_read_an_interpolation_with_the_same_weights(engine, still_
     # Two hair styles at 30 % opacity each, half-way between them: each style stays at 30 % in both engines (a
     # pair's weights are never added up), and each engine's two terms weigh 1 − α and α.
     import durian_core.pipeline as pipeline_module
-    from durian_core.engines.classical import edit_portrait
+    from durian_core.engines.editor import edit_portrait
 
     hair = still_inputs.attributes[0]
     prepared = replace(

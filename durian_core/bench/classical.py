@@ -27,7 +27,8 @@ def bench_classical(*, size: int = 512, repeats: int = 5) -> dict:
     from durian_core.api import build_request, preview
     from durian_core.cache import FeatureCache
     from durian_core.config import GenerationSettings
-    from durian_core.engines.classical import ClassicalEngine, edit_portrait
+    from durian_core.engines.classical import ClassicalEngine
+    from durian_core.engines.editor import edit_portrait
     from durian_core.face.landmarks import track_landmarks
     from durian_core.face.motion import retarget_motion
     from durian_core.media import load_image, load_video, write_video
