@@ -76,11 +76,12 @@ def _attribute_layer(
     # the attribute person's skin colour.
     skin_portrait = _mean_lab(portrait_lab, skin)
     # Makeup covers part of the skin region (cheeks): measure the attribute's skin outside its makeup.
-    attribute_skin = skin & (attribute.aligned_mask < 0.5) if attribute.kind == "makeup" else skin
-    # An attribute given already cut out (I_attr ⊙ M_attr, as the evaluation protocol gives it) shows no skin:
-    # measure only pixels that are there, and leave the lighting alone when too few are.
-    attribute_skin = attribute_skin & (attribute.aligned_image.max(axis=-1) > 0)
-    skin_attribute = _mean_lab(layer_lab, attribute_skin) if attribute_skin.sum() >= 16 else skin_portrait
+    # The attribute itself is not skin (makeup on the cheeks, a fringe on the forehead). An attribute given already
+    # cut out (I_attr ⊙ M_attr, as the evaluation protocol gives it) shows no skin at all: measure only pixels that
+    # are there, and leave the lighting alone when too few are.
+    attribute_skin = skin & (attribute.aligned_mask < 0.1) & (attribute.aligned_image.max(axis=-1) > 16)
+    visible = attribute_skin.sum() >= max(16, 0.25 * skin.sum())
+    skin_attribute = _mean_lab(layer_lab, attribute_skin) if visible else skin_portrait
     alpha = attribute.aligned_mask
     if attribute.kind == "makeup":
         # Makeup is colour relative to skin: carry the attribute's offset from its skin onto the portrait's skin,
