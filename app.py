@@ -15,6 +15,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import argparse
 import functools
 import os
+import threading
 import time
 import uuid
 from collections.abc import Generator, Sequence
@@ -35,6 +36,7 @@ from durian_app.workdir import OUTPUT_MAX_AGE_S, prune_work_dir, store_png, work
 from durian_core.api import automatic_mask, build_request, choose_engine, generate, preview, save_result
 from durian_core.cache import default_cache
 from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, GenerationSettings, MediaLimits
+from durian_core.face.matting import warm_up
 from durian_core.media import load_image
 from durian_core.prepare import resize_longest
 from durian_core.types import GenerateRequest, GenerateResult, Interpolation
@@ -611,6 +613,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     arguments = parse_args()
+    # The matting kernels compile on their first import after an install: meanwhile the page is already served.
+    threading.Thread(target=warm_up, name="durian-warm-up", daemon=True).start()
     build_demo(weights=arguments.weights).launch(
         server_name=arguments.host, server_port=arguments.port, **launch_options()
     )

@@ -139,7 +139,7 @@ def self_reenactment(
 def reconstruction_inputs(frames: np.ndarray, tracks: np.ndarray, kind: str, *, cache: FeatureCache) -> PreparedInputs:
     """The self-reconstruction inputs of one video: the masked, filled portrait frame, the cut-out attribute frame
     and the video's own motion (see the module docstring for the protocol)."""
-    from durian_core.engines.editor import fill_hole
+    from durian_core.face.fill import fill_hole
     from durian_core.prepare import align_attribute
 
     portrait_index, attribute_index = PORTRAIT_FRAME, attribute_frame(len(frames))

@@ -7,14 +7,17 @@ the retargeted motion), so a tweak of α, a weight, a seed or a guidance scale r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
 from durian_core.cache import FeatureCache, content_key, default_cache
-from durian_core.face.align import align_rigid, mesh_align
+from durian_core.face.align import align_skull, face_yaw, mesh_align
 from durian_core.face.landmarks import detect_landmarks, track_landmarks
-from durian_core.face.masks import attribute_mask, combine_masks
+from durian_core.face.masks import attribute_mask, refine_mask
 from durian_core.face.motion import retarget_motion
+from durian_core.face.template import mirror_indices
 from durian_core.types import (
     AttributeReference,
     GenerateRequest,
@@ -37,6 +40,27 @@ def resize_longest(image: np.ndarray, longest: int) -> np.ndarray:
         return image
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     return cv2.resize(image, size, interpolation=interpolation)
+
+
+MIRROR_YAW = 0.12
+"""Hair and hats are mirrored when the attribute's head turns the other way than the portrait's by more than this
+(:func:`durian_core.face.align.face_yaw` units; a three-quarter view is about 0.25): a parting or a fringe swept to
+one side then lies on the side the portrait shows, as it did on the attribute's head."""
+
+
+def facing_away(attribute_landmarks: np.ndarray, portrait_landmarks: np.ndarray) -> bool:
+    """Whether the two faces turn to opposite sides, far enough apart that the mirrored attribute fits better."""
+    attribute, portrait = face_yaw(attribute_landmarks), face_yaw(portrait_landmarks)
+    return attribute * portrait < 0 and abs(attribute - portrait) > MIRROR_YAW
+
+
+def mirror(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An image flipped left to right, with its landmarks flipped and renumbered (the right eye's points become the
+    left eye's), so the flipped face is an ordinary face again."""
+    flipped = np.ascontiguousarray(image[:, ::-1])
+    points = landmarks.copy()
+    points[:, 0] = image.shape[1] - 1 - points[:, 0]
+    return flipped, points[mirror_indices()]
 
 
 def image_landmarks(image: np.ndarray, *, cache: FeatureCache, key: str | None = None) -> np.ndarray:
@@ -74,8 +98,14 @@ def _prepare_attribute(
     image_key = content_key(image)
     landmarks = image_landmarks(image, cache=cache, key=image_key)
     automatic = _cached_mask(image, landmarks, reference.kind, key=image_key, cache=cache)
-    mask = combine_masks(automatic, user_mask, mode=reference.mask_mode)
-    return align_attribute(
+    mask = automatic
+    if user_mask is not None:
+        mask = cache.get_or_compute(
+            "masks",
+            content_key(image_key, reference.kind, user_mask, reference.mask_mode),
+            lambda: refine_mask(image, landmarks, reference.kind, automatic, user_mask, mode=reference.mask_mode),
+        )
+    prepared = align_attribute(
         image,
         landmarks,
         mask,
@@ -88,6 +118,8 @@ def _prepare_attribute(
         cache=cache,
         image_key=image_key,
     )
+    # The portrait's own hair as one end of a blend (my hair ↔ theirs): that end is the portrait untouched.
+    return replace(prepared, from_portrait=image_key == portrait_key)
 
 
 def align_attribute(
@@ -112,8 +144,13 @@ def align_attribute(
 
     def align() -> tuple[np.ndarray, np.ndarray]:
         size = portrait.shape[1::-1]
-        warp = align_rigid if kind in RIGID_KINDS else mesh_align
-        layers = warp(np.dstack([image.astype(np.float32), mask]), landmarks, portrait_landmarks, size)
+        layers, points = np.dstack([image.astype(np.float32), mask]), landmarks
+        if kind in RIGID_KINDS:
+            if facing_away(landmarks, portrait_landmarks):
+                layers, points = mirror(layers, landmarks)
+            layers = align_skull(layers, points, portrait_landmarks, size)
+        else:
+            layers = mesh_align(layers, landmarks, portrait_landmarks, size)
         return np.clip(layers[..., :3], 0, 255).astype(np.uint8), np.clip(layers[..., 3], 0, 1)
 
     aligned_key = content_key(

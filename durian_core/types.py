@@ -142,6 +142,7 @@ class PreparedAttribute:
     aligned_mask: np.ndarray  # ``mask`` warped the same way
     weight: float  # the reference's opacity; an interpolation's α is applied on top (see ``blend_terms``)
     name: str = ""
+    from_portrait: bool = False  # the attribute image is the portrait itself: the portrait already wears it
 
 
 @dataclass(frozen=True, eq=False)

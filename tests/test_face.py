@@ -128,10 +128,8 @@ def test_makeup_beard_and_hat_masks_cover_their_regions(astronaut, astronaut_lan
     )
     assert makeup[lips].mean() > 0.7
     assert makeup[tuple(points[regions.RIGHT_CHEEK, ::-1].astype(int))] > 0.3
-    beard = attribute_mask(astronaut, points, "beard")
-    chin = points[regions.CHIN] - [0, 0.05 * regions.face_size(points)]
-    assert beard[int(chin[1]), int(chin[0])] > 0.9
-    assert region_coverage(beard, points, regions.RIGHT_EYE) < 0.05
+    # She has no beard: shadows of a clean-shaven chin are not a beard to transfer.
+    assert attribute_mask(astronaut, points, "beard").max() < 0.05
     hat = attribute_mask(astronaut, points, "hat")
     top = points[regions.FOREHEAD_TOP]
     assert hat[int(top[1] - 0.15 * regions.face_size(points)), int(top[0])] > 0.5

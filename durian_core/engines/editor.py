@@ -12,8 +12,17 @@ import cv2
 import numpy as np
 
 from durian_core.face import regions
+from durian_core.face.fill import fill_hole
 from durian_core.face.masks import feather, fill_polygons
+from durian_core.face.matting import foreground_colours
 from durian_core.types import PreparedAttribute, PreparedInputs
+
+# Re-lighting a layer to the portrait: how much of the skin's lightness ratio and white-balance shift the layer
+# takes on. The attribute's own colour is what the user asked for, so the light follows only part of the way (a
+# white-haired man in a dim photo stays white-haired in a bright one, only a little brighter).
+RELIGHT_STRENGTH = 0.2  # exponent on the lightness ratio of the two skins
+RELIGHT_MAX_GAIN = 1.3  # the ratio applied is kept within [1/1.3, 1.3]
+RELIGHT_WHITE_BALANCE = 0.2  # share of the skins' a*b* difference moved onto the layer
 
 
 def _lab(image: np.ndarray) -> np.ndarray:
@@ -24,9 +33,13 @@ def _rgb(lab: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
-def skin_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Cheeks and forehead: the face oval without eyes, brows and mouth (for lighting statistics)."""
+def skin_region(landmarks: np.ndarray, shape: tuple[int, int], *, forehead: bool = True) -> np.ndarray:
+    """Cheeks and forehead: the face oval without eyes, brows and mouth (for lighting statistics); without the
+    forehead above the brows when ``forehead`` is false (where a fringe may lie)."""
     face = fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]])
+    if not forehead:
+        brow_line = landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].min()
+        face[: max(0, int(brow_line))] = 0
     features = fill_polygons(
         shape,
         [landmarks[list(loop)] for loop in (regions.RIGHT_EYE, regions.LEFT_EYE, regions.LIPS_OUTER)]
@@ -44,27 +57,35 @@ def _mean_lab(lab: np.ndarray, region: np.ndarray) -> np.ndarray:
     return lab[region].mean(axis=0)
 
 
-def fill_hole(image: np.ndarray, hole: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The editor's fill of a region (``hole`` > 0.5): what lies under removed hair, blended in at its edge."""
-    hole = hole > 0.5
-    if hole.sum() < 16:
-        return image
+def protected_features(landmarks: np.ndarray, shape: tuple[int, int], *, margin: float = 0.03) -> np.ndarray:
+    """Brows and eyes with a margin of ``margin`` face sizes (bool): what no removal may touch and no new hair may
+    cover, since they carry the identity."""
     size = regions.face_size(landmarks)
-    height, width = image.shape[:2]
-    # At low resolution: it is a fill, and Telea's diffusion is slow on large holes.
-    scale = min(1.0, 160 / max(height, width))
-    small_size = (max(8, round(width * scale)), max(8, round(height * scale)))
-    small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
-    small_hole = cv2.resize(hole.astype(np.uint8) * 255, small_size, interpolation=cv2.INTER_NEAREST)
-    small_hole = cv2.dilate(small_hole, np.ones((3, 3), np.uint8))
-    filled = cv2.resize(cv2.inpaint(small, small_hole, 5, cv2.INPAINT_TELEA), (width, height), cv2.INTER_CUBIC)
-    alpha = feather(hole.astype(np.float32), 0.01 * size)[..., None]
-    return (image * (1 - alpha) + filled * alpha).astype(np.uint8)
+    features = fill_polygons(
+        shape,
+        [
+            cv2.convexHull(landmarks[list(regions.RIGHT_BROW + regions.RIGHT_EYE)]).reshape(-1, 2),
+            cv2.convexHull(landmarks[list(regions.LEFT_BROW + regions.LEFT_EYE)]).reshape(-1, 2),
+        ],
+    )
+    radius = max(1, int(round(margin * size)))
+    return cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)) > 0.5
 
 
 def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The portrait without its own hair where the new hair (``covered``) does not reach."""
-    return fill_hole(image, ((own > 0.5) & (covered < 0.3)).astype(np.float32), landmarks)
+    """The portrait without its own hair where the new hair (``covered``) does not reach: background around the
+    head, skin on the skull (:func:`durian_core.face.fill.fill_hole`).
+
+    The hole reaches a little past the old hair's matte, so no ring of its edge is left, but never into the face.
+    """
+    size = regions.face_size(landmarks)
+    hole = (own > 0.1).astype(np.uint8)
+    radius = max(1, int(round(0.025 * size)))
+    hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))) > 0
+    hole &= skin_region(landmarks, image.shape[:2], forehead=False) < 0.5
+    hole &= ~protected_features(landmarks, image.shape[:2])
+    hole &= covered < 0.7
+    return fill_hole(image, hole.astype(np.float32), landmarks, covered=covered)
 
 
 def _attribute_layer(
@@ -72,16 +93,18 @@ def _attribute_layer(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The attribute's pixels re-lit for the portrait, and their opacity (before the reference weight)."""
     layer_lab = _lab(attribute.aligned_image)
-    # The aligned attribute image's own face sits on the portrait's face region, so the same skin region gives
-    # the attribute person's skin colour.
-    skin_portrait = _mean_lab(portrait_lab, skin)
-    # Makeup covers part of the skin region (cheeks): measure the attribute's skin outside its makeup.
-    # The attribute itself is not skin (makeup on the cheeks, a fringe on the forehead). An attribute given already
-    # cut out (I_attr ⊙ M_attr, as the evaluation protocol gives it) shows no skin at all: measure only pixels that
-    # are there, and leave the lighting alone when too few are.
-    attribute_skin = skin & (attribute.aligned_mask < 0.1) & (attribute.aligned_image.max(axis=-1) > 16)
-    visible = attribute_skin.sum() >= max(16, 0.25 * skin.sum())
-    skin_attribute = _mean_lab(layer_lab, attribute_skin) if visible else skin_portrait
+    if attribute.kind in ("hair", "hat", "beard"):
+        # The soft edge of a cut-out mixes the attribute with what was behind it; pasting that mix brings the old
+        # background along as a halo. The matte's own foreground colours carry the attribute alone.
+        layer_lab = _lab(foreground_colours(attribute.aligned_image, attribute.aligned_mask))
+    # The aligned attribute image's own face sits on the portrait's face region, so the same skin region gives the
+    # attribute person's skin colour. Both are measured on the same pixels: skin the attribute does not cover
+    # (makeup on the cheeks, a fringe on the forehead) and that the attribute image shows at all (one given already
+    # cut out, I_attr ⊙ M_attr as the evaluation protocol gives it, shows none: then the lighting is left alone).
+    common = skin & (attribute.aligned_mask < 0.1) & (attribute.aligned_image.max(axis=-1) > 16)
+    visible = common.sum() >= max(16, 0.25 * skin.sum())
+    skin_portrait = _mean_lab(portrait_lab, common if visible else skin)
+    skin_attribute = _mean_lab(layer_lab, common) if visible else skin_portrait
     alpha = attribute.aligned_mask
     if attribute.kind == "makeup":
         # Makeup is colour relative to skin: carry the attribute's offset from its skin onto the portrait's skin,
@@ -94,28 +117,98 @@ def _attribute_layer(
     relit = layer_lab.copy()
     # Lighting: scale lightness towards the portrait's skin level, and move the white balance halfway.
     gain = (skin_portrait[0] + 1.0) / (skin_attribute[0] + 1.0)
-    relit[..., 0] *= gain**0.6
-    relit[..., 1:] += 0.5 * (skin_portrait[1:] - skin_attribute[1:])
+    relit[..., 0] *= float(np.clip(gain**RELIGHT_STRENGTH, 1 / RELIGHT_MAX_GAIN, RELIGHT_MAX_GAIN))
+    relit[..., 1:] += RELIGHT_WHITE_BALANCE * (skin_portrait[1:] - skin_attribute[1:])
     if attribute.kind == "glasses":
-        # Keep the frames, not the other person's eyes: opacity follows how much darker than skin a pixel is,
-        # and the eyes and brows themselves are left to the portrait.
-        darkness = np.clip((skin_attribute[0] - layer_lab[..., 0] - 12.0) / 40.0, 0.0, 1.0)
-        shape = alpha.shape
-        size = regions.face_size(landmarks)
-        features = fill_polygons(
-            shape,
-            [
-                landmarks[list(loop)]
-                for loop in (regions.RIGHT_EYE, regions.LEFT_EYE, regions.RIGHT_BROW, regions.LEFT_BROW)
-            ],
-        )
-        features = feather(cv2.dilate(features, np.ones((3, 3), np.uint8)), 0.01 * size)
-        alpha = alpha * feather(darkness, 1.0) * (1.0 - features)
+        return glasses_layer(attribute, _rgb(relit), layer_lab, skin_attribute, portrait_lab, landmarks)
     return _rgb(relit), alpha
 
 
+def _disc(radius: float) -> np.ndarray:
+    radius = max(1, int(round(radius)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def _enclosed(barrier: np.ndarray) -> np.ndarray:
+    """Pixels that a flood from the image's border cannot reach through ``barrier`` (bool)."""
+    outside = np.pad((~barrier).astype(np.uint8), 1, constant_values=1)
+    flood = np.zeros((outside.shape[0] + 2, outside.shape[1] + 2), np.uint8)
+    cv2.floodFill(outside, flood, (0, 0), 2)
+    return outside[1:-1, 1:-1] == 1
+
+
+def glasses_layer(
+    attribute: PreparedAttribute,
+    relit: np.ndarray,
+    layer_lab: np.ndarray,
+    skin_attribute: np.ndarray,
+    portrait_lab: np.ndarray,
+    landmarks: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Glasses as glasses are: the frames opaque, the lenses a colour filter over the portrait's own eyes.
+
+    Frames are the attribute's darkest pixels in the glasses region: first the surest (under a fifth of its skin's
+    lightness, darker than any brow; never the other person's eyes), whose enclosed holes are the lenses; then, in a
+    band around the lenses and along the arms, everything under a third of the skin's lightness with a soft edge,
+    so the rims keep their thickness where they cross the brows. A lens's tint is, per channel, the lens's colour
+    over the cheek just below it (the same skin seen with and without the lens); the portrait seen through the lens
+    is multiplied by it. Rimless glasses (nothing enclosed) keep only their frames.
+    """
+    shape = attribute.aligned_mask.shape
+    size = regions.face_size(landmarks)
+    region = attribute.aligned_mask > 0.3
+    lightness = layer_lab[..., 0]
+    skin_lightness = float(skin_attribute[0]) + 1e-6
+    eyes = cv2.dilate(
+        fill_polygons(shape, [landmarks[list(regions.RIGHT_EYE)], landmarks[list(regions.LEFT_EYE)]]), _disc(1)
+    )
+    brows = cv2.dilate(
+        fill_polygons(shape, [landmarks[list(regions.RIGHT_BROW)], landmarks[list(regions.LEFT_BROW)]]), _disc(2)
+    )
+    sure = (lightness < 0.2 * skin_lightness) & region & (eyes < 0.5)
+    closed = cv2.morphologyEx(sure.astype(np.uint8), cv2.MORPH_CLOSE, _disc(0.012 * size)) > 0
+    lenses = _enclosed(closed) & region & ~closed
+    rim_zone = cv2.dilate(lenses.astype(np.uint8), _disc(0.04 * size)) > 0
+    darkness = np.clip((0.34 * skin_lightness - lightness) / (0.14 * skin_lightness), 0.0, 1.0)
+    darkness *= region & (eyes < 0.5) & ~lenses
+    darkness *= np.where(rim_zone, 1.0, brows < 0.5)  # beyond the rims, the brows stay the portrait's
+    frame_alpha = (darkness * attribute.aligned_mask).astype(np.float32)
+    lens_alpha = np.zeros(shape, np.float32)
+    tinted = relit
+    if lenses.sum() > 0.002 * lenses.size:
+        attribute_rgb = attribute.aligned_image.astype(np.float32)
+        lens_rows = np.nonzero(lenses.any(axis=1))[0]
+        bottom = lens_rows.max()
+        lower_lens = lenses & (np.arange(shape[0])[:, None] > bottom - 0.35 * (bottom - lens_rows.min()))
+        lower_lens &= cv2.dilate(eyes, _disc(0.03 * size)) < 0.5
+        below = np.zeros(shape, bool)
+        below[bottom + int(0.03 * size) : bottom + int(0.08 * size)] = True
+        columns = lenses.any(axis=0)
+        cheek = below & columns[None, :] & (skin_region(landmarks, shape) > 0) & (darkness < 0.05)
+        if lower_lens.sum() >= 16 and cheek.sum() >= 16:
+            tint = np.median(attribute_rgb[lower_lens], axis=0) / np.maximum(
+                np.median(attribute_rgb[cheek], axis=0), 1
+            )
+            tint = np.clip(tint, 0.15, 1.0)
+            portrait_rgb = _rgb(portrait_lab).astype(np.float32)
+            tinted = np.clip(portrait_rgb * tint, 0, 255).astype(np.uint8)
+            lens_alpha = feather(lenses.astype(np.float32), 0.004 * size)
+    alpha = np.maximum(frame_alpha, lens_alpha)
+    # Over the lens, the frame's own edge blends into the tinted view, not into the untinted portrait.
+    blended = (relit * frame_alpha[..., None] + tinted * (lens_alpha * (1 - frame_alpha))[..., None]) / np.maximum(
+        alpha, 1e-6
+    )[..., None]
+    colour = np.where(alpha[..., None] > 0, blended, relit)
+    return np.clip(colour, 0, 255).astype(np.uint8), alpha
+
+
 def compose_edit(prepared: PreparedInputs, weights: list[float]) -> np.ndarray:
-    """Paste every attribute whose weight is above zero onto the portrait, in order."""
+    """Paste every attribute whose weight is above zero onto the portrait, in order.
+
+    An attribute taken from the portrait itself is already worn and changes nothing, so a blend between the
+    portrait's own hair and another's starts from the untouched portrait.
+    """
+    weights = [0.0 if attribute.from_portrait else weight for attribute, weight in zip(prepared.attributes, weights)]
     portrait = prepared.portrait
     landmarks = prepared.portrait_landmarks
     shape = portrait.shape[:2]
@@ -123,13 +216,20 @@ def compose_edit(prepared: PreparedInputs, weights: list[float]) -> np.ndarray:
     hair_cover = [a.aligned_mask for a, w in zip(prepared.attributes, weights) if a.kind == "hair" and w > 0]
     if hair_cover and "hair" in prepared.portrait_masks:
         result = remove_hair(result, prepared.portrait_masks["hair"], np.maximum.reduce(hair_cover), landmarks)
-    portrait_lab = _lab(result)
+    # Lighting is read off the portrait as it was: a refilled forehead says nothing about the light.
+    portrait_lab = _lab(portrait)
     skin = skin_region(landmarks, shape)
     output = result.astype(np.float32)
+    feature_guard = feather(
+        protected_features(landmarks, shape, margin=0.01).astype(np.float32), 0.01 * regions.face_size(landmarks)
+    )
     for attribute, weight in zip(prepared.attributes, weights):
         if weight <= 0:
             continue
         layer, alpha = _attribute_layer(attribute, portrait_lab, skin, landmarks)
+        if attribute.kind in ("hair", "hat"):
+            # A fringe or a brim stops above the portrait's brows: the eyes and brows carry who this is.
+            alpha = alpha * (1.0 - feature_guard)
         alpha = (alpha * weight)[..., None]
         output = output * (1.0 - alpha) + layer.astype(np.float32) * alpha
     return np.clip(output + 0.5, 0, 255).astype(np.uint8)

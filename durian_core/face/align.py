@@ -56,6 +56,61 @@ def align_rigid(
     return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
+def _roll(landmarks: np.ndarray) -> float:
+    """The face's in-plane angle: the line from the subject's right face side to the left one."""
+    across = landmarks[regions.LEFT_FACE_SIDE] - landmarks[regions.RIGHT_FACE_SIDE]
+    return float(np.arctan2(across[1], across[0]))
+
+
+def _rotation(angle: float) -> np.ndarray:
+    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+
+MAX_ANISOTROPY = 1.15
+"""How much wider than tall (or taller than wide) a head may be made relative to the attribute's own head."""
+
+
+def skull_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """A 2×3 map of the ``source`` head onto the ``target`` head for hair and hats: rotation and position as the
+    similarity of the skull's points, but width and height scaled separately (each face's own upright axes), so the
+    hair fits a head that is wider or has a taller forehead than the one it came from. The two scales differ by at
+    most :data:`MAX_ANISOTROPY`, and there is no shear."""
+    index = list(regions.RIGID)
+    src, tgt = np.asarray(source[index], np.float64), np.asarray(target[index], np.float64)
+    src_rotation, tgt_rotation = _rotation(_roll(source)), _rotation(_roll(target))
+    src_up = (src - src.mean(axis=0)) @ src_rotation  # each face upright: x across it, y down it
+    tgt_up = (tgt - tgt.mean(axis=0)) @ tgt_rotation
+    scale_x = float((src_up[:, 0] * tgt_up[:, 0]).sum() / max((src_up[:, 0] ** 2).sum(), 1e-9))
+    scale_y = float((src_up[:, 1] * tgt_up[:, 1]).sum() / max((src_up[:, 1] ** 2).sum(), 1e-9))
+    mean_scale = np.sqrt(max(scale_x * scale_y, 1e-12))
+    ratio = float(np.clip(scale_x / max(scale_y, 1e-9), 1 / MAX_ANISOTROPY, MAX_ANISOTROPY))
+    scales = np.diag([mean_scale * np.sqrt(ratio), mean_scale / np.sqrt(ratio)])
+    linear = tgt_rotation @ scales @ src_rotation.T
+    offset = tgt.mean(axis=0) - linear @ src.mean(axis=0)
+    return np.hstack([linear, offset[:, None]]).astype(np.float32)
+
+
+def align_skull(
+    image: np.ndarray, source_landmarks: np.ndarray, target_landmarks: np.ndarray, size: tuple[int, int]
+) -> np.ndarray:
+    """Warp ``image`` (hair, a hat) so the source head lands on the target head (:func:`skull_transform`)."""
+    matrix = skull_transform(source_landmarks, target_landmarks)
+    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def face_yaw(landmarks: np.ndarray) -> float:
+    """Which way the face turns, from the 2-D landmarks: the nose tip's position between the face sides, in the
+    face's own upright frame; 0 frontal, negative towards the image's left, about ±0.25 at a three-quarter view."""
+    rotation = _rotation(_roll(landmarks))
+    upright = landmarks @ rotation
+    right, left, nose = (
+        upright[regions.RIGHT_FACE_SIDE, 0],
+        upright[regions.LEFT_FACE_SIDE, 0],
+        upright[regions.NOSE_TIP, 0],
+    )
+    return float((nose - right) / max(left - right, 1e-6) - 0.5)
+
+
 def border_anchors(width: int, height: int, per_side: int = 4) -> np.ndarray:
     """Points along the image border (corners included) that pin the background in place."""
     steps = np.linspace(0.0, 1.0, per_side + 1)[:-1]

@@ -14,6 +14,7 @@ import numpy as np
 
 from durian_core.config import ATTRIBUTE_KINDS
 from durian_core.face import regions
+from durian_core.face.matting import alpha_matte, grabcut_refine, keep_connected, trimap
 
 _local = threading.local()
 
@@ -92,62 +93,131 @@ def _head_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def _above_brows(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Everything above the line through the brows (in the face's own orientation)."""
-    right, left = landmarks[regions.RIGHT_BROW[0]], landmarks[regions.LEFT_BROW[0]]
-    direction = (left - right) / max(np.linalg.norm(left - right), 1e-6)
+    return _above_line(landmarks, shape, regions.RIGHT_BROW[0], regions.LEFT_BROW[0])
+
+
+def hair_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | None = None) -> np.ndarray:
+    """Hair: the person around the head, minus the face oval, the neck and scalp-coloured skin, then re-decided by
+    colour (GrabCut), kept only where connected to the hair above the eyes, with a soft matte along its edge."""
+    shape = image.shape[:2]
+    person = person_mask(image) if person is None else person
+    size = regions.face_size(landmarks)
+    face = _face_oval(landmarks, shape)
+    neck = _neck(landmarks, shape)
+    head = _head_region(landmarks, shape)
+    # A fringe lies on the forehead, inside the face oval: above the brows, hair is told from skin by colour alone.
+    forehead = face * _above_line(landmarks, shape, regions.RIGHT_BROW[0], regions.LEFT_BROW[0], raise_by=0.06)
+    brows = _grow(_brows(landmarks, shape), 0.03 * size)
+    lower_face = np.maximum(_grow(face, 0.01 * size) * (1.0 - forehead), brows)
+    candidate = person * head * (1.0 - lower_face) * (1.0 - neck)
+    # Bald scalps and high foreheads are skin, not hair: drop pixels of the face's own skin colour.
+    skin = skin_likeness(image, landmarks)
+    candidate *= 1.0 - skin
+    above_eyes = _above_line(landmarks, shape, regions.RIGHT_EYE_OUTER, regions.LEFT_EYE_OUTER)
+    sure_hair = (candidate > 0.7) & (_above_brows(landmarks, shape) > 0.5) & (_grow(face, 0.05 * size) < 0.5)
+    sure_hair = cv2.erode(sure_hair.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    face_core = cv2.erode((lower_face > 0.5).astype(np.uint8), _disc(0.03 * size)) > 0
+    sure_not = (person < 0.2) | face_core | (neck > 0.5) | (head < 0.05)
+    hair = grabcut_refine(image, candidate, sure_foreground=sure_hair, sure_background=sure_not)
+    # Strips below the ears that are not joined to the hair above the eyes are collars, seats and shoulders.
+    hair = keep_connected(hair, above_eyes > 0.5)
+    matte = alpha_matte(image, trimap(hair, max(1.0, 0.02 * size)))
+    # Scalp showing through thin hair is skin: transparent, so whoever wears this hair shows their own scalp.
+    # Scalp is told by the colour of skin that no fringe covers; only the clearly skin-coloured goes, so light hair
+    # stays opaque.
+    scalp = np.clip((skin_likeness(image, landmarks, samples=SCALP_SAMPLES) - 0.15) / 0.35, 0.0, 1.0)
+    scalp = feather(cv2.morphologyEx(scalp, cv2.MORPH_OPEN, _disc(0.01 * size)), 0.02 * size)  # patches, not specks
+    return (matte * (1.0 - face_core) * (1.0 - 0.9 * scalp)).astype(np.float32)
+
+
+def _brows(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Both eyebrows (their landmarks' hulls): never hair, never under a hat, and they carry identity."""
+    return fill_polygons(
+        shape, [_hull(landmarks[list(regions.RIGHT_BROW)]), _hull(landmarks[list(regions.LEFT_BROW)])]
+    )
+
+
+def _disc(radius: float) -> np.ndarray:
+    radius = max(1, int(round(radius)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def _above_line(
+    landmarks: np.ndarray, shape: tuple[int, int], right: int, left: int, *, raise_by: float = 0.0
+) -> np.ndarray:
+    """Everything above the line through two landmarks (in the face's own orientation), the line raised by
+    ``raise_by`` face sizes."""
+    start, end = landmarks[right], landmarks[left]
+    direction = (end - start) / max(np.linalg.norm(end - start), 1e-6)
     normal = np.array([direction[1], -direction[0]])  # points up the face
+    start, end = (
+        start + normal * raise_by * regions.face_size(landmarks),
+        end + normal * raise_by * regions.face_size(landmarks),
+    )
     far = 4 * max(shape)
     polygon = np.array(
         [
-            right - direction * far,
-            left + direction * far,
-            left + direction * far + normal * far,
-            right - direction * far + normal * far,
+            start - direction * far,
+            end + direction * far,
+            end + direction * far + normal * far,
+            start - direction * far + normal * far,
         ]
     )
     return fill_polygons(shape, [polygon])
 
 
-def hair_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | None = None) -> np.ndarray:
-    """Hair: the person around the head, minus the face oval and the neck."""
-    shape = image.shape[:2]
-    person = person_mask(image) if person is None else person
-    size = regions.face_size(landmarks)
-    face = _grow(_face_oval(landmarks, shape), 0.01 * size)
-    mask = person * _head_region(landmarks, shape) * (1.0 - face) * (1.0 - _neck(landmarks, shape))
-    # Bald scalps and high foreheads are skin, not hair: drop pixels of the face's own skin colour.
-    mask *= 1.0 - skin_likeness(image, landmarks)
-    return feather(np.clip(mask, 0, 1), 0.01 * size)
+SKIN_SAMPLES = (regions.RIGHT_CHEEK, regions.LEFT_CHEEK, 151)
+"""Where the face's skin colour is read: both cheeks and the forehead."""
+UPPER_SKIN_SAMPLES = (151, 9, 6, 197)
+"""The forehead and the nose's bridge: skin even under a full beard."""
+SCALP_SAMPLES = (6, 197, regions.RIGHT_CHEEK, regions.LEFT_CHEEK)
+"""The nose's bridge and the cheeks: skin even under a fringe (the forehead's landmarks may lie on hair)."""
 
 
-def skin_likeness(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """How close each pixel's colour is to the cheeks' (1 = skin colour, 0 = far from it)."""
+def skin_likeness(image: np.ndarray, landmarks: np.ndarray, *, samples: tuple[int, ...] = SKIN_SAMPLES) -> np.ndarray:
+    """How close each pixel's colour is to the skin's at the ``samples`` landmarks (1 = skin colour, 0 = far)."""
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
     cheeks = np.zeros(image.shape[:2], np.uint8)
     size = regions.face_size(landmarks)
-    for index in (regions.RIGHT_CHEEK, regions.LEFT_CHEEK, 151):
+    for index in samples:
         x, y = landmarks[index]
         cv2.circle(cheeks, (int(x), int(y)), max(1, int(0.05 * size)), 1, -1)
-    samples = lab[cheeks > 0]
-    if len(samples) < 8:
+    pixels = lab[cheeks > 0]
+    if len(pixels) < 8:
         return np.zeros(image.shape[:2], np.float32)
     # Tight enough to keep light-brown hair (the astronaut's) while dropping a bald scalp (Biden's).
-    mean, spread = samples.mean(axis=0), samples.std(axis=0) + np.array([5.0, 2.0, 2.0], np.float32)
+    mean, spread = pixels.mean(axis=0), pixels.std(axis=0) + np.array([5.0, 2.0, 2.0], np.float32)
     distance = np.sqrt((((lab - mean) / (2.0 * spread)) ** 2).sum(axis=-1))
     return np.clip(1.3 - distance, 0.0, 1.0).astype(np.float32)
 
 
 def hat_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | None = None) -> np.ndarray:
-    """Hat: the person above the forehead, grown upwards so a taller hat fits."""
+    """Hat: the person above the forehead, grown upwards so a taller hat fits, then re-decided by colour (GrabCut)
+    with the brows, the face below them and skin-coloured forehead as sure background, and a soft matte edge."""
     shape = image.shape[:2]
     person = person_mask(image) if person is None else person
     size = regions.face_size(landmarks)
     face = _face_oval(landmarks, shape)
-    top = person * _above_brows(landmarks, shape) * _head_region(landmarks, shape) * (1.0 - face)
+    above = _above_brows(landmarks, shape)
+    top = person * above * _head_region(landmarks, shape) * (1.0 - face)
     grow = max(1, int(0.25 * size))
     # Grow upwards only: a one-sided vertical kernel anchored at its bottom.
     kernel = np.ones((grow, 1), np.uint8)
     upward = cv2.dilate(top, kernel, anchor=(0, grow - 1))
-    return feather(np.clip(np.maximum(top, upward * _above_brows(landmarks, shape)), 0, 1), 0.01 * size)
+    candidate = np.maximum(top, upward * above) * (1.0 - skin_likeness(image, landmarks))
+    # The brim may come down the forehead, but never over the brows: the other person's brows are not the hat.
+    brows = _grow(_brows(landmarks, shape), 0.04 * size) > 0.5
+    below_brows = face * (1.0 - _above_line(landmarks, shape, regions.RIGHT_BROW[0], regions.LEFT_BROW[0]))
+    crown = _above_line(landmarks, shape, regions.RIGHT_TEMPLE, regions.LEFT_TEMPLE, raise_by=0.25)
+    # Segmentation is unsure of hats (half of this one's pixels are a red hat before a red curtain): the crown's
+    # likelier half is the seed, well inside it.
+    seed = (candidate > 0.45) & (crown > 0.5)
+    sure_hat = cv2.erode(seed.astype(np.uint8), _disc(0.02 * size)) > 0
+    sure_not = brows | (below_brows > 0.5) | (_neck(landmarks, shape) > 0.5)
+    hat = grabcut_refine(image, candidate, sure_foreground=sure_hat, sure_background=sure_not)
+    hat = keep_connected(hat, sure_hat)
+    matte = alpha_matte(image, trimap(hat, max(1.0, 0.015 * size)))
+    return (matte * ~brows).astype(np.float32)
 
 
 def glasses_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -162,7 +232,7 @@ def glasses_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         + (168, 6, 197, regions.RIGHT_TEMPLE, regions.LEFT_TEMPLE, 162, 389, 116, 345, 117, 346, 118, 347)
     )
     center = landmarks[index].mean(axis=0)
-    points = center + (landmarks[index] - center) * 1.06
+    points = center + (landmarks[index] - center) * 1.16  # room for thick rims above the brows and below the eyes
     # Temples: carry the outer points outwards to the ears, where the arms run.
     outer = np.array([landmarks[regions.RIGHT_FACE_SIDE], landmarks[regions.LEFT_FACE_SIDE]])
     mask = fill_polygons(shape, [_hull(np.concatenate([points, outer]))])
@@ -192,17 +262,48 @@ def makeup_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return np.clip(np.maximum.reduce([feather(lips, 0.006 * size), feather(lids, 0.01 * size), cheeks]), 0, 1)
 
 
-def beard_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """Beard: the lower face from ear to ear below the nose, and a little under the jaw, outside the lips."""
+def _has_beard(image: np.ndarray, landmarks: np.ndarray, lower_face: np.ndarray) -> bool:
+    """Whether the lower face is covered by hair: far darker than the forehead and nose (a beard's median lightness
+    is about a third of the skin's, a shadowed chin's three quarters), or of another hue."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    size = regions.face_size(landmarks)
+    upper = np.zeros(image.shape[:2], np.uint8)
+    for index in UPPER_SKIN_SAMPLES:
+        x, y = landmarks[index]
+        cv2.circle(upper, (int(x), int(y)), max(1, int(0.05 * size)), 1, -1)
+    if upper.sum() < 8 or lower_face.sum() < 8:
+        return False
+    skin, lower = np.median(lab[upper > 0], axis=0), np.median(lab[lower_face], axis=0)
+    return bool(lower[0] < 0.65 * skin[0] or np.linalg.norm(lower[1:] - skin[1:]) > 12.0)
+
+
+def beard_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | None = None) -> np.ndarray:
+    """Beard: hair on the lower face from ear to ear below the nose and hanging below the jaw, outside the lips.
+
+    The region comes from the landmarks; what in it is beard is decided by colour (not the face's skin, then
+    GrabCut from the surest beard pixels), so a clean-shaven face has no beard and a long beard is not cut at the
+    jaw."""
     shape = image.shape[:2]
     size = regions.face_size(landmarks)
     jaw = landmarks[list(regions.JAW)]
     under_nose = landmarks[[411, 425, 436, 410, 0, 186, 216, 205, 187]][::-1]
     lower_face = fill_polygons(shape, [np.concatenate([jaw, under_nose[::-1]])])
-    chin_drop = cv2.dilate(lower_face, np.ones((max(1, int(0.08 * size)), 1), np.uint8), anchor=(0, 0))
-    mask = np.maximum(lower_face, chin_drop)
-    mask *= 1.0 - _grow(fill_polygons(shape, [landmarks[list(regions.LIPS_OUTER)]]), 0.01 * size)
-    return feather(mask, 0.015 * size)
+    drop = max(1, int(0.22 * size))
+    # Grow downwards only: a one-sided vertical kernel anchored at its bottom reaches below the jaw.
+    chin_drop = cv2.dilate(lower_face, np.ones((drop, 1), np.uint8), anchor=(0, drop - 1))
+    person = person_mask(image) if person is None else person
+    lips = _grow(fill_polygons(shape, [landmarks[list(regions.LIPS_OUTER)]]), 0.01 * size)
+    region = np.maximum(lower_face, chin_drop * person) * (1.0 - lips)
+    candidate = region * (1.0 - skin_likeness(image, landmarks, samples=UPPER_SKIN_SAMPLES))
+    core = cv2.erode((lower_face > 0.5).astype(np.uint8), _disc(0.03 * size)) > 0
+    sure_beard = cv2.erode(((candidate > 0.75) & core).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    if sure_beard.sum() < 0.03 * max(core.sum(), 1) or not _has_beard(image, landmarks, core):
+        return np.zeros(shape, np.float32)  # clean-shaven: shadows and stubble are the face's own
+    sure_not = (lips > 0.5) | (person < 0.2) | (region < 0.05)
+    beard = grabcut_refine(image, candidate, sure_foreground=sure_beard, sure_background=sure_not)
+    beard = keep_connected(beard, sure_beard)
+    matte = alpha_matte(image, trimap(beard, max(1.0, 0.015 * size)))
+    return (matte * (1.0 - lips)).astype(np.float32)
 
 
 def attribute_mask(
@@ -218,7 +319,7 @@ def attribute_mask(
     if kind == "makeup":
         return makeup_mask(image, landmarks)
     if kind == "beard":
-        return beard_mask(image, landmarks)
+        return beard_mask(image, landmarks, person=person)
     raise ValueError(f"attribute kind must be one of {ATTRIBUTE_KINDS}, got {kind!r}")
 
 
@@ -233,6 +334,64 @@ def combine_masks(automatic: np.ndarray, user: np.ndarray | None, *, mode: str =
     if mode == "add":
         return np.maximum(automatic, user).astype(np.float32)
     raise ValueError(f"mask mode must be 'add' or 'replace', got {mode!r}")
+
+
+STROKE_KINDS = ("hair", "hat", "beard")
+"""Kinds whose extent is decided by colour: a user's strokes are GrabCut seeds for them, not only painted pixels."""
+
+
+def _like_the_stroke(image: np.ndarray, stroke: np.ndarray, *, radius: float) -> np.ndarray:
+    """Pixels within ``radius`` of a stroke whose colour is that of the stroke's pixels (bool)."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    samples = lab[stroke]
+    mean, spread = samples.mean(axis=0), samples.std(axis=0) + np.array([8.0, 3.0, 3.0], np.float32)
+    near = cv2.dilate(stroke.astype(np.uint8), _disc(radius)) > 0
+    distance = np.sqrt((((lab - mean) / spread) ** 2).sum(axis=-1))
+    return near & (distance < 2.5)
+
+
+def refine_mask(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    kind: str,
+    automatic: np.ndarray,
+    user: np.ndarray | None,
+    *,
+    mode: str = "add",
+) -> np.ndarray:
+    """The attribute's mask once the user's brush and eraser have spoken.
+
+    Painted pixels (the user's mask above the automatic one) are sure foreground; with ``mode="replace"`` erased
+    pixels (below it) are sure background. For hair, hats and beards these strokes seed GrabCut over the whole
+    region, so one stroke on missed blond hair brings in the rest of it and one erased stroke on a collar takes
+    out what matches it; a soft matte follows. Other kinds (polygons over the landmarks) take the strokes as they
+    are (:func:`combine_masks`).
+    """
+    combined = combine_masks(automatic, user, mode=mode)
+    if user is None or kind not in STROKE_KINDS:
+        return combined
+    painted = user > automatic + 0.25
+    erased = (automatic > user + 0.25) if mode == "replace" else np.zeros(user.shape, bool)
+    if not painted.any() and not erased.any():
+        return combined
+    size = regions.face_size(landmarks)
+    sure_not = (
+        erased
+        | (fill_polygons(image.shape[:2], [landmarks[list(regions.FACE_OVAL)]]) > 0.5) & (automatic < 0.1) & ~painted
+    )
+    # GrabCut is slow to flip what starts as background: around a stroke, what has the stroke's colours starts as
+    # probable foreground instead.
+    probable = np.maximum(automatic, painted.astype(np.float32))
+    if painted.any():
+        probable = np.maximum(probable, (_like_the_stroke(image, painted, radius=0.35 * size) & ~sure_not))
+    # What the automatic mask is sure of and the user left alone stays: it gives GrabCut the attribute's colours.
+    kept = cv2.erode(((automatic > 0.8) & ~erased).astype(np.uint8), _disc(0.01 * size)) > 0
+    refined = grabcut_refine(image, probable, sure_foreground=painted | kept, sure_background=sure_not)
+    refined = keep_connected(refined, painted | (automatic > 0.5))
+    matte = alpha_matte(image, trimap(refined, max(1.0, 0.015 * size)))
+    matte[painted] = np.maximum(matte[painted], user[painted])
+    matte[erased] = np.minimum(matte[erased], user[erased])
+    return matte.astype(np.float32)
 
 
 def expand_mask(

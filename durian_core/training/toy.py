@@ -22,8 +22,8 @@ from durian_core.face import regions
 from durian_core.face.align import align_rigid
 from durian_core.face.keypoints import render_keypoint_maps
 from durian_core.face.masks import expand_mask
+from durian_core.face.template import FACE_TEMPLATE_3D
 from durian_core.training import store
-from durian_core.training.face_template import FACE_TEMPLATE_3D
 from durian_core.types import PreparedAttribute, PreparedInputs
 
 HAIR_STYLES = ("short", "bob", "long", "spiky", "bun")

@@ -1,0 +1,176 @@
+"""The editor does what a user looks for: masks hold only the attribute, the old hair is gone where the new one does
+not reach (background around the head, skin on it), hair edges are soft, strokes steer the mask, glasses are frames
+and tinted lenses, and the portrait's own hair as one end of a blend leaves the portrait untouched."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from durian_core.cache import FeatureCache
+from durian_core.config import GenerationSettings
+from durian_core.engines.editor import edit_portrait, remove_hair
+from durian_core.face import regions
+from durian_core.face.align import face_yaw
+from durian_core.face.landmarks import detect_landmarks
+from durian_core.face.masks import attribute_mask, fill_polygons, person_mask, refine_mask
+from durian_core.prepare import facing_away, mirror, prepare_inputs
+from durian_core.types import AttributeReference, GenerateRequest, Interpolation
+
+SETTINGS = GenerationSettings(engine="classical")
+
+
+@pytest.fixture(scope="module")
+def biden_landmarks(biden):
+    return detect_landmarks(biden)
+
+
+@pytest.fixture(scope="module")
+def astronaut_landmarks(astronaut):
+    return detect_landmarks(astronaut)
+
+
+def polygon(shape, landmarks, loop) -> np.ndarray:
+    return fill_polygons(shape, [landmarks[list(loop)]]) > 0.5
+
+
+def lab(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+
+
+def test_the_hair_mask_of_biden_leaves_out_his_collar_and_keeps_his_hair(biden, biden_landmarks):
+    mask = attribute_mask(biden, biden_landmarks, "hair")
+    chin = biden_landmarks[regions.CHIN]
+    # Everything below the chin beside the neck is collar, suit or curtain (the strip the old mask took).
+    below_chin = mask[int(chin[1]) :, :]
+    assert below_chin.max() < 0.2
+    face = polygon(mask.shape, biden_landmarks, regions.FACE_OVAL)
+    eye_level = int(biden_landmarks[regions.RIGHT_EYE_OUTER, 1])
+    # His white hair around the crown and above the ears (the thin top shows scalp, which is skin, not hair).
+    assert (mask[:eye_level] > 0.5).sum() > 0.12 * face.sum()
+
+
+def test_the_hat_mask_holds_the_hat_and_not_the_brows_or_forehead_under_it(example_attributes):
+    hat_image = example_attributes["hat"]
+    landmarks = detect_landmarks(hat_image)
+    mask = attribute_mask(hat_image, landmarks, "hat")
+    shape = mask.shape
+    brows = polygon(shape, landmarks, regions.RIGHT_BROW) | polygon(shape, landmarks, regions.LEFT_BROW)
+    assert mask[brows].max() < 0.05
+    # The knitted red is the hat: most of it is in the mask, and little of the mask is anything else.
+    redness = (hat_image[..., 0].astype(int) - hat_image[..., 1]) > 70
+    above_brows = np.arange(shape[0])[:, None] < landmarks[list(regions.RIGHT_BROW), 1].min()
+    hat = redness & above_brows & (np.abs(np.arange(shape[1]) - landmarks[regions.NOSE_TIP, 0]) < 140)[None, :]
+    assert mask[hat].mean() > 0.8
+    assert (mask > 0.5)[~hat].sum() < 0.15 * (mask > 0.5).sum()
+
+
+def test_a_clean_shaven_face_has_no_beard_and_a_bearded_one_does(obama, example_attributes):
+    assert attribute_mask(obama, detect_landmarks(obama), "beard").max() < 0.05
+    bearded = example_attributes["beard"]
+    landmarks = detect_landmarks(bearded)
+    beard = attribute_mask(bearded, landmarks, "beard")
+    chin = landmarks[regions.CHIN]
+    assert beard[int(chin[1]) - 5 : int(chin[1]) + 5, int(chin[0]) - 5 : int(chin[0]) + 5].mean() > 0.8
+    assert beard[polygon(beard.shape, landmarks, regions.LIPS_INNER)].mean() < 0.1
+
+
+def test_the_hair_matte_is_soft_along_its_edge(biden, biden_landmarks):
+    mask = attribute_mask(biden, biden_landmarks, "hair")
+    binary = (mask > 0.5).astype(np.uint8)
+    edge = cv2.morphologyEx(binary, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8)) > 0
+    fractional = (mask[edge] > 0.05) & (mask[edge] < 0.95)
+    assert fractional.mean() > 0.3  # a cut-out edge would be all 0s and 1s
+
+
+def test_removed_hair_becomes_background_around_the_head_and_skin_on_it(astronaut, astronaut_landmarks):
+    own = attribute_mask(astronaut, astronaut_landmarks, "hair")
+    removed = remove_hair(astronaut, own, np.zeros_like(own), astronaut_landmarks)
+    size = regions.face_size(astronaut_landmarks)
+    colours = lab(removed)
+    hair = lab(astronaut)[own > 0.8].mean(axis=0)
+    person = person_mask(astronaut)
+    background = lab(astronaut)[(person < 0.2)[:, :]][:2000].mean(axis=0)
+    cheeks = lab(astronaut)[polygon(own.shape, astronaut_landmarks, (205, 50, 101, 36))].mean(axis=0)
+    top = astronaut_landmarks[regions.FOREHEAD_TOP]
+    face_sides = astronaut_landmarks[[regions.RIGHT_FACE_SIDE, regions.LEFT_FACE_SIDE], 0]
+    # Beside the head, where her hair was widest: now the grey studio backdrop.
+    side = colours[int(top[1]) : int(top[1] + 0.1 * size), int(face_sides[0] - 0.12 * size)].mean(axis=0)
+    assert np.linalg.norm(side - background) < np.linalg.norm(side - hair)
+    # Just above the forehead, where her fringe was: now skin.
+    scalp = colours[int(top[1] - 0.05 * size), int(top[0] - 0.05 * size) : int(top[0] + 0.05 * size)].mean(axis=0)
+    assert np.linalg.norm(scalp - cheeks) < np.linalg.norm(scalp - hair)
+    assert np.linalg.norm(scalp - cheeks) < 30
+    # The face itself is untouched.
+    eyes = polygon(own.shape, astronaut_landmarks, regions.RIGHT_EYE)
+    assert np.array_equal(removed[eyes], astronaut[eyes])
+
+
+def test_a_brush_stroke_seeds_grabcut_and_an_erased_stroke_takes_out_what_matches(biden, biden_landmarks):
+    full = attribute_mask(biden, biden_landmarks, "hair")
+    # An automatic mask that missed his hair on one side of his head, and one short stroke there.
+    middle = int(biden_landmarks[regions.NOSE_TIP, 0])
+    missed = full.copy()
+    missed[:, :middle] = 0.0
+    hair_there = (full > 0.8) & (np.arange(full.shape[1]) < middle)[None, :]
+    ys, xs = np.nonzero(hair_there)
+    y, x = int(np.median(ys)), int(np.median(xs))
+    user = missed.copy()
+    stroke = np.zeros(user.shape, bool)
+    stroke[y - 3 : y + 3, x - 3 : x + 3] = True
+    user[stroke] = 1.0
+    refined = refine_mask(biden, biden_landmarks, "hair", missed, user, mode="replace")
+    assert refined[stroke].min() > 0.9
+    recovered = (refined > 0.5) & hair_there & ~stroke
+    assert recovered.sum() > 10 * stroke.sum()  # the stroke brought in hair around it, not only its own pixels
+    # Without a stroke, the painted mask is the automatic one and nothing changes.
+    assert np.array_equal(refine_mask(biden, biden_landmarks, "hair", missed, missed.copy(), mode="replace"), missed)
+    # Erasing the top of his head removes it, whatever GrabCut would decide.
+    erased_user = full.copy()
+    top = int(biden_landmarks[regions.FOREHEAD_TOP, 1])
+    erased_user[:top, :] = 0.0
+    erased = refine_mask(biden, biden_landmarks, "hair", full, erased_user, mode="replace")
+    assert erased[:top].max() == 0.0
+    assert (erased[top:] > 0.5).sum() > 0.5 * (full[top:] > 0.5).sum()
+
+
+def test_glasses_frames_are_opaque_and_the_lenses_tint_the_portraits_own_eyes(astronaut, example_attributes):
+    request = GenerateRequest(
+        astronaut, (AttributeReference(example_attributes["glasses"], "glasses"),), settings=SETTINGS
+    )
+    prepared = prepare_inputs(request, cache=FeatureCache())
+    still = edit_portrait(prepared)
+    landmarks = prepared.portrait_landmarks
+    shape = still.shape[:2]
+    aligned = prepared.attributes[0].aligned_image
+    frames = (lab(aligned)[..., 0] < 40) & (prepared.attributes[0].aligned_mask > 0.5)
+    frames &= ~polygon(shape, landmarks, regions.RIGHT_EYE) & ~polygon(shape, landmarks, regions.LEFT_EYE)
+    assert lab(still)[frames][:, 0].mean() < 50  # the frames are there, dark
+    # Through the lens: her own iris and lids (they match her portrait in shape), only darker.
+    eye = polygon(shape, landmarks, regions.RIGHT_EYE)
+    before, after = astronaut[eye].astype(float), still[eye].astype(float)
+    assert np.corrcoef(before.mean(axis=1), after.mean(axis=1))[0, 1] > 0.9
+    assert 0.5 < after.mean() / before.mean() < 0.97
+
+
+def test_her_own_hair_as_one_end_of_a_blend_is_the_untouched_portrait(astronaut, biden):
+    request = GenerateRequest(
+        astronaut,
+        (AttributeReference(astronaut, "hair"), AttributeReference(biden, "hair")),
+        interpolation=Interpolation(0, 1, 0.0),
+        settings=SETTINGS,
+    )
+    prepared = prepare_inputs(request, cache=FeatureCache())
+    assert np.array_equal(edit_portrait(prepared), prepared.portrait)
+    halfway = edit_portrait(prepared.__class__(**{**prepared.__dict__, "interpolation": Interpolation(0, 1, 0.5)}))
+    assert np.abs(halfway.astype(int) - prepared.portrait).mean() > 0.5
+
+
+def test_hair_is_mirrored_onto_a_head_turned_the_other_way(biden, biden_landmarks):
+    flipped, points = mirror(biden, biden_landmarks)
+    assert face_yaw(biden_landmarks) > 0.1 and face_yaw(points) < -0.1
+    assert facing_away(biden_landmarks, points) and not facing_away(biden_landmarks, biden_landmarks)
+    # The mirrored landmarks are a face again: its right eye is on the image's left.
+    assert points[regions.RIGHT_EYE_OUTER, 0] < points[regions.LEFT_EYE_OUTER, 0]
+    np.testing.assert_allclose(points, detect_landmarks(flipped), atol=0.03 * regions.face_size(points))
