@@ -33,7 +33,7 @@ from durian_app.runs import run_stoppable
 from durian_app.session import AttributeEntry, Attributes
 from durian_app.text import CHOICES, CSS, INTRO, LABELS, MESSAGES, TEXT
 from durian_app.workdir import OUTPUT_MAX_AGE_S, prune_work_dir, store_png, work_dir
-from durian_core.api import automatic_mask, build_request, choose_engine, generate, preview, save_result
+from durian_core.api import automatic_mask, build_request, choose_engine, generate, preview
 from durian_core.cache import default_cache
 from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, GenerationSettings, MediaLimits
 from durian_core.face.matting import warm_up
@@ -60,7 +60,7 @@ def working_image(path: str) -> np.ndarray:
 
 def settings_from(values: dict[str, Any]) -> GenerationSettings:
     """The advanced-section values (keyword inputs named after the settings' fields) as settings."""
-    integers = {"seed", "num_inference_steps", "output_size"}
+    integers = {"seed", "num_inference_steps", "output_size", "face_index"}
     known = {name: (int(value) if name in integers else value) for name, value in values.items() if value is not None}
     return replace(DEFAULTS, **known)
 
@@ -263,16 +263,26 @@ def generate_result(
         driver=driver if motion == "video" else None,
     )
     loaded = time.perf_counter() - start
+    prune_work_dir()
+    suffix = ".mp4" if request.driver is not None else ".png"
+    target = work_dir() / f"durian-{uuid.uuid4().hex[:16]}{suffix}"
     result = yield from run_stoppable(
-        lambda report: generate(request, weights=weights, progress=report),
+        lambda report: generate(request, weights=weights, progress=report, output=target),
         progress=progress,
         show=lambda fraction, message: (gr.skip(), gr.skip(), gr.skip(), progress_line(fraction, message)),
         unchanged=(gr.skip(),) * 4,
     )
-    prune_work_dir()
-    path = str(save_result(result, work_dir(), stem=f"durian-{uuid.uuid4().hex[:16]}"))
+    path = str(result.path)
     status = status_line(result, timings={"load": loaded}, total=time.perf_counter() - start)
-    yield result.still, (path if result.fps is not None else None), path, status
+    still = result.still if result.frames is not None else first_frame(path)
+    yield still, (path if result.fps is not None else None), path, status
+
+
+def first_frame(path: str) -> np.ndarray:
+    """The first frame of a written video: the still shown beside it."""
+    from durian_core.media import open_video
+
+    return next(open_video(path).iter_frames()).copy()
 
 
 @user_errors
@@ -405,7 +415,7 @@ def build_advanced(c: dict[str, Any]) -> None:
                 0, 2, value=DEFAULTS.motion_multiplier, step=0.05, label=LABELS["motion_multiplier"]
             )
         with gr.Row():
-            c["output_size"] = gr.Slider(256, 1024, value=DEFAULTS.output_size, step=64, label=LABELS["output_size"])
+            c["output_size"] = gr.Slider(256, 4096, value=DEFAULTS.output_size, step=64, label=LABELS["output_size"])
             c["seed"] = gr.Number(value=DEFAULTS.seed, precision=0, label=LABELS["seed"])
         with gr.Row():
             c["num_inference_steps"] = gr.Slider(

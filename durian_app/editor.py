@@ -9,7 +9,7 @@ from durian_core.media import load_mask
 
 # Attribute images are analysed at the default output size, so the core finds their landmarks and masks already
 # cached when it prepares a request at that size.
-WORKING_SIZE = GenerationSettings().output_size
+WORKING_SIZE = GenerationSettings().work_size
 MASK_COLOUR = (255, 64, 160)  # the mask layer's colour in the editor: visible on hair, skin and backgrounds
 MASK_OPACITY = 0.55  # the layer's alpha where the mask is 1; the image stays visible underneath
 EDITOR_FILL = 236  # grey around images that are not square, in the editor's square canvas

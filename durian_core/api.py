@@ -3,18 +3,24 @@ load an engine, prepare, generate, save."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from durian_core.cache import FeatureCache, default_cache
-from durian_core.config import GenerationSettings
+import numpy as np
+
+from durian_core.cache import FeatureCache, content_key, default_cache
+from durian_core.config import FaceSettings, GenerationSettings
 from durian_core.engines.base import Engine
 from durian_core.errors import DurianInputError
-from durian_core.media import ImageSource, load_image, load_mask, load_video
+from durian_core.face.landmarks import LandmarkTracker
+from durian_core.face.motion import Retargeter, retarget_motion
+from durian_core.media import ImageSource, load_image, load_mask, open_video
 from durian_core.prepare import automatic_mask, prepare_inputs
 from durian_core.types import (
     AttributeReference,
@@ -85,14 +91,15 @@ def build_request(
 ) -> GenerateRequest:
     """One request from a portrait (a file, bytes or an array), attribute references and a driver.
 
-    A driver given as a path is loaded here, cut to ``settings.max_seconds``; ``None`` makes a still edit.
+    A driver given as a path is opened here (checked, cut to ``settings.max_seconds``; its frames stream when the
+    generation runs); ``None`` makes a still edit.
 
     Raises:
         DurianInputError: an input cannot be read, or the interpolation does not fit the attributes.
     """
     image = load_image(portrait).rgb
     if isinstance(driver, str | os.PathLike):
-        driver = load_video(driver, max_seconds=settings.max_seconds)
+        driver = open_video(driver, max_seconds=settings.max_seconds)
     try:
         return GenerateRequest(image, tuple(attributes), driver=driver, interpolation=interpolation, settings=settings)
     except ValueError as error:
@@ -166,34 +173,222 @@ def generate(
     cache: FeatureCache | None = None,
     weights: str | None = None,
     progress: ProgressCallback = no_progress,
+    output: str | os.PathLike | None = None,
 ) -> GenerateResult:
-    """Run one request end to end: an animation when it has a driver, a still edit otherwise."""
+    """Run one request end to end: an animation when it has a driver, a still edit otherwise.
+
+    With ``output`` (an ``.mp4`` for an animation, an image file for a still) the result is written there, and an
+    animation streams from the driver's decoder to the encoder frame by frame, so its length costs no memory;
+    without it, the frames are returned in memory (fine for short clips and stills).
+    """
     cache = cache or default_cache()
-    choice = choose_engine(request.settings.engine, weights=weights)
+    settings = request.settings
+    choice = choose_engine(settings.engine, weights=weights)
     engine = load_engine(choice)
     start = time.perf_counter()
-    prepared = prepare_inputs(request, cache=cache, progress=lambda f, m: progress(0.2 * f, m))
+    prepared = prepare_inputs(request, cache=cache, progress=lambda f, m: progress(0.1 * f, m))
     timings = {"prepare": time.perf_counter() - start}
-    frames, engine_timings = engine.generate(
-        prepared, request.settings, cache=cache, progress=lambda f, m: progress(0.2 + 0.8 * f, m)
-    )
-    timings.update(engine_timings)
-    notes = [choice.reason]
     driver = request.driver
+    notes = [choice.reason]
     if driver is not None and driver.truncated_from is not None:
         notes.append(
-            f"the driving video is {driver.truncated_from:.1f} s long; only the first "
-            f"{len(driver.frames) / driver.fps:.1f} s were used"
+            f"the driving video is {driver.truncated_from:.1f} s long; only the first {driver.seconds:.1f} s were used"
         )
-    progress(1.0, "done")
-    return GenerateResult(
-        frames=frames,
-        fps=prepared.fps,
-        engine=engine.name,
-        audio_source=prepared.audio_path,
-        timings=timings,
-        notes=tuple(notes),
+    result = GenerateResult(
+        frames=None, fps=None, engine=engine.name, audio_source=prepared.audio_path, notes=tuple(notes)
     )
+    if driver is None:
+        frames, engine_timings = engine.generate(prepared, settings, cache=cache, progress=progress)
+        timings.update(engine_timings)
+        result.frames = prepared.paste(frames[0])[None]
+        if output is not None:
+            from durian_core.media import write_image
+
+            result.path = write_image(result.frames[0], output)
+    else:
+        result.fps = driver.fps
+        sink = _FrameSink(output, fps=driver.fps, audio_path=prepared.audio_path)
+        with sink:
+            render = _stream_classical if getattr(engine, "streams", False) else _render_whole
+            timings.update(render(engine, prepared, driver, settings, cache=cache, sink=sink, progress=progress))
+            result.frames, result.path = sink.finish()
+        result.frame_count = sink.count
+        if sink.writer is not None:
+            timings["encode"] = sink.seconds
+    result.timings = timings
+    progress(1.0, "done")
+    return result
+
+
+class _FrameSink:
+    """Where finished full-size frames go: an mp4 encoder (``path`` given) or a list in memory."""
+
+    def __init__(self, path, *, fps: float, audio_path: str | None) -> None:
+        from durian_core.media import VideoWriter
+
+        self.writer = None if path is None else VideoWriter(path, fps=fps, audio_path=audio_path)
+        self.frames: list[np.ndarray] = []
+        self.count = 0
+        self.seconds = 0.0  # spent encoding
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.writer is not None:
+            start = time.perf_counter()
+            self.writer.write(frame)
+            self.seconds += time.perf_counter() - start
+        else:
+            self.frames.append(frame)
+        self.count += 1
+
+    def finish(self) -> tuple[np.ndarray | None, Path | None]:
+        if self.writer is not None:
+            start = time.perf_counter()
+            path = self.writer.close()
+            self.seconds += time.perf_counter() - start
+            return None, path
+        if not self.frames:
+            raise DurianInputError("the driving video gave no frames to animate")
+        return np.stack(self.frames), None
+
+    def __enter__(self) -> _FrameSink:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is not None and self.writer is not None:
+            self.writer.discard()
+
+
+def driver_key(driver: DrivingVideo) -> str:
+    """What identifies a driver's motion in the cache: its decoded pixels, or its file's bytes and the cut (the
+    same clip uploaded again under another name is the same driver)."""
+    if driver.frames is not None:
+        return content_key(driver.frames)
+    digest = hashlib.blake2b(digest_size=16)
+    with open(driver.path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return content_key("file", digest.hexdigest(), driver.frame_count, driver.size)
+
+
+def _stream_classical(engine, prepared, driver, settings, *, cache, sink, progress) -> dict[str, float]:
+    """Decoder → landmarks → retargeting → the engine's renderer → paste-back → encoder, one frame at a time.
+
+    Decoding and landmark tracking run in a thread of their own, a few frames ahead of rendering and encoding, so
+    the two halves use both cores of a laptop. The driver's landmarks are tracked as its frames arrive
+    (:class:`LandmarkTracker`) and kept in the cache, so a second generation with the same driver (a new α, weight
+    or multiplier) only decodes and renders.
+    """
+    started = time.perf_counter()
+    render, timings = engine.renderer(prepared, settings, cache=cache)
+    retarget = Retargeter(prepared.portrait_landmarks, multiplier=settings.motion_multiplier)
+    seam = prepared.placement.seam() if prepared.placement is not None and not prepared.placement.is_whole else None
+    total = max(1, driver.frame_count)
+    report_every = max(1, total // 50)
+    # Decoded drivers were tracked while preparing; streamed ones may have been tracked by an earlier run.
+    known = prepared.driver_landmarks
+    key = None if known is not None else driver_key(driver)
+    if known is None:
+        known = cache.get("motion", key)
+    tracked: list[np.ndarray] = []
+
+    def pairs() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if known is not None:
+            yield from zip(driver.iter_frames(), known)
+            return
+        tracker = LandmarkTracker(settings=FaceSettings())
+        for frame in driver.iter_frames():
+            for pair in tracker.push(frame):
+                tracked.append(pair[1])
+                yield pair
+        for pair in tracker.finish():
+            tracked.append(pair[1])
+            yield pair
+
+    start = time.perf_counter()
+    for frame, landmarks in read_ahead(pairs(), depth=READ_AHEAD):
+        crop = render(retarget(landmarks), frame, landmarks)
+        sink.write(crop if seam is None else prepared.paste(crop, seam=seam))
+        done = sink.count
+        if done % report_every == 0 or done == total:
+            progress(0.1 + 0.9 * min(done / total, 1.0), f"animating frame {done} of {total}")
+    if tracked:
+        cache.put("motion", key, np.stack(tracked).astype(np.float32))
+    timings["animate"] = time.perf_counter() - start
+    timings["total_render"] = time.perf_counter() - started
+    return timings
+
+
+READ_AHEAD = 8
+"""Frames the decoding and tracking thread may run ahead of rendering: enough to keep both cores busy, few
+enough that memory does not grow."""
+
+
+def read_ahead(items: Iterator, *, depth: int) -> Iterator:
+    """``items``, produced in a thread of its own at most ``depth`` ahead of the consumer.
+
+    An exception in the producer is raised in the consumer; a consumer that stops early (an error, the app's Stop)
+    stops the producer at its next item.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    finished = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        handoff.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put((True, finished))
+        except BaseException as error:  # handed to the consumer, which raises it
+            handoff.put((False, error))
+
+    thread = threading.Thread(target=produce, name="durian-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = handoff.get()
+            if not ok:
+                raise item
+            if item is finished:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting to hand over, then let it end
+            try:
+                handoff.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+def _render_whole(engine, prepared, driver, settings, *, cache, sink, progress) -> dict[str, float]:
+    """Engines that need the whole motion at once (the durian engine's windows): track the driver first (its
+    frames stream; only its landmarks are kept), then generate, paste back and write frame by frame."""
+    if prepared.motion is None:
+        key = driver_key(driver)
+
+        def track() -> np.ndarray:
+            tracker = LandmarkTracker(settings=FaceSettings())
+            found = [landmarks for frame in driver.iter_frames() for _, landmarks in tracker.push(frame)]
+            found += [landmarks for _, landmarks in tracker.finish()]
+            return np.stack(found).astype(np.float32)
+
+        tracks = cache.get_or_compute("motion", key, track)
+        motion = retarget_motion(prepared.portrait_landmarks, tracks, multiplier=settings.motion_multiplier)
+        prepared = replace(prepared, motion=motion, driver_landmarks=tracks)
+    frames, timings = engine.generate(
+        prepared, settings, cache=cache, progress=lambda f, m: progress(0.1 + 0.8 * f, m)
+    )
+    seam = prepared.placement.seam() if prepared.placement is not None and not prepared.placement.is_whole else None
+    for frame in frames:
+        sink.write(frame if seam is None else prepared.paste(frame, seam=seam))
+    return timings
 
 
 def preview(

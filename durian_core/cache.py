@@ -88,6 +88,18 @@ class FeatureCache:
         self.put(namespace, key, value)
         return value
 
+    def get(self, namespace: str, key: str) -> Any | None:
+        """The cached value for ``(namespace, key)``, or ``None`` (counted as a hit or a miss)."""
+        item_key = (namespace, key)
+        with self._lock:
+            counts = self._counts.setdefault(namespace, {"hits": 0, "misses": 0})
+            if item_key in self._items:
+                self._items.move_to_end(item_key)
+                counts["hits"] += 1
+                return self._items[item_key][0]
+            counts["misses"] += 1
+            return None
+
     def put(self, namespace: str, key: str, value: Any) -> None:
         size = nbytes(value)
         with self._lock:

@@ -33,7 +33,12 @@ class _AttributeAction(argparse.Action):
         namespace.attributes = attributes
 
 
-SETTING_FLAGS = {"motion_multiplier": "--multiplier", "output_size": "--size", "num_inference_steps": "--steps"}
+SETTING_FLAGS = {
+    "motion_multiplier": "--multiplier",
+    "output_size": "--size",
+    "num_inference_steps": "--steps",
+    "face_index": "--face",
+}
 """Short flags for a few settings; every other setting's flag is its field name with dashes."""
 
 
@@ -130,8 +135,26 @@ def _build_request(args: argparse.Namespace):
     )
 
 
+def _progress_line(stream):
+    """A progress callback that rewrites one line of a terminal (and prints nothing when it is not one)."""
+    if not stream.isatty():
+        return lambda fraction, message: None
+    last = [-1]
+
+    def report(fraction: float, message: str) -> None:
+        percent = int(fraction * 100)
+        if percent != last[0]:
+            last[0] = percent
+            stream.write(f"\r{percent:3d}% {message}\033[K")
+            stream.flush()
+            if fraction >= 1.0:
+                stream.write("\n")
+
+    return report
+
+
 def _run_generate(args: argparse.Namespace) -> int:
-    from durian_core.api import generate, save_result
+    from durian_core.api import generate
 
     output = Path(args.output)
     if args.driving and output.suffix.lower() != ".mp4":
@@ -139,13 +162,10 @@ def _run_generate(args: argparse.Namespace) -> int:
     if not args.driving and output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".mp4"):
         raise DurianInputError(f"a still edit is written as .png, got {output.name}")
     request = _build_request(args)
-    result = generate(request, weights=args.weights)
-    if result.fps is None:
-        from durian_core.media import write_image
-
-        path = write_image(result.still, output)
-    else:
-        path = save_result(result, output.parent, stem=output.stem)
+    if request.driver is None and output.suffix.lower() == ".mp4":
+        output = output.with_suffix(".png")
+    result = generate(request, weights=args.weights, output=output, progress=_progress_line(args.progress_stream))
+    path = result.path
     timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
     sys.stdout.write(f"wrote {path} with the {result.engine} engine ({timings})\n")
     for note in result.notes:
@@ -268,21 +288,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def _native_logs_silenced(enabled: bool):
-    """Send file descriptor 2 to /dev/null while the work runs.
+    """Send file descriptor 2 to /dev/null while the work runs; yields a stream to the real standard error.
 
     MediaPipe's and TensorFlow Lite's C++ code log start-up chatter straight to fd 2, which would bury the one
-    ``error:`` line a user needs. Python's own messages are written after fd 2 is restored.
+    ``error:`` line a user needs. Python's own messages are written after fd 2 is restored; progress goes to the
+    yielded stream meanwhile.
     """
     if not enabled:
-        yield
+        yield sys.stderr
         return
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
+    stream = os.fdopen(os.dup(saved), "w", buffering=1)
     try:
-        yield
+        yield stream
     finally:
+        stream.close()
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
@@ -295,7 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="keep native libraries' log output")
     args = parser.parse_args(argv)
     try:
-        with _native_logs_silenced(not args.verbose):
+        with _native_logs_silenced(not args.verbose) as progress_stream:
+            args.progress_stream = progress_stream
             return args.func(args)
     except (DurianInputError, ValueError) as error:
         sys.stderr.write(f"error: {error}\n")

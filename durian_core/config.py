@@ -23,7 +23,7 @@ class MediaLimits:
     min_image_side: int = 64  # below this a face has too few pixels for landmarks
     max_image_side: int = 4096  # larger images are downscaled: nothing downstream gains from more
     max_image_megapixels: float = 50.0  # refused outright: decompression bombs and absurd scans
-    max_video_seconds: float = 20.0  # longer drivers are cut, and the result says so
+    max_video_seconds: float = 600.0  # the most a driver may be asked to give (drivers stream: length costs no memory)
     max_video_side: int = 1024  # driver frames are downscaled; landmarks need no more
     max_file_bytes: int = 200 * 1024 * 1024  # uploads above this are refused before decoding
 
@@ -46,8 +46,10 @@ class GenerationSettings:
     engine: str = "auto"  # which engine runs: auto (durian with weights and a GPU, else classical), classical, durian
     seed: int = 0  # seed of the diffusion engine's noise: the same seed gives the same video
     motion_multiplier: float = 1.0  # scales the driver's motion before it reaches the portrait (0 freezes it)
-    max_seconds: float = 20.0  # use at most this many seconds of the driving video
-    output_size: int = 512  # longest side of the output frames, in pixels
+    max_seconds: float = 120.0  # use at most this many seconds of the driving video (at most 600)
+    output_size: int = 2048  # longest side of the output at most, in pixels (a smaller portrait keeps its size)
+    work_size: int = 512  # longest side of the crop around the face that the engines work on
+    face_index: int = 0  # which face of the portrait to edit: 0 is the largest, 1 the next, and so on
     # Diffusion engine only.
     num_inference_steps: int = 25  # denoising steps (durian engine)
     guidance_portrait: float = 1.0  # portrait guidance scale λ_p of signal-fusion guidance (durian engine)
@@ -62,10 +64,16 @@ class GenerationSettings:
             raise ValueError(f"engine must be one of {ENGINE_NAMES}, got {self.engine!r}")
         if not 0.0 <= self.motion_multiplier <= 3.0:
             raise ValueError(f"motion_multiplier must be within [0, 3], got {self.motion_multiplier}")
-        if self.max_seconds <= 0:
-            raise ValueError(f"max_seconds must be positive, got {self.max_seconds}")
-        if not 64 <= self.output_size <= 2048:
-            raise ValueError(f"output_size must be within [64, 2048], got {self.output_size}")
+        if not 0 < self.max_seconds <= MediaLimits().max_video_seconds:
+            raise ValueError(
+                f"max_seconds must be within (0, {MediaLimits().max_video_seconds:g}], got {self.max_seconds}"
+            )
+        if not 64 <= self.output_size <= 4096:
+            raise ValueError(f"output_size must be within [64, 4096], got {self.output_size}")
+        if not 64 <= self.work_size <= 1024:
+            raise ValueError(f"work_size must be within [64, 1024], got {self.work_size}")
+        if self.face_index < 0:
+            raise ValueError(f"face_index must be 0 (the largest face) or more, got {self.face_index}")
         if self.num_inference_steps < 1:
             raise ValueError(f"num_inference_steps must be at least 1, got {self.num_inference_steps}")
         if self.window < 1 or not 0 <= self.overlap < self.window:

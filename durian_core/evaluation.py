@@ -253,13 +253,16 @@ def cross_identity_grid(
             layer = prepared.attributes[0]
             still = result.still
             outputs[portrait_name, attribute_name] = still
-            distance = colour_distance(still, layer.aligned_mask, layer.image, layer.mask)
+            work = prepared.placement.cut(still) if prepared.placement is not None else still
+            distance = colour_distance(work, layer.aligned_mask, layer.image, layer.mask)
             cells.append(
                 {
                     "portrait": portrait_name,
                     "attribute": attribute_name,
                     "kind": kind,
-                    "identity_distance": identity_distance(still, prepared.portrait) if identity_available() else None,
+                    "identity_distance": identity_distance(still, prepared.full_portrait)
+                    if identity_available()
+                    else None,
                     "colour_distance": distance["histogram"],
                     "colour_delta_e": distance["delta_e"],
                 }

@@ -18,6 +18,7 @@ from durian_core.face.landmarks import detect_landmarks, track_landmarks
 from durian_core.face.masks import attribute_mask, refine_mask
 from durian_core.face.motion import retarget_motion
 from durian_core.face.template import mirror_indices
+from durian_core.placement import work_crop
 from durian_core.types import (
     AttributeReference,
     GenerateRequest,
@@ -63,10 +64,17 @@ def mirror(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.nda
     return flipped, points[mirror_indices()]
 
 
-def image_landmarks(image: np.ndarray, *, cache: FeatureCache, key: str | None = None) -> np.ndarray:
-    """Landmarks of an image, from the cache when the same pixels were seen before."""
+def image_landmarks(image: np.ndarray, *, cache: FeatureCache, key: str | None = None, face: int = 0) -> np.ndarray:
+    """Landmarks of face ``face`` (0 = the largest) of an image, from the cache when the same pixels were seen."""
     key = key or content_key(image)
-    return cache.get_or_compute("landmarks", key, lambda: detect_landmarks(image))
+    if face == 0:
+        return cache.get_or_compute("landmarks", key, lambda: detect_landmarks(image))
+    return cache.get_or_compute("landmarks", content_key(key, face), lambda: detect_landmarks(image, face=face))
+
+
+def fit_longest(image: np.ndarray, longest: int) -> np.ndarray:
+    """``image`` downscaled so its longest side is at most ``longest``; a smaller image is left as it is."""
+    return resize_longest(image, longest) if max(image.shape[:2]) > longest else image
 
 
 def automatic_mask(image: np.ndarray, kind: str, *, cache: FeatureCache | None = None) -> np.ndarray:
@@ -90,6 +98,7 @@ def _prepare_attribute(
     portrait_landmarks: np.ndarray,
     longest: int,
     cache: FeatureCache,
+    source_key: str,
 ) -> PreparedAttribute:
     image = resize_longest(reference.image, longest)
     user_mask = None
@@ -119,7 +128,7 @@ def _prepare_attribute(
         image_key=image_key,
     )
     # The portrait's own hair as one end of a blend (my hair ↔ theirs): that end is the portrait untouched.
-    return replace(prepared, from_portrait=image_key == portrait_key)
+    return replace(prepared, from_portrait=content_key(reference.image) == source_key)
 
 
 def align_attribute(
@@ -176,9 +185,14 @@ def prepare_inputs(
     cache = cache or default_cache()
     settings = request.settings
     progress(0.0, "finding the face in the portrait")
-    portrait = resize_longest(request.portrait, settings.output_size)
+    source_key = content_key(request.portrait)  # an attribute image that is this one is the portrait itself
+    full_portrait = fit_longest(request.portrait, settings.output_size)
+    full_landmarks = image_landmarks(full_portrait, cache=cache, face=settings.face_index)
+    placement = work_crop(full_landmarks, full_portrait.shape[1::-1], work_size=settings.work_size)
+    # The engines work on the crop around the chosen face; its landmarks are the full portrait's, carried over.
+    portrait = placement.cut(full_portrait)
     portrait_key = content_key(portrait)
-    portrait_landmarks = image_landmarks(portrait, cache=cache, key=portrait_key)
+    portrait_landmarks = placement.to_work(full_landmarks)
     kinds = sorted({reference.kind for reference in request.attributes})
     portrait_masks = {
         kind: _cached_mask(portrait, portrait_landmarks, kind, key=portrait_key, cache=cache) for kind in kinds
@@ -190,13 +204,17 @@ def prepare_inputs(
             portrait=portrait,
             portrait_key=portrait_key,
             portrait_landmarks=portrait_landmarks,
-            longest=settings.output_size,
+            longest=settings.work_size,
             cache=cache,
+            source_key=source_key,
         )
         for reference in request.attributes
     )
-    motion = fps = audio_path = None
-    if request.driver is not None:
+    own_hair = _cached_mask(portrait, portrait_landmarks, "hair", key=portrait_key, cache=cache)
+    motion = fps = audio_path = driver_landmarks = driver_frames = None
+    if request.driver is not None and request.driver.frames is None:
+        fps, audio_path = request.driver.fps, request.driver.audio_path  # streamed: tracked as it plays
+    elif request.driver is not None:
         driver = request.driver
         progress(0.1, "tracking the driver's face")
         driver_key = content_key(driver.frames)
@@ -206,10 +224,15 @@ def prepare_inputs(
             content_key(portrait_key, driver_key, float(settings.motion_multiplier)),
             lambda: retarget_motion(portrait_landmarks, driver_landmarks, multiplier=settings.motion_multiplier),
         )
-        fps, audio_path = driver.fps, driver.audio_path
+        fps, audio_path, driver_frames = driver.fps, driver.audio_path, driver.frames
     return PreparedInputs(
         portrait=portrait,
         portrait_landmarks=portrait_landmarks,
+        full_portrait=full_portrait,
+        placement=placement,
+        own_hair=own_hair,
+        driver_frames=driver_frames,
+        driver_landmarks=driver_landmarks,
         portrait_masks=portrait_masks,
         attributes=attributes,
         interpolation=request.interpolation,

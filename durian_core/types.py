@@ -6,12 +6,14 @@ media code, so every other module can depend on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from durian_core.config import ATTRIBUTE_KINDS, GenerationSettings
+from durian_core.placement import WorkCrop
 
 ProgressCallback = Callable[[float, str], None]
 """Called with a fraction in [0, 1] and a short description of the stage.
@@ -97,12 +99,35 @@ def blend_terms(weights: Sequence[float], interpolation: Interpolation | None) -
 
 @dataclass(frozen=True, eq=False)
 class DrivingVideo:
-    """The motion source: decoded frames plus what is needed to carry its audio over."""
+    """The motion source: its frames (decoded, or streamed from a file), frame rate, and what carries its audio."""
 
-    frames: np.ndarray  # F×H×W×3 uint8
+    frames: np.ndarray | None  # F×H×W×3 uint8 when decoded; None when the frames stream from ``stream``
     fps: float
     audio_path: str | None = None  # a file whose audio track goes into the output, if it has one
     truncated_from: float | None = None  # the original duration in seconds when the clip was cut
+    stream: Callable[[], Iterator[np.ndarray]] | None = None  # a fresh iterator over the frames, per call
+    count: int | None = None  # frames it has (streamed ones: as the container says, cut to the limit)
+    size: tuple[int, int] | None = None  # (width, height) of its frames
+    name: str = ""  # the file's name, for messages
+    path: str | None = None  # the file it streams from
+
+    def __post_init__(self) -> None:
+        if self.frames is None and self.stream is None:
+            raise ValueError("a driving video needs its frames or a stream of them")
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.frames) if self.frames is not None else int(self.count or 0)
+
+    @property
+    def seconds(self) -> float:
+        return self.frame_count / self.fps
+
+    def iter_frames(self) -> Iterator[np.ndarray]:
+        """The frames in order, decoded one by one when they stream from a file."""
+        if self.frames is not None:
+            return iter(self.frames)
+        return self.stream()
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,16 +172,28 @@ class PreparedAttribute:
 
 @dataclass(frozen=True, eq=False)
 class PreparedInputs:
-    """What the engines consume. Images are at the working resolution (longest side ``output_size``)."""
+    """What the engines consume. ``portrait`` is the work crop around the chosen face (longest side at most
+    ``work_size``); the engines' frames go back into ``full_portrait`` through ``placement``."""
 
-    portrait: np.ndarray  # RGB uint8
-    portrait_landmarks: np.ndarray  # 478×2 float32
+    portrait: np.ndarray  # RGB uint8, the work crop
+    portrait_landmarks: np.ndarray  # 478×2 float32, pixels of the work crop
     portrait_masks: dict[str, np.ndarray]  # the portrait's own region per attribute kind requested
     attributes: tuple[PreparedAttribute, ...]
     interpolation: Interpolation | None  # indices into ``attributes``
     motion: np.ndarray | None  # F×478×2 float32: the portrait's landmarks moving like the driver
     fps: float | None
     audio_path: str | None
+    full_portrait: np.ndarray | None = None  # the portrait at its output size (None: the crop is the portrait)
+    placement: WorkCrop | None = None  # where the crop lies in ``full_portrait``
+    own_hair: np.ndarray | None = None  # the portrait's own hair mask (the head the animator moves)
+    driver_frames: np.ndarray | None = None  # F×h×w×3 uint8, the driver's own pixels (its mouth's inside)
+    driver_landmarks: np.ndarray | None = None  # F×478×2 float32, in the driver's pixels
+
+    def paste(self, frame: np.ndarray, *, seam: np.ndarray | None = None) -> np.ndarray:
+        """A work-crop frame put back into the full-size portrait (the identity without a placement)."""
+        if self.placement is None or self.full_portrait is None:
+            return frame
+        return self.placement.paste(self.full_portrait, frame, seam=seam)
 
     @property
     def portrait_mask(self) -> np.ndarray:
@@ -186,15 +223,19 @@ class PreparedInputs:
 
 @dataclass
 class GenerateResult:
-    """Frames out, and what produced them."""
+    """Frames out (or the file they were written to), and what produced them."""
 
-    frames: np.ndarray  # F×H×W×3 uint8; a still edit has F = 1
+    frames: np.ndarray | None  # F×H×W×3 uint8 (a still edit has F = 1); None when an animation went to ``path``
     fps: float | None  # None for a still edit
     engine: str  # the engine that ran: "classical" or "durian"
     audio_source: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     notes: tuple[str, ...] = ()  # things the user should know (driver cut to 20 s, ...)
+    path: Path | None = None  # the file the result was written to, when it was
+    frame_count: int = 1
 
     @property
     def still(self) -> np.ndarray:
+        if self.frames is None:
+            raise ValueError(f"the result was written to {self.path}, not kept in memory")
         return self.frames[0]

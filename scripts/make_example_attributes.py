@@ -1,4 +1,5 @@
-"""Make the example attribute images in examples/attributes/ from the example portraits.
+"""Make the example attribute images in examples/attributes/ (and the group photo in examples/group/) from the
+example portraits.
 
 No openly licensed photos of glasses, makeup, hats or beards are available offline, so the examples are drawn
 onto the public-domain portraits along their landmarks. Run from the repository root:
@@ -224,6 +225,24 @@ def draw_beard(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return np.clip(_downscaled(big, shape), 0, 255).astype(np.uint8)
 
 
+def make_group() -> np.ndarray:
+    """A 1280×886 "group photo" of the three portraits at three sizes, for choosing one face of several: Obama
+    (largest, face 0), Biden (face 1) and the astronaut (face 2), side by side on a soft grey backdrop."""
+    canvas = np.full((886, 1280, 3), 168, np.uint8)
+    canvas[:] = np.linspace(150, 205, 886, dtype=np.float32)[:, None, None].astype(np.uint8)
+    placements = (("biden", 420, 20), ("obama", 520, 400), ("astronaut", 380, 890))
+    for name, side, left in placements:
+        image = load_image(PORTRAITS / f"{name}.jpg").rgb
+        tile = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+        top = 886 - side
+        # Feathered edges, so the tiles sit on the backdrop instead of being cut out of it.
+        ramp = np.minimum(np.arange(side) / 24.0, 1.0)
+        alpha = np.minimum.outer(np.minimum(ramp, ramp[::-1]), np.minimum(ramp, ramp[::-1]))[..., None]
+        region = canvas[top:, left : left + side].astype(np.float32)
+        canvas[top:, left : left + side] = np.clip(tile * alpha + region * (1 - alpha), 0, 255).astype(np.uint8)
+    return canvas
+
+
 def main() -> None:
     ATTRIBUTES.mkdir(parents=True, exist_ok=True)
     for name, source, draw in (
@@ -234,6 +253,9 @@ def main() -> None:
     ):
         image = load_image(PORTRAITS / f"{source}.jpg").rgb
         write_image(draw(image, detect_landmarks(image)), ATTRIBUTES / f"{name}_{source}.png")
+    group = ROOT / "examples" / "group"
+    group.mkdir(exist_ok=True)
+    write_image(make_group(), group / "group.jpg")
 
 
 if __name__ == "__main__":

@@ -178,15 +178,17 @@ def test_bench_reports_per_stage_medians():
     done = run_cli("bench", "--repeats", "1", "--size", "256")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["animator_fps"] > 0
+    assert report["animator_fps"] > 0 and report["animator_fps_pipelined"] > 0
     assert {
         "driver_landmarks_per_frame",
         "retarget_per_frame",
-        "warp_per_frame",
+        "render_per_frame",
+        "paste_back_per_frame",
+        "encode_per_frame",
         "edit",
         "uncached_still",
         "cached_preview",
-        "encode_per_frame",
+        "animator_pipelined_per_frame",
     } == set(report["seconds"])
 
 

@@ -149,7 +149,7 @@ def test_glasses_frames_are_opaque_and_the_lenses_tint_the_portraits_own_eyes(as
     assert lab(still)[frames][:, 0].mean() < 50  # the frames are there, dark
     # Through the lens: her own iris and lids (they match her portrait in shape), only darker.
     eye = polygon(shape, landmarks, regions.RIGHT_EYE)
-    before, after = astronaut[eye].astype(float), still[eye].astype(float)
+    before, after = prepared.portrait[eye].astype(float), still[eye].astype(float)
     assert np.corrcoef(before.mean(axis=1), after.mean(axis=1))[0, 1] > 0.9
     assert 0.5 < after.mean() / before.mean() < 0.97
 

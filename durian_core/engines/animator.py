@@ -1,17 +1,29 @@
-"""The classical engine's animator: the edited still warped along the retargeted landmarks, frame by frame.
+"""The classical engine's animator: the edited still moving along the retargeted landmarks, frame by frame.
 
-One dense backward map per frame moves the face mesh; anchors on a ring around the head and on the border hold the
-background still; a mouth interior is painted where the mouth opens wider than in the portrait.
+The head (face, hair, hat) is a layer over a background plate: inside the face the layer follows a mesh over the
+landmarks, beyond it an anchor ring moves with the head's similarity, so hair and hats move rigidly with the head
+instead of stretching towards a fixed ring; what the moving head uncovers is the plate (the still with the head
+filled in once from the background), and the neck blends from the head into the plate. The mouth's inside comes
+from the driver's own mouth, lit like the portrait, with a painted interior where the driver's is not to be seen.
+Maps are computed on a coarse grid inside the head's box only, so a frame costs a few milliseconds.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from durian_core.face import regions
-from durian_core.face.masks import fill_polygons
+from durian_core.face.align import MeshWarp, apply_affine, head_ring, similarity_transform
+from durian_core.face.fill import push_pull, skull_region
+from durian_core.face.masks import feather, fill_polygons, person_mask
 from durian_core.types import PreparedInputs
+
+MAP_FACTOR = 4  # the backward map is computed on a grid this much coarser than the frame, then upsampled
+NECK_FADE = 0.25  # face sizes below the chin over which the neck hands the head's motion over to the body
+HEAD_KINDS = ("hair", "hat")
 
 
 def hair_ring_scale(prepared: PreparedInputs, *, minimum: float = 1.6) -> float:
@@ -19,8 +31,10 @@ def hair_ring_scale(prepared: PreparedInputs, *, minimum: float = 1.6) -> float:
 
     Hair cut by the ring would tear at it when the head turns: inside it stretches, outside it stays put.
     """
-    masks = [mask for kind, mask in prepared.portrait_masks.items() if kind in ("hair", "hat")]
-    masks += [attribute.aligned_mask for attribute in prepared.attributes if attribute.kind in ("hair", "hat")]
+    masks = [mask for kind, mask in prepared.portrait_masks.items() if kind in HEAD_KINDS]
+    masks += [attribute.aligned_mask for attribute in prepared.attributes if attribute.kind in HEAD_KINDS]
+    if prepared.own_hair is not None:
+        masks.append(prepared.own_hair)
     if not masks:
         return minimum
     ys, xs = np.nonzero(np.maximum.reduce(masks) > 0.5)
@@ -44,10 +58,15 @@ class MouthFiller:
         self.throat = (lip_colour * 0.25).astype(np.float32)
         self.teeth = np.array([205, 200, 190], np.float32) * (0.5 + 0.5 * image.mean() / 255.0)
 
+    def strength(self, landmarks: np.ndarray) -> float:
+        """How far the mouth opens past the portrait's own opening: 0 (no interior to show) to 1."""
+        gap = float(np.linalg.norm(landmarks[regions.LOWER_LIP_INNER] - landmarks[regions.UPPER_LIP_INNER]))
+        return float(np.clip((gap - self.rest_gap - 0.01 * self.size) / (0.03 * self.size), 0.0, 1.0))
+
     def __call__(self, frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         upper, lower = landmarks[regions.UPPER_LIP_INNER], landmarks[regions.LOWER_LIP_INNER]
         gap = float(np.linalg.norm(lower - upper))
-        strength = np.clip((gap - self.rest_gap - 0.01 * self.size) / (0.03 * self.size), 0.0, 1.0)
+        strength = self.strength(landmarks)
         if strength <= 0:
             return frame
         inner = landmarks[list(regions.LIPS_INNER)]
@@ -69,3 +88,179 @@ class MouthFiller:
         out = frame.copy()
         out[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
         return out
+
+
+class DriverMouth:
+    """The driver's own mouth interior (teeth, tongue), carried into the portrait's inner-lip outline each frame.
+
+    An affine map of the inner lips takes the driver's mouth onto the portrait's; the patch is re-lit by the ratio
+    of the two faces' cheek colours. When the driver's mouth is closed or its face was lost, the painted interior
+    of :class:`MouthFiller` stands in.
+    """
+
+    def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
+        self.fallback = MouthFiller(image, landmarks)
+        self.skin = cheek_colour(image, landmarks)
+
+    def __call__(
+        self,
+        frame: np.ndarray,
+        landmarks: np.ndarray,
+        driver_frame: np.ndarray | None = None,
+        driver_landmarks: np.ndarray | None = None,
+    ) -> np.ndarray:
+        strength = self.fallback.strength(landmarks)
+        if strength <= 0:
+            return frame
+        if driver_frame is None or driver_landmarks is None or not mouth_visible(driver_landmarks):
+            return self.fallback(frame, landmarks)
+        inner = landmarks[list(regions.LIPS_INNER)]
+        height, width = frame.shape[:2]
+        x0, y0 = np.maximum(np.floor(inner.min(axis=0) - 2).astype(int), 0)
+        x1, y1 = np.ceil(inner.max(axis=0) + 3).astype(int)
+        x1, y1 = min(x1, width), min(y1, height)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return frame
+        # Patch pixel (u, v) ↔ portrait (x0 + u, y0 + v) ↔ the driver's mouth, by the inner lips' affine fit.
+        source = driver_landmarks[list(regions.LIPS_INNER)]
+        design = np.hstack([inner - np.array([x0, y0], np.float32), np.ones((len(inner), 1), np.float32)])
+        matrix = np.linalg.lstsq(design, source, rcond=None)[0].T.astype(np.float32)  # 2×3, patch → driver
+        patch = cv2.warpAffine(
+            driver_frame,
+            matrix,
+            (x1 - x0, y1 - y0),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        # One gain for all channels: the portrait's light, not the driver's colour cast.
+        gain = float(self.skin.mean() / max(cheek_colour(driver_frame, driver_landmarks).mean(), 1.0))
+        patch = np.clip(patch.astype(np.float32) * np.clip(gain, 0.5, 2.0), 0, 255)
+        mouth = cv2.GaussianBlur(
+            fill_polygons((y1 - y0, x1 - x0), [inner - np.array([x0, y0], np.float32)]), (3, 3), 0.8
+        )
+        alpha = (mouth * strength)[..., None]
+        out = frame.copy()
+        region = out[y0:y1, x0:x1].astype(np.float32)
+        out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + patch * alpha + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+
+def cheek_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Mean RGB of small discs on both cheeks: the face's light and skin, for matching one face to another."""
+    size = regions.face_size(landmarks)
+    height, width = image.shape[:2]
+    samples = []
+    for index in (regions.RIGHT_CHEEK, regions.LEFT_CHEEK):
+        x, y = landmarks[index]
+        radius = max(1, int(0.04 * size))
+        x0, x1 = int(max(0, x - radius)), int(min(width, x + radius + 1))
+        y0, y1 = int(max(0, y - radius)), int(min(height, y + radius + 1))
+        if x1 > x0 and y1 > y0:
+            samples.append(image[y0:y1, x0:x1].reshape(-1, 3))
+    if not samples:
+        return np.full(3, 128.0, np.float32)
+    return np.concatenate(samples).astype(np.float32).mean(axis=0)
+
+
+def mouth_visible(landmarks: np.ndarray) -> bool:
+    """Whether a face's mouth is open enough to see into (inner-lip gap over 2 % of the face size)."""
+    gap = np.linalg.norm(landmarks[regions.LOWER_LIP_INNER] - landmarks[regions.UPPER_LIP_INNER])
+    return bool(gap > 0.02 * regions.face_size(landmarks))
+
+
+@dataclass(frozen=True, eq=False)
+class HeadRig:
+    """What animating one edited portrait needs, built once: the head layer, the plate behind it, the mesh."""
+
+    layer: np.ndarray  # H×W×3 uint8: the edited still
+    opacity: np.ndarray  # H×W float32 in [0, 1]: the head's opacity over the plate
+    plate: np.ndarray  # H×W×3 uint8: the still with the head filled in from around it
+    mesh: MeshWarp  # the animated landmarks, then the anchor ring (moved by the head's similarity)
+    landmarks: np.ndarray  # 478×2 float32, the portrait's
+    mouth: DriverMouth
+
+    @classmethod
+    def build(cls, still: np.ndarray, prepared: PreparedInputs) -> HeadRig:
+        landmarks = prepared.portrait_landmarks
+        height, width = still.shape[:2]
+        alpha = head_opacity(prepared, (height, width), person=person_mask(still))
+        size = regions.face_size(landmarks)
+        # The plate: what lies behind the head, pulled in from around it (a moving head uncovers slivers only).
+        hole = cv2.dilate((alpha > 0.02).astype(np.uint8), _disc(0.05 * size)) > 0
+        hole &= np.arange(height)[:, None] < landmarks[regions.CHIN, 1]  # below the chin the plate is the body
+        known = ~hole
+        plate = still.copy()
+        if hole.any() and known.any():
+            plate[hole] = np.clip(push_pull(still, known), 0, 255).astype(np.uint8)[hole]
+        layer = np.ascontiguousarray(still)
+        points = landmarks[list(regions.WARP_POINTS)]
+        ring_scale = hair_ring_scale(prepared)
+        ring = head_ring(landmarks, scale=ring_scale, count=20)
+        mesh = MeshWarp.from_points(points, ring, (width, height))
+        return cls(
+            layer, alpha.astype(np.float32), plate, mesh, landmarks.astype(np.float32), DriverMouth(still, landmarks)
+        )
+
+    def render(
+        self,
+        target: np.ndarray,
+        *,
+        driver_frame: np.ndarray | None = None,
+        driver_landmarks: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """One frame: the head moved to the ``target`` landmarks (478×2) over the plate, the mouth filled."""
+        rigid = list(regions.RIGID)
+        motion = similarity_transform(self.landmarks[rigid], target[rigid])
+        anchors = apply_affine(motion, self.mesh.anchors)
+        points = self.mesh.target_points(target[list(regions.WARP_POINTS)], anchors)
+        height, width = self.plate.shape[:2]
+        x0, y0 = np.maximum(np.floor(anchors.min(axis=0)).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(anchors.max(axis=0)).astype(int) + 1, [width, height])
+        frame = self.plate.copy()
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            map_x, map_y = self.mesh.fast_map(points, box=(int(x0), int(y0), int(x1), int(y1)), factor=MAP_FACTOR)
+            colour = cv2.remap(self.layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            alpha = cv2.remap(self.opacity, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            frame[y0:y1, x0:x1] = cv2.blendLinear(colour, frame[y0:y1, x0:x1], alpha, 1.0 - alpha)
+        return self.mouth(frame, target, driver_frame, driver_landmarks)
+
+
+def head_opacity(prepared: PreparedInputs, shape: tuple[int, int], *, person: np.ndarray) -> np.ndarray:
+    """The head as a layer (float32 H×W): the face and ears, the skull, the hair and hats it wears (the new ones
+    where attributes bring them, the portrait's own otherwise), fading out down the neck."""
+    landmarks = prepared.portrait_landmarks
+    size = regions.face_size(landmarks)
+    face = cv2.dilate(fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]]), _disc(0.05 * size))
+    # Only the person moves with the head: a margin around the face that is background stays with the plate.
+    head = np.maximum(face, skull_region(landmarks, shape)) * np.clip(person * 1.5, 0, 1)
+    worn = [
+        a.aligned_mask for a in prepared.attributes if a.kind in HEAD_KINDS and a.weight > 0 and not a.from_portrait
+    ]
+    hair_replaced = any(a.kind == "hair" and a.weight > 0 and not a.from_portrait for a in prepared.attributes)
+    if prepared.own_hair is not None and not hair_replaced:
+        worn.append(prepared.own_hair)
+    for mask in worn:
+        head = np.maximum(head, mask)
+    # The neck carries the head: it moves with it at the jaw and hands over to the body a third of a face size
+    # below the chin, so a head that tilts or rises never uncovers what lies under the chin.
+    chin_y = float(landmarks[regions.CHIN, 1])
+    rows = np.arange(shape[0], dtype=np.float32)[:, None]
+    fade = np.clip(1.0 - (rows - chin_y) / (NECK_FADE * size), 0.0, 1.0)
+    neck = throat(landmarks, shape) * fade * np.clip(person * 1.5, 0, 1)
+    below = rows > chin_y
+    head = np.where(below, np.maximum(head * fade, neck), np.maximum(head, neck))
+    return feather(np.clip(head, 0, 1).astype(np.float32), 0.01 * size)
+
+
+def throat(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The neck under the jaw: as wide as the jaw between its angles, straight down (float32 mask)."""
+    jaw = landmarks[list(regions.JAW)]
+    inner = jaw[3:-3]
+    bottom = float(landmarks[regions.CHIN, 1] + NECK_FADE * regions.face_size(landmarks))
+    polygon = np.concatenate([inner, [[inner[-1][0], bottom], [inner[0][0], bottom]]])
+    return fill_polygons(shape, [polygon])
+
+
+def _disc(radius: float) -> np.ndarray:
+    radius = max(1, int(round(radius)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))

@@ -7,15 +7,15 @@ This is the two-stage baseline the paper compares against, and the project's CPU
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from durian_core.cache import FeatureCache, content_key
 from durian_core.config import GenerationSettings
-from durian_core.engines.animator import MouthFiller, hair_ring_scale
+from durian_core.engines.animator import HeadRig
 from durian_core.engines.base import Engine
 from durian_core.engines.editor import compose_edit, edit_portrait
-from durian_core.face.align import MeshWarp
 from durian_core.types import PreparedInputs, ProgressCallback, no_progress
 
 
@@ -23,15 +23,13 @@ class ClassicalEngine(Engine):
     """CPU engine needing no weights. Stateless: the mesh of a portrait and its edits live in the caller's cache."""
 
     name = "classical"
+    streams = True  # renders frame by frame (:meth:`renderer`): a driver of any length costs no memory
 
     @staticmethod
-    def mesh(prepared: PreparedInputs, *, cache: FeatureCache) -> MeshWarp:
-        size = prepared.portrait.shape[1::-1]
-        ring_scale = hair_ring_scale(prepared)
-        key = content_key(prepared.portrait_landmarks, size, ring_scale)
-        return cache.get_or_compute(
-            "mesh", key, lambda: MeshWarp.build(prepared.portrait_landmarks, size, ring_scale=ring_scale)
-        )
+    def rig(still: np.ndarray, prepared: PreparedInputs, *, cache: FeatureCache) -> HeadRig:
+        """The head layer, plate and mesh of an edited still (built once per still and kept in the cache)."""
+        key = content_key(still, prepared.portrait_landmarks, prepared.own_hair)
+        return cache.get_or_compute("rig", key, lambda: HeadRig.build(still, prepared))
 
     @staticmethod
     def compose(prepared: PreparedInputs, weights: list[float], *, cache: FeatureCache) -> np.ndarray:
@@ -53,15 +51,38 @@ class ClassicalEngine(Engine):
         progress: ProgressCallback = no_progress,
     ) -> np.ndarray:
         """Warp the edited still along ``prepared.motion``: F×H×W×3 uint8."""
-        mesh = self.mesh(prepared, cache=cache)
-        mouth = MouthFiller(still, prepared.portrait_landmarks)
+        rig = self.rig(still, prepared, cache=cache)
         frames = np.empty((len(prepared.motion), *still.shape), np.uint8)
         report_every = max(1, len(frames) // 20)
+        driver = prepared.driver_frames
+        tracks = prepared.driver_landmarks
         for index, landmarks in enumerate(prepared.motion):
-            frames[index] = mouth(mesh.warp(still, mesh.target_points(landmarks)), landmarks)
+            frames[index] = rig.render(
+                landmarks,
+                driver_frame=None if driver is None else driver[index],
+                driver_landmarks=None if tracks is None else tracks[index],
+            )
             if index % report_every == 0:
                 progress(index / len(frames), f"animating frame {index + 1} of {len(frames)}")
         return frames
+
+    def renderer(
+        self, prepared: PreparedInputs, settings: GenerationSettings, *, cache: FeatureCache
+    ) -> tuple[Callable[..., np.ndarray], dict[str, float]]:
+        """What turns one frame's retargeted landmarks (and the driver's frame and landmarks, for the mouth)
+        into a work-crop frame; and the seconds the edit and the rig took."""
+        timings = {}
+        start = time.perf_counter()
+        still = edit_portrait(prepared, compose=lambda inputs, weights: self.compose(inputs, weights, cache=cache))
+        timings["edit"] = time.perf_counter() - start
+        start = time.perf_counter()
+        rig = self.rig(still, prepared, cache=cache)
+        timings["rig"] = time.perf_counter() - start
+
+        def render(target: np.ndarray, driver_frame=None, driver_landmarks=None) -> np.ndarray:
+            return rig.render(target, driver_frame=driver_frame, driver_landmarks=driver_landmarks)
+
+        return render, timings
 
     def generate(
         self,

@@ -33,6 +33,37 @@ def _scale_similarity(matrix: np.ndarray, factor: float) -> np.ndarray:
     return np.hstack([linear, factor * matrix[:, 2:3]]).astype(np.float32)
 
 
+class Retargeter:
+    """The driver's motion carried onto the portrait, one driving frame at a time (relative to the first one)."""
+
+    def __init__(self, portrait_landmarks: np.ndarray, *, multiplier: float = 1.0) -> None:
+        self.portrait = portrait_landmarks.astype(np.float32)
+        self.multiplier = float(multiplier)
+        self._first: np.ndarray | None = None
+
+    def __call__(self, current: np.ndarray) -> np.ndarray:
+        """The portrait's landmarks moving like ``current`` (478×2, the driver's) relative to the first frame."""
+        if current.shape != self.portrait.shape:
+            raise ValueError(
+                f"driver landmarks of shape {current.shape} do not match portrait landmarks {self.portrait.shape}"
+            )
+        rigid = list(regions.RIGID)
+        if self._first is None:
+            self._first = current.astype(np.float32)
+            # Driver's first frame → portrait: carries offsets measured on the driver into the portrait's frame.
+            self._to_portrait = similarity_transform(self._first[rigid], self.portrait[rigid])
+            self._from_portrait = invert_affine(self._to_portrait)
+        first = self._first
+        head = similarity_transform(first[rigid], current[rigid])
+        # What the face does once the head motion is undone, in first-frame driver coordinates.
+        residual = apply_affine(invert_affine(head), current) - first
+        expression = self.portrait + self.multiplier * (residual @ self._to_portrait[:, :2].T)
+        head_in_portrait = _compose(
+            self._to_portrait, _compose(_scale_similarity(head, self.multiplier), self._from_portrait)
+        )
+        return apply_affine(head_in_portrait, expression)
+
+
 def retarget_motion(
     portrait_landmarks: np.ndarray, driver_landmarks: np.ndarray, *, multiplier: float = 1.0
 ) -> np.ndarray:
@@ -45,22 +76,8 @@ def retarget_motion(
             f"driver landmarks of shape {driver_landmarks.shape} do not match portrait landmarks "
             f"{portrait_landmarks.shape}"
         )
-    rigid = list(regions.RIGID)
-    first = driver_landmarks[0]
-    portrait = portrait_landmarks.astype(np.float32)
-    # Driver's first frame → portrait: carries offsets measured on the driver into the portrait's frame.
-    to_portrait = similarity_transform(first[rigid], portrait[rigid])
-    from_portrait = invert_affine(to_portrait)
-    linear = to_portrait[:, :2]
-    frames = np.empty((len(driver_landmarks), *portrait.shape), np.float32)
-    for index, current in enumerate(driver_landmarks):
-        head = similarity_transform(first[rigid], current[rigid])
-        # What the face does once the head motion is undone, in first-frame driver coordinates.
-        residual = apply_affine(invert_affine(head), current) - first
-        expression = portrait + multiplier * (residual @ linear.T)
-        head_in_portrait = _compose(to_portrait, _compose(_scale_similarity(head, multiplier), from_portrait))
-        frames[index] = apply_affine(head_in_portrait, expression)
-    return frames
+    retarget = Retargeter(portrait_landmarks, multiplier=multiplier)
+    return np.stack([retarget(frame) for frame in driver_landmarks]).astype(np.float32)
 
 
 def mouth_opening(landmarks: np.ndarray) -> np.ndarray:

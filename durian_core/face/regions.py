@@ -77,6 +77,31 @@ RIGID = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 33, 133, 362, 263, 127, 356, 234
 JAW = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454)
 
 
+WARP_EXTRA = (
+    151, 9, 108, 337, 67, 297, 69, 299, 104, 333,  # forehead
+    205, 425, 50, 280, 187, 411, 123, 352, 147, 376, 117, 346, 101, 330, 36, 266, 216, 436,  # cheeks
+    129, 358, 49, 279, 64, 294, 168, 6,  # nose
+    175, 199, 200, 18, 32, 262, 211, 431,  # chin
+)  # fmt: skip
+
+
+def _unique(*groups: tuple[int, ...]) -> tuple[int, ...]:
+    seen: dict[int, None] = {}
+    for group in groups:
+        for index in group:
+            seen.setdefault(index, None)
+    return tuple(seen)
+
+
+WARP_POINTS = _unique(
+    FACE_OVAL, LIPS_OUTER, LIPS_INNER, RIGHT_EYE, LEFT_EYE, RIGHT_BROW, LEFT_BROW, RIGHT_IRIS, LEFT_IRIS,
+    NOSE_BRIDGE, NOSE_BOTTOM, WARP_EXTRA,
+)  # fmt: skip
+"""The landmarks the animator's mesh moves: every contour that carries expression (lips, eyes, brows, the face
+outline) and a sparse fill of cheeks, forehead, nose and chin; a third of the mesh's points, a third of its
+triangles, and the same motion."""
+
+
 def face_size(landmarks: np.ndarray) -> float:
     """A robust scale of the face in pixels: the larger of face width and forehead-to-chin height."""
     width = np.linalg.norm(landmarks[LEFT_FACE_SIDE] - landmarks[RIGHT_FACE_SIDE])

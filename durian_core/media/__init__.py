@@ -6,14 +6,16 @@ Everything a user uploads passes through here first, so every refusal names the 
 """
 
 from durian_core.media.images import ImageSource, LoadedImage, load_image, load_mask, write_image
-from durian_core.media.video import load_video, probe_video, video_has_audio, write_video
+from durian_core.media.video import VideoWriter, load_video, open_video, probe_video, video_has_audio, write_video
 
 __all__ = [
     "ImageSource",
+    "VideoWriter",
     "LoadedImage",
     "load_image",
     "load_mask",
     "load_video",
+    "open_video",
     "probe_video",
     "video_has_audio",
     "write_image",

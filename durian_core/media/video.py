@@ -1,5 +1,5 @@
 """Driving videos in, results out: decoding with validation (cut, downscale, truncated files), and browser-playable
-H.264 mp4 writing with the driver's audio. ffmpeg is the binary imageio-ffmpeg bundles; writing goes through moviepy.
+H.264 mp4 writing with the driver's audio, both streamed frame by frame. ffmpeg is the binary imageio-ffmpeg bundles.
 """
 
 from __future__ import annotations
@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import math
 import os
+import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
-from moviepy import AudioFileClip, ImageSequenceClip
 
 from durian_core.config import MediaLimits
 from durian_core.errors import DurianInputError
@@ -33,19 +34,20 @@ class _DropScaleNotice(logging.Filter):
 logging.getLogger("imageio_ffmpeg").addFilter(_DropScaleNotice())
 
 
-def load_video(
+def open_video(
     path: str | os.PathLike,
     *,
     max_seconds: float | None = None,
     limits: MediaLimits = MediaLimits(),
 ) -> DrivingVideo:
-    """Decode a driving video: RGB frames, frame rate, and the file itself as the audio source when it has sound.
+    """Check a driving video and get it ready to stream: frame rate, frame count and size are known, the frames
+    are decoded only as they are read (``DrivingVideo.iter_frames``), so a driver of any length costs no memory.
 
     Clips longer than ``max_seconds`` (default ``limits.max_video_seconds``) are cut, and ``truncated_from`` gives
     the original duration; frames whose longest side exceeds ``limits.max_video_side`` are downscaled.
 
     Raises:
-        DurianInputError: the file is missing, empty, not a video, corrupt, or has fewer than two frames.
+        DurianInputError: the file is missing, empty, not a video, corrupt, truncated, or has fewer than two frames.
     """
     source = existing_file(path, what="video", limits=limits)
     name = source.name
@@ -65,44 +67,75 @@ def load_video(
             f"cannot read video '{name}': the file is truncated (its data stops after {present_seconds:.1f} s "
             f"of {info.duration:.1f} s); was the upload or recording cut short?"
         )
-
     output_params = ["-t", f"{cap:.6f}"]
+    width, height = info.width, info.height
     if max(info.width, info.height) > limits.max_video_side:
         # The scale factor does not depend on orientation, so it is right after ffmpeg's automatic rotation too.
         scale = limits.max_video_side / max(info.width, info.height)
         output_params += ["-vf", f"scale=trunc(iw*{scale:.9f}+0.5):trunc(ih*{scale:.9f}+0.5):flags=area"]
+        width, height = int(info.width * scale + 0.5), int(info.height * scale + 0.5)
     # A guard against containers that misreport their duration: never decode more than the cap allows.
     max_frames = math.ceil(cap * info.fps) + 1
-    frames: list[np.ndarray] = []
-    # imageio-ffmpeg drains ffmpeg's stderr on a thread. moviepy's reader does not, and a corrupt stream that logs
-    # more than a pipe buffer of decoder errors blocks it forever.
-    reader = imageio_ffmpeg.read_frames(str(source), output_params=output_params)
-    try:
-        meta = next(reader)
-        width, height = meta["size"]
-        for raw in reader:
-            frames.append(np.frombuffer(raw, np.uint8).reshape(height, width, 3))
-            if len(frames) >= max_frames:
-                break
-    except (OSError, RuntimeError, ValueError, KeyError, IndexError) as exc:
-        # Frames decoded before a corrupt tail are kept; nothing decoded means the file is unusable.
-        if not frames:
-            raise DurianInputError(f"cannot read video '{name}': {ffmpeg_reason(str(exc))}") from exc
-    finally:
-        reader.close()
-    if not frames:
-        raise DurianInputError(f"cannot read video '{name}': it contains no frames")
-    if len(frames) < 2:
+    counted = info.frames if info.frames else max_frames
+    count = max(0, min(counted, int(round(min(cap, info.duration or cap) * info.fps)) or counted, max_frames))
+    if count < 2:
         raise DurianInputError(f"cannot use video '{name}': it has a single frame (is it a still image?)")
+
+    def stream() -> Iterator[np.ndarray]:
+        # imageio-ffmpeg drains ffmpeg's stderr on a thread. moviepy's reader does not, and a corrupt stream that
+        # logs more than a pipe buffer of decoder errors blocks it forever.
+        reader = imageio_ffmpeg.read_frames(str(source), output_params=output_params)
+        produced = 0
+        try:
+            meta = next(reader)
+            frame_width, frame_height = meta["size"]
+            for raw in reader:
+                yield np.frombuffer(raw, np.uint8).reshape(frame_height, frame_width, 3)
+                produced += 1
+                if produced >= count:
+                    break
+        except (OSError, RuntimeError, ValueError, KeyError, IndexError) as exc:
+            # Frames decoded before a corrupt tail are kept; nothing decoded means the file is unusable.
+            if not produced:
+                raise DurianInputError(f"cannot read video '{name}': {ffmpeg_reason(str(exc))}") from exc
+        finally:
+            reader.close()
+        if not produced:
+            raise DurianInputError(f"cannot read video '{name}': it contains no frames")
+
     truncated_from = None
     if info.duration is not None and info.duration > cap + 0.5 / info.fps:
         truncated_from = info.duration
     return DrivingVideo(
-        frames=np.stack(frames),
+        frames=None,
         fps=float(info.fps),
         audio_path=os.fspath(path) if info.has_audio else None,
         truncated_from=truncated_from,
+        stream=stream,
+        count=count,
+        size=(width, height),
+        name=name,
+        path=os.fspath(source),
     )
+
+
+def load_video(
+    path: str | os.PathLike,
+    *,
+    max_seconds: float | None = None,
+    limits: MediaLimits = MediaLimits(),
+) -> DrivingVideo:
+    """Decode a whole driving video into memory (:func:`open_video`, then every frame): for short clips only;
+    generation streams instead.
+
+    Raises:
+        DurianInputError: as :func:`open_video`, and when fewer than two frames decode.
+    """
+    video = open_video(path, max_seconds=max_seconds, limits=limits)
+    frames = list(video.iter_frames())
+    if len(frames) < 2:
+        raise DurianInputError(f"cannot use video '{video.name}': it has a single frame (is it a still image?)")
+    return replace(video, frames=np.stack(frames), stream=None, count=len(frames))
 
 
 def video_has_audio(path: str | os.PathLike) -> bool:
@@ -139,80 +172,119 @@ def probe_video(path: str | os.PathLike) -> dict:
     }
 
 
+class VideoWriter:
+    """Frames in, one at a time, an H.264 / yuv420p mp4 that browsers play out, with the audio of ``audio_path``
+    muxed in at the end (cut to the video's length). Memory does not grow with the number of frames.
+
+    Odd frame sizes are padded by one edge pixel (yuv420p needs even sides). The file appears complete or not at
+    all: it is written under a temporary name and renamed by :meth:`close`; leaving the ``with`` block through an
+    exception discards it.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, fps: float, audio_path: str | None = None) -> None:
+        if not (fps > 0 and math.isfinite(fps)):
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.target = Path(path)
+        if self.target.suffix.lower() != ".mp4":
+            raise ValueError(f"videos are written as .mp4, got {self.target.name}")
+        self.fps = float(fps)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.audio = None
+        if audio_path is not None:
+            audio_source = existing_file(audio_path, what="audio", limits=MediaLimits())
+            if not probe(audio_source, name=audio_source.name, what="audio").has_audio:
+                raise DurianInputError(f"cannot read audio '{audio_source.name}': the file has no audio track")
+            self.audio = audio_source
+        self.count = 0
+        self._shape: tuple[int, ...] | None = None
+        self._encoder = None
+        self._folder = tempfile.TemporaryDirectory(prefix=".durian-video-", dir=self.target.parent)
+        self._video = Path(self._folder.name) / "video.mp4"
+
+    def write(self, frame: np.ndarray) -> None:
+        """Encode one RGB (or grayscale) uint8 frame; every frame must have the first one's size."""
+        frame = np.asarray(frame)
+        if self._shape is None:
+            if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 3, 4))):
+                raise ValueError(f"frames must be H×W or H×W×3, got shape {frame.shape}")
+            self._shape = frame.shape
+            height, width = frame.shape[:2]
+            size = (width + width % 2, height + height % 2)
+            self._encoder = imageio_ffmpeg.write_frames(
+                str(self._video),
+                size,
+                fps=self.fps,
+                codec="libx264",
+                quality=None,
+                macro_block_size=2,
+                ffmpeg_log_level="error",
+                output_params=["-crf", "18", "-preset", "veryfast"],
+            )
+            self._encoder.send(None)
+        elif frame.shape != self._shape:
+            raise ValueError(f"frame {self.count} has shape {frame.shape}, frame 0 has {self._shape}")
+        rgb, _ = array_to_rgb_alpha(frame, name=f"frame {self.count}")
+        height, width = rgb.shape[:2]
+        if height % 2 or width % 2:
+            rgb = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        self._encoder.send(np.ascontiguousarray(rgb))
+        self.count += 1
+
+    def close(self) -> Path:
+        """Finish the file: mux the audio in (or just make it start playing at once) and move it into place."""
+        if self._encoder is None:
+            self._folder.cleanup()
+            raise ValueError("write_video needs at least one frame")
+        self._encoder.close()
+        self._encoder = None
+        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-nostdin", "-i", str(self._video)]
+        if self.audio is not None:
+            command += ["-t", f"{self.count / self.fps:.6f}", "-i", str(self.audio), "-map", "0:v:0", "-map", "1:a:0"]
+            command += ["-c:v", "copy", "-c:a", "aac"]
+        else:
+            command += ["-c", "copy"]
+        try:
+            with atomic_target(self.target, suffix=".mp4") as temporary:
+                done = subprocess.run(command + ["-movflags", "+faststart", temporary], capture_output=True)
+                if done.returncode != 0:
+                    reason = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
+                    raise DurianInputError(
+                        f"cannot write '{self.target.name}': {reason[-1] if reason else 'ffmpeg failed'}"
+                    )
+        finally:
+            self._folder.cleanup()
+        os.chmod(self.target, 0o644)
+        return self.target
+
+    def discard(self) -> None:
+        if self._encoder is not None:
+            self._encoder.close()
+            self._encoder = None
+        self._folder.cleanup()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is not None:
+            self.discard()
+
+
 def write_video(
-    frames: np.ndarray | Sequence[np.ndarray],
+    frames: np.ndarray | Sequence[np.ndarray] | Iterable[np.ndarray],
     path: str | os.PathLike,
     *,
     fps: float,
     audio_path: str | None = None,
 ) -> Path:
-    """Write frames as an H.264 / yuv420p mp4 that browsers play, with the audio of ``audio_path`` when given.
-
-    Odd frame sizes are padded by one edge pixel (yuv420p needs even sides). The audio is cut to the video's
-    length. The file appears complete or not at all: it is written under a temporary name and renamed.
+    """Write frames (an array, a list, or any iterable, consumed one by one) as an H.264 / yuv420p mp4 that
+    browsers play, with the audio of ``audio_path`` when given (:class:`VideoWriter`).
 
     Raises:
         DurianInputError: ``audio_path`` cannot be read as audio.
         ValueError: no frames, frames of different sizes, or a non-positive ``fps``.
     """
-    if not (fps > 0 and math.isfinite(fps)):
-        raise ValueError(f"fps must be positive, got {fps}")
-    sequence = _video_frames(frames)
-    count = len(sequence)
-    duration = count / fps
-    target = Path(path)
-    with (
-        tempfile.TemporaryDirectory(prefix="durian-audio-") as audio_dir,
-        atomic_target(target, suffix=".mp4") as temporary,
-    ):
-        audio = None
-        if audio_path is not None:
-            # Probed first: moviepy's audio reader fails on garbage with errors that name nothing useful.
-            audio_source = existing_file(audio_path, what="audio", limits=MediaLimits())
-            if not probe(audio_source, name=audio_source.name, what="audio").has_audio:
-                raise DurianInputError(f"cannot read audio '{audio_source.name}': the file has no audio track")
-            audio = AudioFileClip(str(audio_source))
-        clip = ImageSequenceClip(sequence, fps=fps)
-        try:
-            # moviepy writes int(duration·fps) frames and sums 1/fps per image for the duration, which can fall
-            # a hair short of ``count``: a quarter frame of headroom keeps the last frame.
-            clip = clip.with_duration((count + 0.25) / fps)
-            if audio is not None:
-                clip = clip.with_audio(audio.subclipped(0, min(audio.duration, duration)))
-            clip.write_videofile(
-                temporary,
-                fps=fps,
-                codec="libx264",
-                preset="veryfast",
-                audio_codec="aac",
-                temp_audiofile_path=audio_dir,
-                ffmpeg_params=["-crf", "18", "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
-                logger=None,
-            )
-        finally:
-            clip.close()
-            if audio is not None:
-                audio.close()
-    return target
-
-
-def _video_frames(frames: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Validate frames and pad odd sides by repeating the last row/column (yuv420p halves chroma resolution)."""
-    if len(frames) == 0:
-        raise ValueError("write_video needs at least one frame")
-    first = np.asarray(frames[0])
-    shape = first.shape
-    if not (first.ndim == 2 or (first.ndim == 3 and first.shape[2] in (1, 3, 4))):
-        raise ValueError(f"frames must be H×W or H×W×3, got shape {shape}")
-    height, width = shape[:2]
-    pad = ((0, height % 2), (0, width % 2), (0, 0))
-    sequence = []
-    for index, frame in enumerate(frames):
-        frame = np.asarray(frame)
-        if frame.shape != shape:
-            raise ValueError(f"frame {index} has shape {frame.shape}, frame 0 has {shape}")
-        rgb, _ = array_to_rgb_alpha(frame, name=f"frame {index}")
-        if pad[0][1] or pad[1][1]:
-            rgb = np.pad(rgb, pad, mode="edge")
-        sequence.append(np.ascontiguousarray(rgb))
-    return sequence
+    with VideoWriter(path, fps=fps, audio_path=audio_path) as writer:
+        for frame in frames:
+            writer.write(frame)
+        return writer.close()
