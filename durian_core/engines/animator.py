@@ -201,6 +201,11 @@ class HeadRig:
             layer, alpha.astype(np.float32), plate, mesh, landmarks.astype(np.float32), DriverMouth(still, landmarks)
         )
 
+    def head_motion(self, target: np.ndarray) -> np.ndarray:
+        """The head's similarity (2×3) from the portrait to ``target``, over the skull's landmarks."""
+        rigid = list(regions.RIGID)
+        return similarity_transform(self.landmarks[rigid], target[rigid])
+
     def render(
         self,
         target: np.ndarray,
@@ -209,8 +214,7 @@ class HeadRig:
         driver_landmarks: np.ndarray | None = None,
     ) -> np.ndarray:
         """One frame: the head moved to the ``target`` landmarks (478×2) over the plate, the mouth filled."""
-        rigid = list(regions.RIGID)
-        motion = similarity_transform(self.landmarks[rigid], target[rigid])
+        motion = self.head_motion(target)
         anchors = apply_affine(motion, self.mesh.anchors)
         points = self.mesh.target_points(target[list(regions.WARP_POINTS)], anchors)
         height, width = self.plate.shape[:2]

@@ -15,7 +15,7 @@ from durian_core.cache import FeatureCache, content_key
 from durian_core.config import GenerationSettings
 from durian_core.engines.animator import HeadRig
 from durian_core.engines.base import Engine
-from durian_core.engines.editor import compose_edit, edit_portrait
+from durian_core.engines.editor import compose_edit, edit_portrait, glasses_overlays
 from durian_core.types import PreparedInputs, ProgressCallback, no_progress
 
 
@@ -32,15 +32,18 @@ class ClassicalEngine(Engine):
         return cache.get_or_compute("rig", key, lambda: HeadRig.build(still, prepared))
 
     @staticmethod
-    def compose(prepared: PreparedInputs, weights: list[float], *, cache: FeatureCache) -> np.ndarray:
+    def compose(
+        prepared: PreparedInputs, weights: list[float], *, cache: FeatureCache, glasses: bool = True
+    ) -> np.ndarray:
         """:func:`compose_edit`, kept in the cache: an α slider only re-blends two cached edits."""
         key = content_key(
             prepared.portrait,
             tuple(float(weight) for weight in weights),
             tuple((layer.aligned_image, layer.aligned_mask, layer.kind) for layer in prepared.attributes),
             tuple((kind, prepared.portrait_masks[kind]) for kind in sorted(prepared.portrait_masks)),
+            glasses,
         )
-        return cache.get_or_compute("edits", key, lambda: compose_edit(prepared, weights))
+        return cache.get_or_compute("edits", key, lambda: compose_edit(prepared, weights, glasses=glasses))
 
     def animate(
         self,
@@ -73,14 +76,38 @@ class ClassicalEngine(Engine):
         into a work-crop frame; and the seconds the edit and the rig took."""
         timings = {}
         start = time.perf_counter()
-        still = edit_portrait(prepared, compose=lambda inputs, weights: self.compose(inputs, weights, cache=cache))
+        terms = prepared.blend_terms()
+        overlays = [glasses_overlays(prepared, list(term.weights)) for term in terms]
+        if not any(overlays):
+            still = edit_portrait(prepared, compose=lambda inputs, weights: self.compose(inputs, weights, cache=cache))
+        else:
+            # Glasses are rigid: the face warps without them, and each frame puts them back on where the head's
+            # similarity takes them (so a blink never bends a rim).
+            bases = [self.compose(prepared, list(term.weights), cache=cache, glasses=False) for term in terms]
+            still = (
+                bases[0]
+                if len(bases) == 1
+                else np.clip(
+                    sum(term.coefficient * base.astype(np.float32) for term, base in zip(terms, bases)) + 0.5, 0, 255
+                ).astype(np.uint8)
+            )
         timings["edit"] = time.perf_counter() - start
         start = time.perf_counter()
         rig = self.rig(still, prepared, cache=cache)
         timings["rig"] = time.perf_counter() - start
 
         def render(target: np.ndarray, driver_frame=None, driver_landmarks=None) -> np.ndarray:
-            return rig.render(target, driver_frame=driver_frame, driver_landmarks=driver_landmarks)
+            frame = rig.render(target, driver_frame=driver_frame, driver_landmarks=driver_landmarks)
+            if not any(overlays):
+                return frame
+            motion = rig.head_motion(target)
+            blended = np.zeros(frame.shape, np.float32)
+            for term, glasses in zip(terms, overlays):
+                worn = frame.astype(np.float32)
+                for overlay, weight in glasses:
+                    worn = overlay.apply(worn, weight=weight, matrix=motion)
+                blended += term.coefficient * worn
+            return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
         return render, timings
 

@@ -7,6 +7,7 @@ its lighting matched to the portrait's skin. Two attributes of one kind blend as
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -90,8 +91,9 @@ def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmar
 
 def _attribute_layer(
     attribute: PreparedAttribute, portrait_lab: np.ndarray, skin: np.ndarray, landmarks: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The attribute's pixels re-lit for the portrait, and their opacity (before the reference weight)."""
+) -> tuple[np.ndarray, np.ndarray] | GlassesOverlay:
+    """The attribute's pixels re-lit for the portrait, and their opacity (before the reference weight); for
+    glasses, a :class:`GlassesOverlay`."""
     layer_lab = _lab(attribute.aligned_image)
     if attribute.kind in ("hair", "hat", "beard"):
         # The soft edge of a cut-out mixes the attribute with what was behind it; pasting that mix brings the old
@@ -120,7 +122,7 @@ def _attribute_layer(
     relit[..., 0] *= float(np.clip(gain**RELIGHT_STRENGTH, 1 / RELIGHT_MAX_GAIN, RELIGHT_MAX_GAIN))
     relit[..., 1:] += RELIGHT_WHITE_BALANCE * (skin_portrait[1:] - skin_attribute[1:])
     if attribute.kind == "glasses":
-        return glasses_layer(attribute, _rgb(relit), layer_lab, skin_attribute, portrait_lab, landmarks)
+        return glasses_layer(attribute, _rgb(relit), layer_lab, skin_attribute, landmarks)
     return _rgb(relit), alpha
 
 
@@ -142,9 +144,8 @@ def glasses_layer(
     relit: np.ndarray,
     layer_lab: np.ndarray,
     skin_attribute: np.ndarray,
-    portrait_lab: np.ndarray,
     landmarks: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> GlassesOverlay:
     """Glasses as glasses are: the frames opaque, the lenses a colour filter over the portrait's own eyes.
 
     Frames are the attribute's darkest pixels in the glasses region: first the surest (under a fifth of its skin's
@@ -152,7 +153,7 @@ def glasses_layer(
     band around the lenses and along the arms, everything under a third of the skin's lightness with a soft edge,
     so the rims keep their thickness where they cross the brows. A lens's tint is, per channel, the lens's colour
     over the cheek just below it (the same skin seen with and without the lens); the portrait seen through the lens
-    is multiplied by it. Rimless glasses (nothing enclosed) keep only their frames.
+    is multiplied by it (:class:`GlassesOverlay`). Rimless glasses (nothing enclosed) keep only their frames.
     """
     shape = attribute.aligned_mask.shape
     size = regions.face_size(landmarks)
@@ -174,7 +175,7 @@ def glasses_layer(
     darkness *= np.where(rim_zone, 1.0, brows < 0.5)  # beyond the rims, the brows stay the portrait's
     frame_alpha = (darkness * attribute.aligned_mask).astype(np.float32)
     lens_alpha = np.zeros(shape, np.float32)
-    tinted = relit
+    tint = None
     if lenses.sum() > 0.002 * lenses.size:
         attribute_rgb = attribute.aligned_image.astype(np.float32)
         lens_rows = np.nonzero(lenses.any(axis=1))[0]
@@ -189,21 +190,40 @@ def glasses_layer(
             tint = np.median(attribute_rgb[lower_lens], axis=0) / np.maximum(
                 np.median(attribute_rgb[cheek], axis=0), 1
             )
-            tint = np.clip(tint, 0.15, 1.0)
-            portrait_rgb = _rgb(portrait_lab).astype(np.float32)
-            tinted = np.clip(portrait_rgb * tint, 0, 255).astype(np.uint8)
+            tint = np.clip(tint, 0.15, 1.0).astype(np.float32)
             lens_alpha = feather(lenses.astype(np.float32), 0.004 * size)
-    alpha = np.maximum(frame_alpha, lens_alpha)
-    # Over the lens, the frame's own edge blends into the tinted view, not into the untinted portrait.
-    blended = (relit * frame_alpha[..., None] + tinted * (lens_alpha * (1 - frame_alpha))[..., None]) / np.maximum(
-        alpha, 1e-6
-    )[..., None]
-    colour = np.where(alpha[..., None] > 0, blended, relit)
-    return np.clip(colour, 0, 255).astype(np.uint8), alpha
+    return GlassesOverlay(relit, frame_alpha, lens_alpha, tint)
 
 
-def compose_edit(prepared: PreparedInputs, weights: list[float]) -> np.ndarray:
-    """Paste every attribute whose weight is above zero onto the portrait, in order.
+@dataclass(frozen=True, eq=False)
+class GlassesOverlay:
+    """Glasses on top of a face: opaque frames, and lenses that tint whatever is seen through them."""
+
+    frames: np.ndarray  # H×W×3 uint8, the frames' colour (re-lit)
+    frame_alpha: np.ndarray  # H×W float32
+    lens_alpha: np.ndarray  # H×W float32 (zeros for rimless glasses or an unknown tint)
+    tint: np.ndarray | None  # per-channel factor of the lenses (None: clear)
+
+    def apply(self, image: np.ndarray, *, weight: float = 1.0, matrix: np.ndarray | None = None) -> np.ndarray:
+        """``image`` (uint8 or float32 RGB) seen through the glasses; ``matrix`` (2×3) moves them first (they are
+        rigid: in an animation they follow the head's similarity, not the face's mesh)."""
+        frames, frame_alpha, lens_alpha = self.frames, self.frame_alpha, self.lens_alpha
+        if matrix is not None:
+            size = image.shape[1::-1]
+            warp = lambda layer: cv2.warpAffine(layer, matrix, size, flags=cv2.INTER_LINEAR)  # noqa: E731
+            frames, frame_alpha, lens_alpha = warp(frames), warp(frame_alpha), warp(lens_alpha)
+        out = image.astype(np.float32)
+        if self.tint is not None:
+            filter_ = 1.0 - (lens_alpha * weight)[..., None] * (1.0 - self.tint)
+            out = out * filter_
+        alpha = (frame_alpha * weight)[..., None]
+        out = out * (1.0 - alpha) + frames.astype(np.float32) * alpha
+        return out if image.dtype == np.float32 else np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def compose_edit(prepared: PreparedInputs, weights: list[float], *, glasses: bool = True) -> np.ndarray:
+    """Paste every attribute whose weight is above zero onto the portrait, in order; glasses go on last, on top
+    (``glasses=False`` leaves them off: the animator moves them rigidly, :func:`glasses_overlays`).
 
     An attribute taken from the portrait itself is already worn and changes nothing, so a blend between the
     portrait's own hair and another's starts from the untouched portrait.
@@ -224,7 +244,7 @@ def compose_edit(prepared: PreparedInputs, weights: list[float]) -> np.ndarray:
         protected_features(landmarks, shape, margin=0.01).astype(np.float32), 0.01 * regions.face_size(landmarks)
     )
     for attribute, weight in zip(prepared.attributes, weights):
-        if weight <= 0:
+        if weight <= 0 or attribute.kind == "glasses":
             continue
         layer, alpha = _attribute_layer(attribute, portrait_lab, skin, landmarks)
         if attribute.kind in ("hair", "hat"):
@@ -232,7 +252,21 @@ def compose_edit(prepared: PreparedInputs, weights: list[float]) -> np.ndarray:
             alpha = alpha * (1.0 - feature_guard)
         alpha = (alpha * weight)[..., None]
         output = output * (1.0 - alpha) + layer.astype(np.float32) * alpha
+    if glasses:
+        for overlay, weight in glasses_overlays(prepared, weights):
+            output = overlay.apply(output, weight=weight)
     return np.clip(output + 0.5, 0, 255).astype(np.uint8)
+
+
+def glasses_overlays(prepared: PreparedInputs, weights: list[float]) -> list[tuple[GlassesOverlay, float]]:
+    """The glasses of an edit, each with its weight, at the portrait's geometry."""
+    portrait_lab = _lab(prepared.portrait)
+    skin = skin_region(prepared.portrait_landmarks, prepared.portrait.shape[:2])
+    return [
+        (_attribute_layer(attribute, portrait_lab, skin, prepared.portrait_landmarks), weight)
+        for attribute, weight in zip(prepared.attributes, weights)
+        if attribute.kind == "glasses" and weight > 0 and not attribute.from_portrait
+    ]
 
 
 def edit_portrait(
