@@ -32,9 +32,10 @@ from durian_app.errors import user_errors
 from durian_app.runs import run_stoppable
 from durian_app.session import AttributeEntry, Attributes
 from durian_app.text import CHOICES, CSS, INTRO, LABELS, MESSAGES, TEXT
+from durian_app.upload import pass_unreadable_files
 from durian_app.workdir import OUTPUT_MAX_AGE_S, prune_work_dir, store_png, work_dir
 from durian_core.api import automatic_mask, build_request, choose_engine, generate, preview
-from durian_core.cache import default_cache
+from durian_core.cache import content_key, default_cache
 from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, GenerationSettings, MediaLimits
 from durian_core.face.matting import warm_up
 from durian_core.media import load_image
@@ -98,7 +99,7 @@ def status_line(result: GenerateResult, *, timings: dict[str, float], total: flo
     """Which engine ran and why, how long each stage took, and anything the user should know."""
     stages = " · ".join(f"{name} {seconds:.2f} s" for name, seconds in {**timings, **result.timings}.items())
     lines = [
-        f"{MESSAGES['engine_prefix']} {result.engine} ({result.notes[0]})",
+        f"{MESSAGES['engine_prefix']} {result.engine}, {result.notes[0]}",
         f"{MESSAGES['stage_prefix']} {stages} · {MESSAGES['total']} {total:.2f} s",
         *result.notes[1:],
     ]
@@ -106,7 +107,9 @@ def status_line(result: GenerateResult, *, timings: dict[str, float], total: flo
 
 
 def progress_line(fraction: float, message: str) -> str:
-    return f"{MESSAGES['working']} {message} · {fraction:.0%}"
+    """The status while working: the step, and the share of frames made once there are any."""
+    share = f" · {fraction:.0%}" if fraction > 0 else ""
+    return f"{MESSAGES['working']} {message}{share}"
 
 
 def gallery_value(attributes: Attributes) -> list[tuple[str, str]]:
@@ -121,9 +124,27 @@ def blend_choices(attributes: Attributes) -> list[tuple[str, int]]:
 
 
 @user_errors
-def show_portrait(portrait: str | None) -> np.ndarray | None:
-    """The uploaded portrait as the core reads it (upright, RGB), or a clear error for a bad file."""
-    return None if portrait is None else load_image(portrait).rgb
+def show_portrait(portrait: str | None) -> dict:
+    """Check an uploaded portrait (a clear error for a bad file or no face) and offer its faces to choose from:
+    the picker shows only when there is more than one, numbered from the largest."""
+    if portrait is None:
+        return gr.update(choices=[(face_label(0, 1), 0)], value=0, visible=False)
+    count = len(portrait_faces(portrait))
+    choices = [(face_label(index, count), index) for index in range(count)]
+    return gr.update(choices=choices, value=0, visible=count > 1)
+
+
+def portrait_faces(portrait: str) -> list[np.ndarray]:
+    """The faces of a portrait file, largest first (cached with everything else the core computes)."""
+    from durian_core.face.landmarks import detect_faces
+    from durian_core.prepare import fit_longest
+
+    image = fit_longest(load_image(portrait).rgb, DEFAULTS.output_size)
+    return default_cache().get_or_compute("faces", content_key(image), lambda: detect_faces(image))
+
+
+def face_label(index: int, count: int) -> str:
+    return MESSAGES["face_largest"] if index == 0 else MESSAGES["face_number"].format(number=index + 1, count=count)
 
 
 def clear_editor() -> None:
@@ -131,17 +152,19 @@ def clear_editor() -> None:
 
 
 @user_errors
-def attribute_editor(attribute_file: str | None, kind: str) -> dict | None:
-    """The attribute image with its automatic mask as a layer the user paints on or erases."""
+def attribute_editor(attribute_file: str | None, kind: str) -> tuple[dict | None, dict]:
+    """The attribute image with its automatic mask as a layer the user paints on or erases, and the editor's
+    placeholder shown only while there is no attribute image."""
     if attribute_file is None:
-        return None
+        return None, gr.update(visible=True)
     image = working_image(attribute_file)
     mask = automatic_mask(image, kind)
-    return {
+    editor = {
         "background": pad_square(image, fill=EDITOR_FILL),
         "layers": [pad_square(mask_layer(mask))],
         "composite": None,
     }
+    return editor, gr.update(visible=False)
 
 
 @user_errors
@@ -161,6 +184,7 @@ def add_attribute(attribute_file: str | None, kind: str, mask: dict | None, weig
         kind=kind,
         weight=float(weight),
         name=Path(attribute_file).name,
+        source=attribute_file,
     )
     return attributes_changed((*attributes, entry), selected=len(attributes))
 
@@ -186,11 +210,15 @@ def move_attribute(attributes: Attributes, selected: int | None, offset: int) ->
     return attributes_changed(tuple(order), selected=target, keep_blend=False)
 
 
-def remove_attribute(attributes: Attributes, selected: int | None) -> tuple:
+def remove_attribute(attributes: Attributes, selected: int | None, attribute_file: str | None = None) -> tuple:
+    """Drop the selected attribute; when it came from the upload still in the box, the box is emptied too, so
+    Generate does not add it back."""
     if selected is None or not 0 <= selected < len(attributes):
         raise gr.Error(MESSAGES["need_selection"])
+    removed = attributes[selected]
     remaining = attributes[:selected] + attributes[selected + 1 :]
-    return attributes_changed(remaining, selected=None, keep_blend=False)
+    upload = None if attribute_file is not None and removed.source == attribute_file else gr.skip()
+    return *attributes_changed(remaining, selected=None, keep_blend=False), upload
 
 
 def set_weight(attributes: Attributes, selected: int | None, weight: float) -> tuple:
@@ -209,8 +237,9 @@ def preview_still(
     alpha: float,
     weights: str | None,
     **settings: Any,
-) -> tuple[np.ndarray | None, str]:
-    """The still edit for the current inputs; a tweak of α or a weight reuses everything cached."""
+) -> tuple[tuple[str, str] | None, str]:
+    """The still edit for the current inputs, beside the portrait as it was; a tweak of α or a weight reuses
+    everything cached."""
     if portrait is None:
         return None, MESSAGES["need_portrait"]
     start = time.perf_counter()
@@ -223,8 +252,16 @@ def preview_still(
         settings=settings_from(settings),
     )
     result = preview(request, weights=weights)
+    comparison = before_after(request.portrait, result.still)
     status = status_line(result, timings={}, total=time.perf_counter() - start)
-    return result.still, status if attributes else f"{MESSAGES['no_attributes']}\n{status}"
+    return comparison, status if attributes else f"{MESSAGES['no_attributes']}\n{status}"
+
+
+def before_after(portrait: np.ndarray, still: np.ndarray) -> tuple[str, str]:
+    """The before/after pair for the comparison slider, as files of their own (each written completely before
+    it is handed out, so concurrent sessions with the same pictures never read a half-written one)."""
+    before = portrait if portrait.shape == still.shape else resize_longest(portrait, max(still.shape[:2]))
+    return store_png(before), store_png(still)
 
 
 @spaces.GPU(duration=GPU_SECONDS)
@@ -238,20 +275,38 @@ def generate_result(
     motion: str,
     driver: str | None,
     weights: str | None,
+    attribute_file: str | None = None,
+    kind: str = "hair",
+    mask: dict | None = None,
+    weight: float = 1.0,
     progress: gr.Progress = gr.Progress(),
     **settings: Any,
 ) -> Generator:
     """The full generation: the animated video (with the driver's audio) or, for "still", the edited image.
 
-    A generator, so the Stop button can end it while it runs; the last thing it yields is the result.
+    A generator, so the Stop button can end it while it runs; the last thing it yields is the result. A missing
+    input is named in the status line (the outputs stay as they are); an attribute uploaded but not yet added to
+    the gallery is added first, and the status says so.
     """
     start = time.perf_counter()
+    unchanged = (gr.skip(),) * 3
+    if portrait is None:
+        yield (*unchanged, MESSAGES["need_portrait"], gr.skip(), gr.skip())
+        return
+    if motion == "video" and driver is None:
+        yield (*unchanged, MESSAGES["need_driver"], gr.skip(), gr.skip())
+        return
     if (blend_first is None) != (blend_second is None):
         raise gr.Error(MESSAGES["blend_incomplete"])
+    notes = []
+    gallery: tuple[Any, Any] = (gr.skip(), gr.skip())  # the gallery and the session's attributes
+    if attribute_file is not None and not any((e.source, e.kind) == (attribute_file, kind) for e in attributes):
+        outputs = add_attribute(attribute_file, kind, mask, weight, attributes)
+        attributes = outputs[0]
+        gallery = (gallery_value(attributes), attributes)
+        notes.append(MESSAGES["added_on_generate"].format(name=Path(attribute_file).name, kind=kind))
     options = settings_from(settings)
     if motion == "video":
-        if driver is None:
-            raise gr.Error(MESSAGES["need_driver"])
         progress(0.0, desc="reading the driving video")
     request = session_request(
         portrait,
@@ -269,13 +324,20 @@ def generate_result(
     result = yield from run_stoppable(
         lambda report: generate(request, weights=weights, progress=report, output=target),
         progress=progress,
-        show=lambda fraction, message: (gr.skip(), gr.skip(), gr.skip(), progress_line(fraction, message)),
-        unchanged=(gr.skip(),) * 4,
+        show=lambda fraction, message: (*unchanged, progress_line(fraction, message), *gallery),
+        unchanged=(*unchanged, gr.skip(), *gallery),
     )
     path = str(result.path)
-    status = status_line(result, timings={"load": loaded}, total=time.perf_counter() - start)
+    status = "\n".join([*notes, status_line(result, timings={"load": loaded}, total=time.perf_counter() - start)])
     still = result.still if result.frames is not None else first_frame(path)
-    yield still, (path if result.fps is not None else None), path, status
+    comparison = before_after(request.portrait, still)
+    video = path if result.fps is not None else None
+    download = gr.update(value=path, visible=True, label=LABELS["download_video" if video else "download_still"])
+    yield comparison, video, download, status, *gallery
+
+
+def show_video_box(motion: str) -> dict:
+    return gr.update(visible=motion == "video")
 
 
 def first_frame(path: str) -> np.ndarray:
@@ -300,7 +362,7 @@ def engine_note(engine: str, weights: str | None) -> str:
         choice = choose_engine(engine, weights=weights)
     except ValueError as exc:
         return f"⚠️ {exc}"
-    return f"**{choice.name}**: {choice.reason}."
+    return MESSAGES["engine_note"].format(engine=choice.name, reason=choice.reason)
 
 
 def cache_stats() -> dict:
@@ -341,40 +403,76 @@ class Page:
             raise AttributeError(name) from exc
 
 
+def build_inputs(c: dict[str, Any]) -> None:
+    """Every input component, created unrendered: the examples above them need them, the layout places them."""
+    c["portrait"] = gr.Image(
+        label=LABELS["portrait"],
+        type="filepath",
+        sources=["upload", "clipboard"],
+        height=230,
+        elem_id="portrait",
+        render=False,
+    )
+    pass_unreadable_files(c["portrait"])
+    c["face_index"] = gr.Radio(
+        [(face_label(0, 1), 0)], value=0, label=LABELS["face"], visible=False, elem_id="face", render=False
+    )
+    c["attribute_file"] = gr.File(
+        label=LABELS["attribute_file"], file_types=["image"], elem_id="attribute-file", height=120, render=False
+    )
+    c["kind"] = gr.Radio(list(ATTRIBUTE_KINDS), value="hair", label=LABELS["kind"], elem_id="kind", render=False)
+    c["mask_editor"] = gr.ImageEditor(
+        label=LABELS["mask_editor"],
+        type="numpy",
+        image_mode="RGBA",
+        format="png",  # lossless: the layer's alpha is the mask
+        sources=(),
+        transforms=(),
+        layers=gr.LayerOptions(allow_additional_layers=False, layers=["mask"]),
+        brush=gr.Brush(colors=[("rgb({},{},{})".format(*MASK_COLOUR), MASK_OPACITY)], color_mode="fixed"),
+        eraser=gr.Eraser(),
+        canvas_size=(WORKING_SIZE, WORKING_SIZE),
+        height=380,
+        elem_id="mask-editor",
+        render=False,
+    )
+    c["weight"] = gr.Slider(0, 1, value=1.0, step=0.05, label=LABELS["weight"], scale=3, render=False)
+    c["add_attribute"] = gr.Button(LABELS["add_attribute"], variant="secondary", elem_id="add-attribute", render=False)
+    c["motion"] = gr.Radio(
+        [(CHOICES["motion_video"], "video"), (CHOICES["motion_still"], "still")],
+        value="video",
+        label=LABELS["motion"],
+        elem_id="motion",
+        render=False,
+    )
+    c["driver"] = gr.Video(label=LABELS["driver"], sources=["upload"], height=200, elem_id="driver", render=False)
+
+
 def build_inputs_column(c: dict[str, Any]) -> None:
-    c["portrait_file"] = gr.File(label=LABELS["portrait_file"], file_types=["image"], elem_id="portrait-file")
-    c["portrait_view"] = gr.Image(label=LABELS["portrait_view"], interactive=False, height=220, elem_id="portrait")
+    """Portrait, attributes and motion, in the order a user goes through them."""
     with gr.Group():
+        with gr.Row(equal_height=False):
+            c["portrait"].render()
+            c["face_index"].render()
+    with gr.Group():
+        with gr.Row(equal_height=True):
+            with gr.Column(scale=2, min_width=200):
+                c["attribute_file"].render()
+            with gr.Column(scale=1, min_width=160):
+                c["kind"].render()
+        with gr.Column(elem_id="mask-area"):  # the placeholder lies over the empty canvas (see style.css)
+            c["mask_editor"].render()
+            c["mask_placeholder"] = gr.Markdown(TEXT["placeholders"]["mask_editor"], elem_id="mask-placeholder")
         with gr.Row():
-            c["attribute_file"] = gr.File(
-                label=LABELS["attribute_file"], file_types=["image"], elem_id="attribute-file", scale=2
-            )
-            c["kind"] = gr.Radio(list(ATTRIBUTE_KINDS), value="hair", label=LABELS["kind"], elem_id="kind", scale=1)
-        c["mask_editor"] = gr.ImageEditor(
-            label=LABELS["mask_editor"],
-            type="numpy",
-            image_mode="RGBA",
-            format="png",  # lossless: the layer's alpha is the mask
-            sources=(),
-            transforms=(),
-            layers=gr.LayerOptions(allow_additional_layers=False, layers=["mask"]),
-            brush=gr.Brush(colors=[("rgb({},{},{})".format(*MASK_COLOUR), MASK_OPACITY)], color_mode="fixed"),
-            eraser=gr.Eraser(),
-            placeholder=TEXT["placeholders"]["mask_editor"],
-            canvas_size=(WORKING_SIZE, WORKING_SIZE),
-            height=420,
-            elem_id="mask-editor",
-        )
-        with gr.Row():
-            c["weight"] = gr.Slider(0, 1, value=1.0, step=0.05, label=LABELS["weight"], scale=3)
-            c["add_attribute"] = gr.Button(LABELS["add_attribute"], variant="secondary", elem_id="add-attribute")
+            c["weight"].render()
+            c["add_attribute"].render()
     with gr.Group():
         c["gallery"] = gr.Gallery(
             label=LABELS["gallery"],
             columns=4,
             fit_columns=False,  # one attribute stays a thumbnail instead of filling the row
             object_fit="contain",
-            height=200,
+            height=160,
             allow_preview=False,
             interactive=False,
             buttons=[],
@@ -389,13 +487,9 @@ def build_inputs_column(c: dict[str, Any]) -> None:
             c["blend_first"] = gr.Dropdown([], value=None, label=LABELS["blend_first"], elem_id="blend-first")
             c["blend_second"] = gr.Dropdown([], value=None, label=LABELS["blend_second"], elem_id="blend-second")
         c["alpha"] = gr.Slider(0, 1, value=0.5, step=0.05, label=LABELS["alpha"], elem_id="alpha")
-    c["motion"] = gr.Radio(
-        [(CHOICES["motion_video"], "video"), (CHOICES["motion_still"], "still")],
-        value="video",
-        label=LABELS["motion"],
-        elem_id="motion",
-    )
-    c["driver"] = gr.Video(label=LABELS["driver"], sources=["upload"], height=200, elem_id="driver")
+    with gr.Group():
+        c["motion"].render()
+        c["driver"].render()
     gr.Examples([[str(EXAMPLES / "drivers" / "carphone.mp4")]], inputs=[c["driver"]], label=LABELS["driver_examples"])
 
 
@@ -432,22 +526,26 @@ def slider(low: float, high: float, value: float, name: str) -> gr.Slider:
 
 
 def build_outputs_column(c: dict[str, Any]) -> None:
+    """What the user waits for, kept in view (the column is sticky): Generate and Stop, the status line, the
+    video, the before/after of the still, the download."""
     with gr.Row():
         c["generate"] = gr.Button(LABELS["generate"], variant="primary", elem_id="generate-button", scale=3)
-        c["stop"] = gr.Button(LABELS["stop"], variant="stop", elem_id="stop-button", scale=1)
-    c["engine_note"] = gr.Markdown(elem_id="engine-note")
+        c["stop"] = gr.Button(LABELS["stop"], variant="stop", elem_id="stop-button", scale=1, interactive=False)
     c["status"] = gr.Textbox(
-        MESSAGES["status_idle"], label=LABELS["status"], lines=3, interactive=False, elem_id="status"
+        MESSAGES["status_idle"], label=LABELS["status"], lines=3, max_lines=6, interactive=False, elem_id="status"
     )
-    c["preview"] = gr.Image(
-        label=LABELS["preview"], type="numpy", format="png", interactive=False, height=360, elem_id="preview"
+    c["video"] = gr.Video(label=LABELS["video"], interactive=False, height=260, elem_id="result-video")
+    c["compare"] = gr.ImageSlider(
+        label=LABELS["compare"], type="filepath", interactive=False, height=210, elem_id="compare"
     )
-    c["video"] = gr.Video(label=LABELS["video"], interactive=False, height=360, elem_id="result-video")
-    c["download"] = gr.File(label=LABELS["download"], interactive=False, elem_id="download")
+    with gr.Row():
+        c["download"] = gr.DownloadButton(LABELS["download"], visible=False, elem_id="download", size="sm")
+        c["engine_note"] = gr.Markdown(elem_id="engine-note")
 
 
 SETTING_NAMES = (
     "engine",
+    "face_index",
     "seed",
     "num_inference_steps",
     "guidance_portrait",
@@ -462,7 +560,7 @@ SETTING_NAMES = (
 def edit_inputs(page: Page) -> dict[str, Any]:
     """The inputs of a still edit, by the handlers' parameter names."""
     return {
-        "portrait": page.portrait_file,
+        "portrait": page.portrait,
         "attributes": page.attributes,
         "blend_first": page.blend_first,
         "blend_second": page.blend_second,
@@ -476,8 +574,16 @@ def generation_event(page: Page) -> dict[str, Any]:
     """The generate handler with its inputs, outputs and shared concurrency limit."""
     return {
         "fn": generate_result,
-        "inputs_kwargs": {**edit_inputs(page), "motion": page.motion, "driver": page.driver},
-        "outputs": [page.preview, page.video, page.download, page.status],
+        "inputs_kwargs": {
+            **edit_inputs(page),
+            "motion": page.motion,
+            "driver": page.driver,
+            "attribute_file": page.attribute_file,
+            "kind": page.kind,
+            "mask": page.mask_editor,
+            "weight": page.weight,
+        },
+        "outputs": [page.compare, page.video, page.download, page.status, page.gallery, page.attributes],
         "concurrency_limit": GENERATE_CONCURRENCY,
         "concurrency_id": "generate",
     }
@@ -489,7 +595,7 @@ def wire_events(page: Page) -> list:
     still = {
         "fn": preview_still,
         "inputs_kwargs": edit,
-        "outputs": [page.preview, page.status],
+        "outputs": [page.compare, page.status],
         "api_visibility": "private",
         "show_progress": "minimal",
     }
@@ -502,9 +608,8 @@ def wire_events(page: Page) -> list:
         page.selected_weight,
     ]
 
-    page.portrait_file.change(show_portrait, page.portrait_file, page.portrait_view, api_name="portrait").success(
-        **still
-    )
+    page.portrait.change(show_portrait, page.portrait, page.face_index, api_name="portrait").success(**still)
+    page.face_index.input(**still)
     # The editor keeps drawing a replaced layer under the new one, so it is emptied first; one queue for both
     # triggers keeps a quick change of kind from being overtaken by the mask of the previous kind.
     gr.on(
@@ -517,7 +622,7 @@ def wire_events(page: Page) -> list:
     ).then(
         attribute_editor,
         [page.attribute_file, page.kind],
-        page.mask_editor,
+        [page.mask_editor, page.mask_placeholder],
         api_visibility="private",
         concurrency_id="mask_editor",
     )
@@ -544,7 +649,10 @@ def wire_events(page: Page) -> list:
             api_visibility="private",
         ).success(**still)
     page.remove_attribute.click(
-        remove_attribute, [page.attributes, page.selected], gallery_outputs, api_name="remove_attribute"
+        remove_attribute,
+        [page.attributes, page.selected, page.attribute_file],
+        [*gallery_outputs, page.attribute_file],
+        api_name="remove_attribute",
     ).success(**still)
     # The tweaks: each re-renders the still from the core's cache.
     page.selected_weight.release(
@@ -555,28 +663,18 @@ def wire_events(page: Page) -> list:
         picker.input(**still)
 
     page.engine.change(engine_note, [page.engine, page.weights], page.engine_note, api_visibility="private")
+    # A still has no video: its box gives way so the before/after comparison moves up into view.
+    page.motion.change(show_video_box, page.motion, page.video, api_visibility="private", queue=False)
     gr.api(cache_stats, api_name="cache_stats")
-    return [page.generate.click(**generation_event(page), api_name="generate")]
+    return [running(page, page.generate.click, generation_event(page) | {"api_name": "generate"})]
 
 
-def build_examples(page: Page) -> list:
-    """Example rows: a click fills the inputs, puts the row's attribute in the gallery and generates."""
-    rows, labels = example_rows()
-    if not rows:
-        return []
-    examples = gr.Examples(
-        rows,
-        inputs=[page.portrait_file, page.attribute_file, page.kind, page.driver, page.motion],
-        label=LABELS["examples"],
-        example_labels=labels,
-    )
-    run = examples.load_input_event.then(
-        start_example,
-        [page.attribute_file, page.kind],
-        [page.attributes, page.gallery, page.blend_first, page.blend_second, page.selected, page.selected_weight],
-        api_visibility="private",
-    ).success(**generation_event(page), api_visibility="private")
-    return [run]
+def running(page: Page, trigger, event: dict[str, Any]):
+    """``event`` after ``trigger`` with Stop enabled while it runs (and disabled again however it ends)."""
+    started = trigger(lambda: gr.update(interactive=True), outputs=page.stop, queue=False, api_visibility="private")
+    generation = started.then(**event)
+    generation.then(lambda: gr.update(interactive=False), outputs=page.stop, queue=False, api_visibility="private")
+    return generation
 
 
 def build_demo(*, weights: str | None = None) -> gr.Blocks:
@@ -588,18 +686,47 @@ def build_demo(*, weights: str | None = None) -> gr.Blocks:
         components["selected"] = gr.State(None)
         components["weights"] = gr.State(weights)
         gr.Markdown(INTRO, elem_id="intro")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=5):
-                build_inputs_column(components)
-            with gr.Column(scale=4):
-                build_outputs_column(components)
-                build_advanced(components)
+        build_inputs(components)
         page = Page(components)
-        generations = wire_events(page) + build_examples(page)
+        with gr.Row(equal_height=False, elem_id="workspace"):
+            with gr.Column(scale=5):
+                examples = build_examples_row(page)
+                build_inputs_column(components)
+                build_advanced(components)
+            with gr.Column(scale=4, elem_id="outputs"):
+                build_outputs_column(components)
+        generations = wire_events(page) + examples()
         page.stop.click(None, cancels=generations).then(stopped_status, outputs=page.status, api_visibility="private")
         demo.load(engine_note, [page.engine, page.weights], page.engine_note, api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
+
+
+def build_examples_row(page: Page):
+    """The example rows at the top of the inputs (a newcomer starts there); their events are wired once the
+    outputs exist, by calling the returned function."""
+    rows, labels = example_rows()
+    if not rows:
+        return list
+    dataset = gr.Examples(
+        rows,
+        inputs=[page.portrait, page.attribute_file, page.kind, page.driver, page.motion],
+        label=LABELS["examples"],
+        example_labels=labels,
+        examples_per_page=len(rows),
+        elem_id="examples",
+    )
+
+    def wire() -> list:
+        chosen = dataset.load_input_event.then(
+            start_example,
+            [page.attribute_file, page.kind],
+            [page.attributes, page.gallery, page.blend_first, page.blend_second, page.selected, page.selected_weight],
+            api_visibility="private",
+        )
+        return [running(page, chosen.success, generation_event(page) | {"api_visibility": "private"})]
+
+    return wire
 
 
 def launch_options(*, max_file_size: int | str = MAX_UPLOAD_BYTES) -> dict[str, Any]:

@@ -25,6 +25,7 @@ class AttributeEntry:
     kind: str
     weight: float
     name: str
+    source: str = ""  # the uploaded file it was made from: Generate adds an upload not yet in the gallery
 
     def keep_alive(self) -> None:
         """Mark the files as in use, so pruning old files spares a session that is still working."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 import threading
@@ -39,8 +40,15 @@ def prune_work_dir(max_age_s: float = OUTPUT_MAX_AGE_S) -> None:
 
 
 def store_png(array: np.ndarray) -> str:
-    """Write an array into the work folder under its content hash (the same pixels are stored once)."""
+    """Write an array into the work folder under its content hash (the same pixels are stored once), with fast
+    PNG compression: these are previews, and a tweak of α waits for them.
+
+    Safe for concurrent sessions storing the same pixels: the file is written under a name of its own and renamed
+    into place, so the path holds a complete PNG or nothing; one already there is touched so pruning spares it.
+    """
     path = work_dir() / f"{content_key(array)}.png"
-    if not path.exists():
-        write_image(array, path)
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        write_image(array, path, png_compression=1)
     return str(path)

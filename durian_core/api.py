@@ -122,20 +122,20 @@ def choose_engine(requested: str, *, weights: str | None = None) -> EngineChoice
     """
     weights = weights or os.environ.get("DURIAN_WEIGHTS") or None
     if requested == "classical":
-        return EngineChoice("classical", "the classical engine was requested")
+        return EngineChoice("classical", "as requested")
     if requested == "durian":
         if weights is None:
             raise DurianInputError(
                 "the durian engine needs weights: pass --weights (a folder or a Hub id) or set DURIAN_WEIGHTS"
             )
-        return EngineChoice("durian", f"the durian engine was requested, with weights {weights}", weights)
+        return EngineChoice("durian", f"as requested, with weights {weights}", weights)
     if requested != "auto":
         raise DurianInputError(f"unknown engine {requested!r}: use auto, classical or durian")
     if weights is None:
-        return EngineChoice("classical", "auto: no Durian weights are configured (DURIAN_WEIGHTS), so classical")
+        return EngineChoice("classical", "chosen automatically as no Durian weights are set (DURIAN_WEIGHTS)")
     if not _cuda_available():
-        return EngineChoice("classical", "auto: Durian weights are configured but no GPU is present, so classical")
-    return EngineChoice("durian", f"auto: Durian weights {weights} and a GPU are present, so durian", weights)
+        return EngineChoice("classical", "chosen automatically as there is no GPU for the Durian weights")
+    return EngineChoice("durian", f"chosen automatically as weights {weights} and a GPU are present", weights)
 
 
 def load_engine(choice: EngineChoice) -> Engine:
@@ -186,7 +186,8 @@ def generate(
     choice = choose_engine(settings.engine, weights=weights)
     engine = load_engine(choice)
     start = time.perf_counter()
-    prepared = prepare_inputs(request, cache=cache, progress=lambda f, m: progress(0.1 * f, m))
+    # The figure the user sees is the share of frames made: preparing makes none yet, its steps are named instead.
+    prepared = prepare_inputs(request, cache=cache, progress=lambda _, m: progress(0.0, m))
     timings = {"prepare": time.perf_counter() - start}
     driver = request.driver
     notes = [choice.reason]
@@ -310,7 +311,7 @@ def _stream_classical(engine, prepared, driver, settings, *, cache, sink, progre
         sink.write(crop if seam is None else prepared.paste(crop, seam=seam))
         done = sink.count
         if done % report_every == 0 or done == total:
-            progress(0.1 + 0.9 * min(done / total, 1.0), f"animating frame {done} of {total}")
+            progress(min(done / total, 1.0), f"animating frame {done} of {total}")
     if tracked:
         cache.put("motion", key, np.stack(tracked).astype(np.float32))
     timings["animate"] = time.perf_counter() - start
@@ -382,9 +383,7 @@ def _render_whole(engine, prepared, driver, settings, *, cache, sink, progress) 
         tracks = cache.get_or_compute("motion", key, track)
         motion = retarget_motion(prepared.portrait_landmarks, tracks, multiplier=settings.motion_multiplier)
         prepared = replace(prepared, motion=motion, driver_landmarks=tracks)
-    frames, timings = engine.generate(
-        prepared, settings, cache=cache, progress=lambda f, m: progress(0.1 + 0.8 * f, m)
-    )
+    frames, timings = engine.generate(prepared, settings, cache=cache, progress=progress)
     seam = prepared.placement.seam() if prepared.placement is not None and not prepared.placement.is_whole else None
     for frame in frames:
         sink.write(frame if seam is None else prepared.paste(frame, seam=seam))

@@ -61,7 +61,7 @@ def bench_alpha_tweaks(client: Client, *, runs: int) -> dict:
     before = client.predict(api_name="/cache_stats")
     server, round_trip = [], []
     for run in range(runs):
-        seconds, (_still, status) = timed(lambda run=run: preview(round(0.05 + 0.9 * run / max(runs - 1, 1), 3)))
+        seconds, (_compare, status) = timed(lambda run=run: preview(round(0.05 + 0.9 * run / max(runs - 1, 1), 3)))
         round_trip.append(seconds)
         server.append(server_seconds(status))
     after = client.predict(api_name="/cache_stats")
@@ -91,7 +91,7 @@ def bench_generate(client: Client, *, runs: int) -> dict:
 
     results = []
     for run in range(runs + 1):  # the first run is cold: the driver's landmarks are tracked then
-        seconds, (_still, _video, _download, status) = timed(lambda run=run: generate(1.0 - 0.1 * run))
+        seconds, (_compare, _video, _download, status, _gallery) = timed(lambda run=run: generate(1.0 - 0.1 * run))
         stages = dict(re.findall(r"(\w+) (\d+\.\d+) s", status.splitlines()[1]))
         results.append({"round_trip_s": round(seconds, 2), "server_s": server_seconds(status), "stages": stages})
     warm = results[1:]

@@ -11,11 +11,13 @@ import os
 import socket
 import subprocess
 import sys
+import faulthandler
 import threading
 import time
 import urllib.error
 import urllib.request
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -66,22 +68,29 @@ def add_attribute(client: Client, path: Path, kind: str, *, weight: float = 1.0)
     )
 
 
-def generate(client: Client, portrait: Path, *, driver: Path | None, **settings):
-    """Calls ``/generate``; returns (still path, video path or None, download path, status)."""
+def generate(client: Client, portrait: Path | None, *, driver: Path | None, **settings):
+    """Calls ``/generate``; returns (still path, video path or None, download path, status).
+
+    The still is the "after" half of the before/after comparison; the gallery the call also returns is dropped.
+    """
     options = {"blend_first": None, "blend_second": None, "max_seconds": 1, **settings}
-    return client.predict(
-        portrait=handle_file(str(portrait)),
+    compare, video, download, status, _gallery = client.predict(
+        portrait=handle_file(str(portrait)) if portrait is not None else None,
         driver=handle_file(str(driver)) if driver is not None else None,
         motion="video" if driver is not None else "still",
         api_name="/generate",
         **options,
     )
+    if isinstance(download, dict):  # the download button is shown by an update that carries the file
+        download = download["value"]
+    return compare[1], video, download, status
 
 
 def preview(client: Client, portrait: Path, **settings) -> np.ndarray:
+    """The edited still of ``/preview`` (the "after" of its before/after pair)."""
     options = {"blend_first": None, "blend_second": None, "alpha": 0.5, **settings}
-    still, _status = client.predict(portrait=handle_file(str(portrait)), api_name="/preview", **options)
-    return load_image(still).rgb
+    (_before, after), _status = client.predict(portrait=handle_file(str(portrait)), api_name="/preview", **options)
+    return load_image(after).rgb
 
 
 def write_sine_wav(path: Path, *, seconds: float, frequency: float = 440.0, rate: int = 44100) -> Path:
@@ -193,6 +202,9 @@ def test_four_clients_at_once_each_get_their_own_portrait_back(server, portraits
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
+    if any(thread.is_alive() for thread in threads):
+        faulthandler.dump_traceback(all_threads=True)  # where a stuck generation waits, for the log
+        raise AssertionError("a session got no answer within 300 s")
 
     assert not errors, errors
     originals = {name: load_image(path).rgb.astype(int) for name, path in portraits.items()}
@@ -225,7 +237,7 @@ def test_bad_inputs_get_clear_messages_and_the_server_keeps_working(server, tmp_
 
     text_file = tmp_path / "notes.txt"
     text_file.write_text("plain text")
-    with pytest.raises(AppError, match="Invalid file type"):
+    with pytest.raises(AppError, match="'notes.txt' is a text file, not an image"):
         generate(client, text_file, driver=None)
 
     oversized = tmp_path / "huge.png"
@@ -348,3 +360,71 @@ def test_a_weight_tweak_changes_the_preview_from_the_cache(server):
     assert np.abs(full.astype(int) - faint).mean() > 0.2, "a weaker makeup must show"
     for namespace in ("landmarks", "masks", "aligned"):
         assert after[namespace]["misses"] == before[namespace]["misses"], f"{namespace} was recomputed"
+
+
+def test_an_empty_page_names_the_missing_portrait_and_an_unadded_upload_is_used(server):
+    client = new_client(server)
+    compare, video, download, status, _gallery = client.predict(
+        portrait=None, driver=None, motion="video", blend_first=None, blend_second=None, api_name="/generate"
+    )
+    assert status == "Upload a portrait first (the face to edit)."
+    skipped = {"__type__": "update"}  # the outputs are left as they are: no error on any of them
+    assert compare == skipped and video == skipped and download == skipped
+
+    portrait = EXAMPLES / "portraits" / "astronaut.jpg"
+    glasses = EXAMPLES / "attributes" / "glasses_obama.png"
+    (before, after), video, download, status, gallery = client.predict(
+        portrait=handle_file(str(portrait)),
+        attribute_file=handle_file(str(glasses)),
+        kind="glasses",
+        driver=None,
+        motion="still",
+        blend_first=None,
+        blend_second=None,
+        api_name="/generate",
+    )
+    assert "Added “glasses_obama.png” (glasses) to the gallery" in status
+    assert [item["caption"] for item in gallery] == ["1 · glasses · glasses_obama.png · 100%"]
+    original, edited = load_image(before).rgb, load_image(after).rgb
+    assert original.shape == edited.shape
+    changed = np.abs(original.astype(int) - edited).max(axis=-1) > 40
+    assert 0.002 < changed.mean() < 0.2, "the glasses show in the result, the rest stays"
+    np.testing.assert_array_equal(original, load_image(portrait).rgb)  # "before" is the portrait as it was
+
+
+def test_sixteen_identical_previews_at_once_all_arrive_complete(server):
+    """Everyone clicking the same example at the same moment: identical outputs, each a whole, equal file.
+
+    Each round asks for a still nobody has asked for yet (another strength), so its files are written while the
+    sixteen sessions race for them; a serial call afterwards gives the expected pictures.
+    """
+    portrait = EXAMPLES / "portraits" / "obama.jpg"
+    attribute = EXAMPLES / "attributes" / "glasses_obama.png"
+
+    def one_session(weight: float) -> tuple[bytes, ...]:
+        client = Client(server, verbose=False, download_files=False)
+        add_attribute(client, attribute, "glasses", weight=weight)
+        pair, _status = client.predict(
+            portrait=handle_file(str(portrait)), blend_first=None, blend_second=None, alpha=0.5, api_name="/preview"
+        )
+        return tuple(httpx.get(half["url"], timeout=60).raise_for_status().content for half in pair)
+
+    stills = []
+    for weight in (0.95, 0.8, 0.65):
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            answers = list(pool.map(one_session, [weight] * 16))
+        expected = [load_image(data).rgb for data in one_session(weight)]
+        for before, after in answers:
+            np.testing.assert_array_equal(load_image(before).rgb, expected[0])
+            np.testing.assert_array_equal(load_image(after).rgb, expected[1])
+        stills.append(expected[1])
+    assert np.abs(stills[0].astype(int) - stills[-1]).max() > 0, "each round wrote a still of its own"
+
+
+def test_a_group_photo_offers_its_faces_largest_first(server):
+    client = new_client(server)
+    picker = client.predict(portrait=handle_file(str(EXAMPLES / "group" / "group.jpg")), api_name="/portrait")
+    assert [label for label, _value in picker["choices"]] == ["Largest face", "Face 2 of 3", "Face 3 of 3"]
+    assert picker["visible"] is True and picker["value"] == 0
+    single = client.predict(portrait=handle_file(str(EXAMPLES / "portraits" / "obama.jpg")), api_name="/portrait")
+    assert single["visible"] is False

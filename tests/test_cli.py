@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -236,3 +239,61 @@ def test_durian_weights_folder_that_is_not_one_is_a_clear_error(tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "empty-weights" in lines[0]
+
+
+def readme_commands() -> list[list[str]]:
+    """Every ``python -m durian_core`` command in the README's bash blocks, as argument lists after the module."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M)
+    commands = []
+    for block in blocks:
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if "durian_core" in words and words[words.index("durian_core") - 1] == "-m":
+                commands.append(words[words.index("durian_core") + 1 :])
+    return commands
+
+
+def test_every_readme_command_runs_as_written():
+    from durian_core.cli import build_parser
+
+    commands = readme_commands()
+    assert len(commands) >= 8, "the README's command blocks were found"
+    parser = build_parser()
+    for words in commands:
+        assert "..." not in words, f"a placeholder in: {' '.join(words)}"
+        try:
+            args = parser.parse_args(words)
+        except SystemExit as exc:
+            raise AssertionError(f"the CLI rejects: {' '.join(words)}") from exc
+        for word in words:
+            if word.startswith("examples/"):
+                assert (ROOT / word).exists(), f"{word} is not in the repository"
+        written = [getattr(args, name, None) for name in ("output", "output_dir", "out")]
+        for path in filter(None, written):
+            ignored = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=ROOT)
+            assert ignored.returncode == 0, f".gitignore does not cover {path}, which the README writes"
+
+
+def test_the_readme_mask_example_puts_the_drawn_hat_on_the_astronaut(tmp_path):
+    """The README's --mask example exactly, with its output moved to a temporary folder."""
+    words = next(command for command in readme_commands() if "--mask" in command)
+    words[words.index("--output") + 1] = str(tmp_path / "hat.png")
+    done = run_cli(*words)
+    assert done.returncode == 0, done.stderr
+    edited = np.asarray(Image.open(tmp_path / "hat.png").convert("RGB")).astype(int)
+    portrait = np.asarray(Image.open(PORTRAIT).convert("RGB")).astype(int)
+    crown, chin = edited[20:90, 180:330], edited[230:300, 180:330]
+    assert np.abs(crown - portrait[20:90, 180:330]).mean() > 20, "the crown of the head is now the hat"
+    assert crown[..., 0].mean() > crown[..., 2].mean() + 30, "and the hat is red"
+    assert np.abs(chin - portrait[230:300, 180:330]).mean() < 12, "the face below is the astronaut's"
+
+
+def test_every_cli_option_says_what_it_does():
+    from durian_core.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    for name, command in subparsers.choices.items():
+        for action in command._actions:
+            assert action.help, f"{name} {'/'.join(action.option_strings) or action.dest} has no help text"

@@ -21,6 +21,7 @@ from skimage import data as skimage_data
 from durian_core.config import MediaLimits
 from durian_core.errors import DurianInputError
 from durian_core.media import (
+    VideoWriter,
     load_image,
     load_mask,
     load_video,
@@ -319,6 +320,16 @@ def test_write_image_round_trips_a_png_and_leaves_no_temporary_files(tmp_path):
     assert target == tmp_path / "still.png"
     np.testing.assert_array_equal(np.asarray(Image.open(target)), astronaut())
     assert [p.name for p in tmp_path.iterdir()] == ["still.png"]
+    assert target.stat().st_mode & 0o777 == 0o644  # a web server or another user can read it
+
+
+def test_a_written_video_is_readable_by_others(tmp_path):
+    with VideoWriter(tmp_path / "clip.mp4", fps=10) as writer:
+        for _ in range(3):
+            writer.write(astronaut())
+        target = writer.close()
+    assert target.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
 
 
 # ------------------------------------------------------------------------------------------------- videos

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +116,44 @@ def test_preprocess_command_refuses_a_missing_folder(tmp_path):
     args = _parser().parse_args(["preprocess", "--videos", str(tmp_path / "empty"), "--out", str(tmp_path / "c")])
     with pytest.raises(DurianInputError, match="no video files"):
         args.func(args)
+
+
+def test_training_says_what_it_does_and_draws_its_bars_on_stderr(tmp_path):
+    """A real run of ``train --toy-data`` cut to a few steps: results on stdout, every phase named on stderr."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "durian_core",
+            "train",
+            "--config",
+            "tiny",
+            "--toy-data",
+            "--data",
+            str(tmp_path / "toy"),
+            "--output-dir",
+            str(tmp_path / "run"),
+            "--stage",
+            "1",
+            "--set",
+            "stage1.steps=2",
+            "--set",
+            "autoencoder_steps=2",
+            "--set",
+            "validate_every=0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "stage 1: 2 steps, pipeline at" in done.stdout
+    assert "it/s" not in done.stdout and "%|" not in done.stdout, "no progress bar on stdout"
+    lines = done.stderr.splitlines()
+    first = next(i for i, line in enumerate(lines) if "%|" in line)
+    said = "\n".join(lines[:first])
+    assert f"writing a toy dataset at 64 px to {tmp_path / 'toy'}" in said, "the toy data is announced first"
+    assert "stage 1: loading the tiny components" in said
+    assert "stage 1: fitting the autoencoder" in said
+    assert any("stage 1" in line and "%|" in line for line in lines), "the stage's own bar"

@@ -66,7 +66,7 @@ class ClassicalEngine(Engine):
                 driver_landmarks=None if tracks is None else tracks[index],
             )
             if index % report_every == 0:
-                progress(index / len(frames), f"animating frame {index + 1} of {len(frames)}")
+                progress((index + 1) / len(frames), f"animating frame {index + 1} of {len(frames)}")
         return frames
 
     def renderer(

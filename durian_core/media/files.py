@@ -11,6 +11,8 @@ from pathlib import Path
 from durian_core.config import MediaLimits
 from durian_core.errors import DurianInputError
 
+FILE_MODE = 0o644  # written images and videos: readable by the web server and other users
+
 
 def existing_file(path: str | os.PathLike, *, what: str, limits: MediaLimits) -> Path:
     source = Path(os.fspath(path))
@@ -44,6 +46,8 @@ def atomic_target(target: Path, *, suffix: str | None = None) -> Iterator[str]:
     os.close(handle)
     try:
         yield temporary
+        # mkstemp makes the file private (0600); a result is for its reader, a web server or another user: 0644.
+        os.chmod(temporary, FILE_MODE)
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):

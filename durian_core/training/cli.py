@@ -7,6 +7,7 @@ exit status. Bad input raises :class:`~durian_core.errors.DurianInputError`, whi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -117,15 +118,19 @@ def run_train(args: argparse.Namespace) -> int:
         return 0
     if not config.data:
         raise DurianInputError("no training data: pass --data CACHE (a folder written by `preprocess`)")
-    if args.toy_data:
-        from durian_core.models.config import model_config
-        from durian_core.training.toy import write_toy_dataset
+    # Progress (bars and the line before each) goes to the terminal's standard error.
+    with contextlib.redirect_stderr(getattr(args, "progress_stream", None) or sys.stderr):
+        if args.toy_data:
+            from durian_core.models.config import model_config
+            from durian_core.training.toy import write_toy_dataset
 
-        write_toy_dataset(config.data, resolution=model_config(config.model).resolution)
-    from durian_core.training.loop import train
+            resolution = model_config(config.model).resolution
+            sys.stderr.write(f"writing a toy dataset at {resolution} px to {config.data} (reused if complete)\n")
+            write_toy_dataset(config.data, resolution=resolution)
+        from durian_core.training.loop import train
 
-    stages = (1, 2) if args.stage == "all" else (int(args.stage),)
-    results = train(config, stages=stages, resume=args.resume)
+        stages = (1, 2) if args.stage == "all" else (int(args.stage),)
+        results = train(config, stages=stages, resume=args.resume)
     for result in results:
         sys.stdout.write(f"stage {result.stage}: {result.steps} steps, pipeline at {result.final_dir}\n")
     return 0

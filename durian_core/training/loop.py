@@ -47,7 +47,7 @@ from durian_core.training.forward import (
     batched_reference_attention,
     install_batched_reference_read,
 )
-from durian_core.training.objective import diffusion_loss, encode_batch, fit_autoencoder, progress_bar
+from durian_core.training.objective import diffusion_loss, encode_batch, fit_autoencoder, progress_bar, say
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +146,8 @@ def train_stage(
     dataset = SelfReconstructionDataset(config.data, config=sampling, seed=config.seed * 1000 + stage)
     resolution = store.read_manifest(config.data).resolution
 
+    videos = len(dataset.records)
+    say(f"stage {stage}: loading the {config.model} components ({videos} training videos)", enabled=progress and main)
     components = load_components(config, stage)
     expected = int(components.vae.config.sample_size)
     if resolution != expected:
@@ -275,6 +277,10 @@ def _prepare_autoencoder(config, stage, components, dataset, output, accelerator
     if (folder / "config.json").is_file():
         components.vae = AutoencoderKL.from_pretrained(str(folder)).eval()
         return
+    say(
+        f"stage {stage}: fitting the autoencoder from random weights first ({config.autoencoder_steps} steps)",
+        enabled=progress and accelerator.is_main_process,
+    )
     width = config.autoencoder_width
     settings = dict(components.vae.config) | {"block_out_channels": (width, width, 2 * width, 2 * width)}
     settings = {key: value for key, value in settings.items() if not key.startswith("_")}

@@ -144,9 +144,17 @@ def fit_autoencoder(
 
 
 def progress_bar(total: int, description: str, *, enabled: bool, initial: int = 0):
+    """A bar on standard error (stdout stays for results); the CLI points ``sys.stderr`` at the terminal while
+    native libraries' chatter on file descriptor 2 goes to /dev/null."""
     from tqdm.auto import tqdm
 
-    # stdout: the CLI silences stderr (native libraries' chatter) unless --verbose.
     return tqdm(
-        total=total, initial=initial, desc=description, disable=not enabled, file=sys.stdout, dynamic_ncols=True
+        total=total, initial=initial, desc=description, disable=not enabled, file=sys.stderr, dynamic_ncols=True
     )
+
+
+def say(message: str, *, enabled: bool) -> None:
+    """One line on standard error saying what the run does next (before its bar, or in place of one)."""
+    if enabled:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
