@@ -7,11 +7,11 @@ suite quick.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import socket
 import subprocess
 import sys
-import faulthandler
 import threading
 import time
 import urllib.error
