@@ -29,12 +29,13 @@ import spaces
 
 from durian_app.editor import EDITOR_FILL, MASK_COLOUR, MASK_OPACITY, WORKING_SIZE, editor_mask, mask_layer, pad_square
 from durian_app.errors import user_errors
+from durian_app.live import LiveSlots, LiveState, close_live_state
 from durian_app.runs import run_stoppable
 from durian_app.session import AttributeEntry, Attributes
 from durian_app.text import CHOICES, CSS, INTRO, LABELS, MESSAGES, TEXT
 from durian_app.upload import pass_unreadable_files
 from durian_app.workdir import OUTPUT_MAX_AGE_S, prune_work_dir, store_png, work_dir
-from durian_core.api import automatic_mask, build_request, choose_engine, generate, preview
+from durian_core.api import automatic_mask, build_request, choose_engine, generate, live_animator, preview
 from durian_core.cache import content_key, default_cache
 from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, GenerationSettings, MediaLimits
 from durian_core.face.matting import warm_up
@@ -338,6 +339,88 @@ def generate_result(
 
 def show_video_box(motion: str) -> dict:
     return gr.update(visible=motion == "video")
+
+
+LIVE_SLOTS = LiveSlots(int(os.environ.get("DURIAN_LIVE_SESSIONS", "2")))
+LIVE_MINUTES = float(os.environ.get("DURIAN_LIVE_MINUTES", "5"))  # per session, then the stream ends
+LIVE_EVERY_S = 0.04  # how often the browser sends a camera frame (25 per second at most)
+
+
+def live_frame(
+    frame: np.ndarray | None,
+    state: LiveState | None,
+    portrait: str | None,
+    attributes: Attributes,
+    blend_first: int | None,
+    blend_second: int | None,
+    alpha: float,
+    weights: str | None = None,
+    request: gr.Request | None = None,
+    **settings: Any,
+) -> tuple:
+    """One camera frame in, the edited portrait moving like it out (and, about once a second, the status).
+
+    The session's animator is built from the edit the main tab holds, through the cache (so no mask or layer is
+    computed again), and rebuilt only when that edit changes. Never raises: every problem is a status line."""
+    del weights  # live always runs the classical engine
+    if frame is None:
+        return gr.skip(), state, gr.skip()
+    session = getattr(request, "session_hash", None) or "local"
+    if not LIVE_SLOTS.claim(session):
+        return gr.skip(), state, MESSAGES["live_full"].format(limit=LIVE_SLOTS.limit)
+    if portrait is None:
+        return gr.skip(), state, MESSAGES["live_need_portrait"]
+    options = settings_from(settings)
+    key = content_key(
+        portrait,
+        tuple((e.image, e.mask, e.kind, e.weight) for e in attributes),
+        blend_first,
+        blend_second,
+        alpha,
+        repr(options),
+    )
+    try:
+        if state is None or state.key != key:
+            started = state.started if state is not None else None
+            if state is not None:
+                state.close()
+            request_ = session_request(
+                portrait, attributes, blend_first=blend_first, blend_second=blend_second, alpha=alpha, settings=options
+            )
+            animator, note = live_animator(request_, cache=default_cache())
+            state = LiveState(animator, key, note)
+            if started is not None:
+                state.started = started  # a new edit does not restart the session's clock
+        now = time.monotonic()
+        if now - state.started > 60 * LIVE_MINUTES:
+            LIVE_SLOTS.release(session)
+            return gr.skip(), state, MESSAGES["live_time_up"].format(minutes=f"{LIVE_MINUTES:g}")
+        faces = state.animator.faces
+        out = state.animator(frame)
+        state.sent.append(now)
+    except ValueError as error:  # the core's input errors and gr.Error: worded for people
+        return gr.skip(), state, str(getattr(error, "message", error))
+    status = gr.skip()
+    if now - state.reported >= 1.0 or state.animator.frames <= 1:
+        state.reported = now
+        if state.animator.faces == faces:
+            status = MESSAGES["live_no_face"]
+        else:
+            timing = state.animator.timing()
+            status = MESSAGES["live_running"].format(
+                engine=state.note,
+                frames=state.animator.frames,
+                median=timing["median_ms"],
+                p95=timing["p95_ms"],
+                fps=state.frames_per_second(now),
+            )
+    return out, state, status
+
+
+def live_neutral(state: LiveState | None) -> str:
+    if state is not None:
+        state.animator.set_neutral()
+    return MESSAGES["live_neutral_set"]
 
 
 def first_frame(path: str) -> np.ndarray:
@@ -677,6 +760,48 @@ def running(page: Page, trigger, event: dict[str, Any]):
     return generation
 
 
+def build_live(c: dict[str, Any]) -> None:
+    """The Live tab: the camera streaming in, the portrait streaming out, the neutral-pose button, the status."""
+    gr.Markdown(LABELS["live_intro"])
+    c["live_state"] = gr.State(None, delete_callback=close_live_state)
+    with gr.Row(equal_height=True):
+        c["live_camera"] = gr.Image(
+            label=LABELS["live_camera"],
+            sources=["webcam"],
+            streaming=True,
+            type="numpy",
+            # A small capture: the browser encodes and uploads every frame, and a face filling a 320×240 frame
+            # still gives MediaPipe enough pixels; the portrait comes back at its own size.
+            webcam_options=gr.WebcamOptions(constraints={"video": {"width": 320, "height": 240}}),
+            height=400,
+            elem_id="live-camera",
+        )
+        c["live_output"] = gr.Image(
+            label=LABELS["live_output"], interactive=False, height=400, format="jpeg", elem_id="live-output"
+        )
+    with gr.Row():
+        c["live_neutral"] = gr.Button(LABELS["live_neutral"], elem_id="live-neutral", scale=1)
+        c["live_status"] = gr.Textbox(
+            MESSAGES["live_idle"], label=LABELS["live_status"], interactive=False, elem_id="live-status", scale=3
+        )
+
+
+def wire_live(page: Page) -> None:
+    page.live_camera.stream(
+        live_frame,
+        inputs_kwargs={"frame": page.live_camera, "state": page.live_state, **edit_inputs(page)},
+        outputs=[page.live_output, page.live_state, page.live_status],
+        stream_every=LIVE_EVERY_S,
+        time_limit=int(60 * LIVE_MINUTES) + 5,
+        # Beyond the sessions Live admits, a few more are answered at once: with the message that it is full.
+        concurrency_limit=LIVE_SLOTS.limit + 2,
+        concurrency_id="live",
+        show_progress="hidden",
+        api_name="live",
+    )
+    page.live_neutral.click(live_neutral, page.live_state, page.live_status, api_visibility="private")
+
+
 def build_demo(*, weights: str | None = None) -> gr.Blocks:
     """The whole page. ``weights`` (a folder or a Hub id) defaults to ``DURIAN_WEIGHTS``."""
     weights = weights or os.environ.get("DURIAN_WEIGHTS") or None
@@ -688,14 +813,19 @@ def build_demo(*, weights: str | None = None) -> gr.Blocks:
         gr.Markdown(INTRO, elem_id="intro")
         build_inputs(components)
         page = Page(components)
-        with gr.Row(equal_height=False, elem_id="workspace"):
-            with gr.Column(scale=5):
-                examples = build_examples_row(page)
-                build_inputs_column(components)
-                build_advanced(components)
-            with gr.Column(scale=4, elem_id="outputs"):
-                build_outputs_column(components)
+        with gr.Tabs():
+            with gr.Tab(LABELS["tab_edit"], id="edit", elem_id="edit-tab"):
+                with gr.Row(equal_height=False, elem_id="workspace"):
+                    with gr.Column(scale=5):
+                        examples = build_examples_row(page)
+                        build_inputs_column(components)
+                        build_advanced(components)
+                    with gr.Column(scale=4, elem_id="outputs"):
+                        build_outputs_column(components)
+            with gr.Tab(LABELS["tab_live"], id="live", elem_id="live-tab"):
+                build_live(components)
         generations = wire_events(page) + examples()
+        wire_live(page)
         page.stop.click(None, cancels=generations).then(stopped_status, outputs=page.status, api_visibility="private")
         demo.load(engine_note, [page.engine, page.weights], page.engine_note, api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)

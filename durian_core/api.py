@@ -20,6 +20,7 @@ from durian_core.engines.base import Engine
 from durian_core.errors import DurianInputError
 from durian_core.face.landmarks import LandmarkTracker
 from durian_core.face.motion import Retargeter, retarget_motion
+from durian_core.live import LiveAnimator, LiveSettings
 from durian_core.media import ImageSource, load_image, load_mask, open_video
 from durian_core.prepare import automatic_mask, prepare_inputs
 from durian_core.types import (
@@ -38,6 +39,7 @@ __all__ = [
     "build_request",
     "choose_engine",
     "generate",
+    "live_animator",
     "load_attribute",
     "load_engine",
     "preview",
@@ -409,3 +411,36 @@ def save_result(result: GenerateResult, directory: str | Path, *, stem: str) -> 
     path = write_video(result.frames, directory / f"{stem}.mp4", fps=result.fps, audio_path=result.audio_source)
     result.timings["encode"] = time.perf_counter() - start
     return path
+
+
+LIVE_PASTE = 1024
+"""Live frames show the whole portrait when its longest side is at most this (pasting back costs a few ms);
+larger portraits show the work crop around the face, to keep a frame within the live budget."""
+
+
+def live_animator(
+    request: GenerateRequest, *, cache: FeatureCache | None = None, live: LiveSettings = LiveSettings()
+) -> tuple[LiveAnimator, str]:
+    """A live session for a request's edit (its driver is ignored) and a note on the engine it uses.
+
+    Live driving runs the classical engine (a diffusion model makes no frame in a few milliseconds). Its inputs
+    come through the cache, so the edit the page already previewed costs no landmarks, masks or layers again.
+    """
+    from durian_core.engines.classical import ClassicalEngine
+
+    cache = cache or default_cache()
+    settings = request.settings
+    prepared = prepare_inputs(replace(request, driver=None), cache=cache)
+    render, _timings = ClassicalEngine().renderer(prepared, settings, cache=cache)
+    placement, full = prepared.placement, prepared.full_portrait
+    if placement is not None and full is not None and not placement.is_whole and max(full.shape[:2]) <= LIVE_PASTE:
+        crop_render, seam = render, placement.seam()
+
+        def render(*args) -> np.ndarray:
+            return prepared.paste(crop_render(*args), seam=seam)
+
+    animator = LiveAnimator(render, prepared.portrait_landmarks, multiplier=settings.motion_multiplier, settings=live)
+    note = "classical engine"
+    if settings.engine == "durian":
+        note += " (live needs a frame in milliseconds, which the diffusion engine cannot make)"
+    return animator, note

@@ -7,9 +7,11 @@ Screenshots go to ``test-output/`` for a person to look at.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from durian_core.face import regions
 from durian_core.media import load_mask, write_image
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -241,3 +244,114 @@ def test_an_uploaded_attribute_not_yet_added_is_used_and_named(page, output_dir)
     assert page.locator("#attribute-gallery img").count() == 1
     assert in_viewport(page, "#compare"), "the before/after comparison is on the screen"
     page.screenshot(path=str(output_dir / "app_unadded_attribute.png"))
+
+
+@pytest.fixture(scope="module")
+def camera_browser(tmp_path_factory, carphone_path):
+    """Chromium whose webcam is the bundled talking-face clip (looped), granted without asking."""
+    import imageio_ffmpeg
+
+    y4m = tmp_path_factory.mktemp("camera") / "camera.y4m"
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(carphone_path)]
+    command += ["-vf", "scale=640:480:flags=bicubic", "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", str(y4m)]
+    subprocess.run(command, check=True, timeout=120)
+    camera = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={y4m}",
+    ]
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + camera)
+        yield chromium
+        chromium.close()
+
+
+def open_live(browser, app_url: str, portrait: Path):
+    """A new session that puts Biden's hair on ``portrait`` in the main tab, then starts its camera in Live."""
+    context = browser.new_context(viewport=LAPTOP, permissions=["camera"])
+    tab = context.new_page()
+    tab.goto(app_url)
+    tab.wait_for_selector("#portrait input[type=file]", state="attached", timeout=SLOW_MS)
+    upload(tab, "portrait", portrait)
+    upload(tab, "attribute-file", EXAMPLES / "portraits" / "biden.jpg")
+    editor = tab.locator("#mask-editor")
+    wait_until(lambda: mask_colour_fraction(editor.screenshot()) > 0.01, what="the automatic hair mask")
+    tab.locator("#add-attribute").click()
+    tab.wait_for_selector("#attribute-gallery img", timeout=SLOW_MS)
+    tab.get_by_role("tab", name="Live (webcam)").click()
+    tab.locator("#live-camera").get_by_text("Click to Access Webcam").click()
+    tab.locator("#live-camera").get_by_role("button", name="capture photo").click()
+    return context, tab
+
+
+def live_frames(tab, *, seconds: float) -> tuple[list[np.ndarray], float]:
+    """The distinct frames the Live output shows over ``seconds``, and how many arrived per second."""
+    sources: list[str] = []
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        image = tab.locator("#live-output img")
+        source = image.first.get_attribute("src") if image.count() else None
+        if source and (not sources or sources[-1] != source):
+            sources.append(source)
+        time.sleep(0.005)
+    elapsed = time.monotonic() - start
+    frames = []
+    for source in sources:
+        body = tab.request.get(source).body()
+        frames.append(np.asarray(Image.open(io.BytesIO(body)).convert("RGB")))
+    return frames, len(sources) / elapsed
+
+
+def test_live_webcam_drives_the_edited_portrait_and_sessions_stay_apart(camera_browser, app_url, output_dir):
+    import app
+    from durian_core.face.landmarks import detect_landmarks
+
+    astronaut, obama = EXAMPLES / "portraits" / "astronaut.jpg", EXAMPLES / "portraits" / "obama.jpg"
+    first_context, first = open_live(camera_browser, app_url, astronaut)
+    wait_until(lambda: first.locator("#live-output img").count() > 0, what="the first live frame")
+    frames, rate = live_frames(first, seconds=8)
+    status = first.locator("#live-status textarea").input_value()
+    first.screenshot(path=str(output_dir / "app_live.png"))
+    assert len(frames) >= 8, f"only {len(frames)} live frames arrived in 8 s"
+
+    # The mouth region changes as the clip's mouth moves; the shoulders, far from the face, do not.
+    mouth = detect_landmarks(frames[0])[list(regions.LIPS_OUTER)]
+    (x0, y0), (x1, y1) = mouth.min(axis=0).astype(int), mouth.max(axis=0).astype(int)
+    stack = np.stack(frames).astype(np.float32)
+    mouth_change = np.abs(np.diff(stack[:, y0:y1, x0:x1], axis=0)).mean()
+    corner = stack[:, -60:, :60]
+    assert mouth_change > 2.0, f"the live mouth barely moves ({mouth_change:.2f})"
+    assert mouth_change > 3 * np.abs(np.diff(corner, axis=0)).mean(), "the mouth moves, not the whole picture"
+    (output_dir / "live.json").write_text(
+        json.dumps({"frames": len(frames), "delivered_fps": round(rate, 1), "status": status}, ensure_ascii=False)
+    )
+
+    # A second session streams its own portrait; a third finds Live full.
+    second_context, second = open_live(camera_browser, app_url, obama)
+    wait_until(lambda: second.locator("#live-output img").count() > 0, what="the second session's frames")
+    theirs, _ = live_frames(second, seconds=3)
+    mine, _ = live_frames(first, seconds=2)
+    originals = {path: load_image_rgb(path) for path in (astronaut, obama)}
+    assert nearest(theirs[-1], originals) == obama and nearest(mine[-1], originals) == astronaut
+    assert app.LIVE_SLOTS.limit == 2
+    third_context, third = open_live(camera_browser, app_url, astronaut)
+    status = third.locator("#live-status textarea")
+    wait_until(lambda: "Live is full" in status.input_value(), what="the message that Live is full")
+    third.screenshot(path=str(output_dir / "app_live_full.png"))
+    for context in (third_context, second_context, first_context):
+        context.close()
+
+
+def load_image_rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def nearest(frame: np.ndarray, originals: dict[Path, np.ndarray]) -> Path:
+    """Which portrait a live frame shows (the frames have the portrait's own size, up to 1024 px)."""
+    import cv2
+
+    def distance(image: np.ndarray) -> float:
+        resized = cv2.resize(image, frame.shape[1::-1], interpolation=cv2.INTER_AREA)
+        return float(np.abs(resized.astype(int) - frame).mean())
+
+    return min(originals, key=lambda path: distance(originals[path]))

@@ -150,6 +150,26 @@ def _faces_via_detector(image: np.ndarray, settings: FaceSettings) -> list[np.nd
     return faces
 
 
+def tracking_mesh(settings: FaceSettings = FaceSettings()):
+    """MediaPipe's face mesh in tracking mode, for one stream of frames (not to be shared between streams)."""
+    return _mediapipe().solutions.face_mesh.FaceMesh(
+        static_image_mode=False,
+        max_num_faces=1,
+        refine_landmarks=True,
+        min_detection_confidence=settings.min_detection_confidence,
+        min_tracking_confidence=settings.min_tracking_confidence,
+    )
+
+
+def main_face(mesh, frame: np.ndarray) -> np.ndarray | None:
+    """The landmarks (478×2 float32, pixels) of the face a :func:`tracking_mesh` follows in ``frame``, or None."""
+    result = mesh.process(np.ascontiguousarray(frame))
+    if not result.multi_face_landmarks:
+        return None
+    height, width = frame.shape[:2]
+    return _to_pixels(result.multi_face_landmarks[0], width, height)
+
+
 def track_landmarks(frames: np.ndarray, *, settings: FaceSettings = FaceSettings()) -> np.ndarray:
     """Landmarks of the main face in every frame of a video, F×478×2 float32 in pixels.
 
@@ -160,18 +180,11 @@ def track_landmarks(frames: np.ndarray, *, settings: FaceSettings = FaceSettings
         raise DurianInputError(f"expected F×H×W×3 video frames, got shape {frames.shape}")
     height, width = frames.shape[1:3]
     tracked = np.full((len(frames), NUM_LANDMARKS, 2), np.nan, np.float32)
-    mesh = _mediapipe().solutions.face_mesh.FaceMesh(
-        static_image_mode=False,
-        max_num_faces=1,
-        refine_landmarks=True,
-        min_detection_confidence=settings.min_detection_confidence,
-        min_tracking_confidence=settings.min_tracking_confidence,
-    )
-    with mesh:
+    with tracking_mesh(settings) as mesh:
         for index, frame in enumerate(frames):
-            result = mesh.process(np.ascontiguousarray(frame))
-            if result.multi_face_landmarks:
-                tracked[index] = _to_pixels(result.multi_face_landmarks[0], width, height)
+            points = main_face(mesh, frame)
+            if points is not None:
+                tracked[index] = points
     found = ~np.isnan(tracked[:, 0, 0])
     if found.sum() == 0 or 1.0 - found.mean() > settings.max_missing_fraction:
         raise NoFaceError(
@@ -194,13 +207,7 @@ class LandmarkTracker:
         self.settings = settings
         self.lookahead = max(lookahead, int(round(3 * settings.smoothing_sigma)) + 1)
         self.give_up_after = give_up_after  # frames from the start without any face: the video is refused
-        self._mesh = _mediapipe().solutions.face_mesh.FaceMesh(
-            static_image_mode=False,
-            max_num_faces=1,
-            refine_landmarks=True,
-            min_detection_confidence=settings.min_detection_confidence,
-            min_tracking_confidence=settings.min_tracking_confidence,
-        )
+        self._mesh = tracking_mesh(settings)
         radius = max(1, int(round(3 * settings.smoothing_sigma))) if settings.smoothing_sigma > 0 else 0
         taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / max(settings.smoothing_sigma, 1e-6)) ** 2)
         self._taps = (taps / taps.sum()).astype(np.float32)
@@ -214,11 +221,7 @@ class LandmarkTracker:
     def push(self, frame: np.ndarray, item: object = None) -> list[tuple[object, np.ndarray]]:
         """Track one frame; returns the ``(item, landmarks)`` pairs that are settled now (``item`` defaults to the
         frame itself: whatever the caller needs back with the landmarks)."""
-        result = self._mesh.process(np.ascontiguousarray(frame))
-        points = None
-        if result.multi_face_landmarks:
-            height, width = frame.shape[:2]
-            points = _to_pixels(result.multi_face_landmarks[0], width, height)
+        points = main_face(self._mesh, frame)
         self.frames += 1
         self.missing += points is None
         if self._last is None and all(raw is None for _, raw in self._pending) and points is None:

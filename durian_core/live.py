@@ -1,0 +1,155 @@
+"""Live driving: a camera's frames move the edited portrait as they arrive, one frame in, one frame out.
+
+There are no future frames to smooth with, so the live landmarks go through a One-Euro filter (Casiez et al.,
+CHI 2012: a low-pass whose cut-off rises with speed, so a still face stops trembling and a fast turn does not lag).
+Motion is relative to a neutral pose: the first frame with a face, or whichever frame the user marks. A frame
+without a face holds the last pose. The edit and the head rig come from the cache the main page filled, so
+starting live recomputes no masks or layers.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from durian_core.config import FaceSettings
+from durian_core.errors import DurianInputError
+from durian_core.face.landmarks import main_face, tracking_mesh
+from durian_core.face.motion import Retargeter
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """How live driving behaves; the app reads its limits from the environment (see the README)."""
+
+    min_cutoff_hz: float = 1.5  # One-Euro cut-off of a still face: lower trembles less, lags more
+    beta: float = 0.02  # how fast the cut-off rises with speed (per pixel/s): higher lags less on fast moves
+    derivative_cutoff_hz: float = 1.0  # cut-off of the speed estimate itself
+    max_side: int = 640  # camera frames are shrunk to this longest side before landmarks (speed; MediaPipe's input)
+
+
+class OneEuroFilter:
+    """One-Euro filtering of an array of coordinates (any shape), each coordinate filtered on its own."""
+
+    def __init__(self, *, min_cutoff_hz: float, beta: float, derivative_cutoff_hz: float) -> None:
+        self.min_cutoff = float(min_cutoff_hz)
+        self.beta = float(beta)
+        self.derivative_cutoff = float(derivative_cutoff_hz)
+        self._value: np.ndarray | None = None
+        self._speed: np.ndarray | None = None
+        self._time: float | None = None
+
+    @staticmethod
+    def _smoothing(cutoff: np.ndarray | float, elapsed: float) -> np.ndarray | float:
+        """The exponential smoothing factor of a first-order low-pass at ``cutoff`` Hz over ``elapsed`` s."""
+        tau = 1.0 / (2.0 * math.pi * cutoff)
+        return 1.0 / (1.0 + tau / elapsed)
+
+    def reset(self) -> None:
+        self._value = self._speed = self._time = None
+
+    def __call__(self, value: np.ndarray, timestamp: float) -> np.ndarray:
+        value = np.asarray(value, np.float32)
+        if self._value is None or self._time is None or timestamp <= self._time:
+            self._value, self._speed, self._time = value.copy(), np.zeros_like(value), timestamp
+            return value
+        elapsed = timestamp - self._time
+        speed = (value - self._value) / elapsed
+        self._speed = self._speed + self._smoothing(self.derivative_cutoff, elapsed) * (speed - self._speed)
+        cutoff = self.min_cutoff + self.beta * np.abs(self._speed)
+        self._value = self._value + self._smoothing(cutoff, elapsed) * (value - self._value)
+        self._time = timestamp
+        return self._value.astype(np.float32)
+
+
+class LiveAnimator:
+    """One live session: camera frames in, frames of the edited portrait out (the work crop around its face).
+
+    ``render`` is an engine's renderer (:meth:`ClassicalEngine.renderer`): retargeted landmarks, the camera
+    frame and its landmarks (for the mouth's inside) to a frame. Calls are serialised: a session's frames are
+    handled one at a time, in order.
+    """
+
+    def __init__(
+        self,
+        render: Callable[..., np.ndarray],
+        portrait_landmarks: np.ndarray,
+        *,
+        multiplier: float = 1.0,
+        settings: LiveSettings = LiveSettings(),
+        face: FaceSettings = FaceSettings(),
+    ) -> None:
+        self.render = render
+        self.settings = settings
+        self._portrait_landmarks = portrait_landmarks.astype(np.float32)
+        self._multiplier = multiplier
+        self._retarget = Retargeter(self._portrait_landmarks, multiplier=multiplier)
+        self._filter = OneEuroFilter(
+            min_cutoff_hz=settings.min_cutoff_hz,
+            beta=settings.beta,
+            derivative_cutoff_hz=settings.derivative_cutoff_hz,
+        )
+        self._mesh = tracking_mesh(face)
+        self._lock = threading.Lock()
+        self._last: np.ndarray | None = None  # the last output frame
+        self._last_landmarks: np.ndarray | None = None  # the last camera landmarks (filtered), held on a lost face
+        self.frames = 0
+        self.faces = 0
+        self.seconds: deque[float] = deque(maxlen=300)  # server time per frame, the latest ones
+
+    def set_neutral(self) -> None:
+        """Make the next frame with a face the neutral pose: motion is measured from it."""
+        with self._lock:
+            self._retarget = Retargeter(self._portrait_landmarks, multiplier=self._multiplier)
+            self._filter.reset()
+
+    def __call__(self, frame: np.ndarray, timestamp: float | None = None) -> np.ndarray:
+        """The portrait moving like the face in ``frame`` (H×W×3 uint8 RGB) at ``timestamp`` seconds."""
+        if frame.ndim != 3 or frame.shape[2] not in (3, 4) or frame.dtype != np.uint8:
+            raise DurianInputError(f"expected an H×W×3 uint8 camera frame, got {frame.dtype} {frame.shape}")
+        start = time.perf_counter()
+        timestamp = time.monotonic() if timestamp is None else timestamp
+        with self._lock:
+            small = _shrink(frame[..., :3], self.settings.max_side)
+            landmarks = main_face(self._mesh, small)
+            self.frames += 1
+            if landmarks is not None:
+                self.faces += 1
+                landmarks = self._filter(landmarks, timestamp)
+                self._last_landmarks = landmarks
+                self._last = self.render(self._retarget(landmarks), small, landmarks)
+            elif self._last is None:
+                self._last = self.render(self._portrait_landmarks)  # no face yet: the edit as it stands
+            # A lost face holds the last pose (the last frame as it was).
+            self.seconds.append(time.perf_counter() - start)
+            return self._last
+
+    def timing(self) -> dict[str, float]:
+        """Server time per frame over the latest frames: median and 95th percentile in milliseconds."""
+        if not self.seconds:
+            return {"median_ms": 0.0, "p95_ms": 0.0}
+        ordered = sorted(self.seconds)
+        p95 = ordered[min(len(ordered) - 1, int(math.ceil(0.95 * len(ordered))) - 1)]
+        return {"median_ms": 1000 * statistics.median(ordered), "p95_ms": 1000 * p95}
+
+    def close(self) -> None:
+        with self._lock:
+            self._mesh.close()
+
+
+def _shrink(frame: np.ndarray, max_side: int) -> np.ndarray:
+    import cv2
+
+    height, width = frame.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1.0:
+        return np.ascontiguousarray(frame)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
