@@ -64,11 +64,17 @@ def app_url():
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def playwright():
+    """One Playwright per module: its sync API cannot run twice at once in a thread."""
+    with sync_api.sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
 
 
 LAPTOP = {"width": 1366, "height": 768}  # the most common laptop screen: what a newcomer first sees
@@ -247,7 +253,7 @@ def test_an_uploaded_attribute_not_yet_added_is_used_and_named(page, output_dir)
 
 
 @pytest.fixture(scope="module")
-def camera_browser(tmp_path_factory, carphone_path):
+def camera_browser(playwright, tmp_path_factory, carphone_path):
     """Chromium whose webcam is the bundled talking-face clip (looped), granted without asking."""
     import imageio_ffmpeg
 
@@ -260,10 +266,9 @@ def camera_browser(tmp_path_factory, carphone_path):
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={y4m}",
     ]
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + camera)
-        yield chromium
-        chromium.close()
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + camera)
+    yield chromium
+    chromium.close()
 
 
 def open_live(browser, app_url: str, portrait: Path):
