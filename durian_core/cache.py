@@ -74,14 +74,9 @@ class FeatureCache:
 
     def get_or_compute(self, namespace: str, key: str, compute: Callable[[], T]) -> T:
         """Return the cached value for ``(namespace, key)``, computing and storing it on a miss."""
-        item_key = (namespace, key)
-        with self._lock:
-            counts = self._counts.setdefault(namespace, {"hits": 0, "misses": 0})
-            if item_key in self._items:
-                self._items.move_to_end(item_key)
-                counts["hits"] += 1
-                return self._items[item_key][0]
-            counts["misses"] += 1
+        found, value = self._lookup(namespace, key)
+        if found:
+            return value
         # Computed outside the lock so one slow computation never blocks other users; two users racing on the
         # same new key both compute it once, which is harmless.
         value = compute()
@@ -90,15 +85,19 @@ class FeatureCache:
 
     def get(self, namespace: str, key: str) -> Any | None:
         """The cached value for ``(namespace, key)``, or ``None`` (counted as a hit or a miss)."""
+        return self._lookup(namespace, key)[1]
+
+    def _lookup(self, namespace: str, key: str) -> tuple[bool, Any]:
+        """``(True, value)`` on a hit (now the most recently used), ``(False, None)`` on a miss; counted."""
         item_key = (namespace, key)
         with self._lock:
             counts = self._counts.setdefault(namespace, {"hits": 0, "misses": 0})
             if item_key in self._items:
                 self._items.move_to_end(item_key)
                 counts["hits"] += 1
-                return self._items[item_key][0]
+                return True, self._items[item_key][0]
             counts["misses"] += 1
-            return None
+            return False, None
 
     def put(self, namespace: str, key: str, value: Any) -> None:
         size = nbytes(value)
