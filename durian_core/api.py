@@ -284,7 +284,7 @@ def _stream_classical(engine, prepared, driver, settings, *, cache, sink, progre
     started = time.perf_counter()
     render, timings = engine.renderer(prepared, settings, cache=cache)
     retarget = Retargeter(prepared.portrait_landmarks, multiplier=settings.motion_multiplier)
-    seam = prepared.placement.seam() if prepared.placement is not None and not prepared.placement.is_whole else None
+    paste = prepared.frame_paster()
     total = max(1, driver.frame_count)
     report_every = max(1, total // 50)
     # Decoded drivers were tracked while preparing; streamed ones may have been tracked by an earlier run.
@@ -310,7 +310,7 @@ def _stream_classical(engine, prepared, driver, settings, *, cache, sink, progre
     start = time.perf_counter()
     for frame, landmarks in read_ahead(pairs(), depth=READ_AHEAD):
         crop = render(retarget(landmarks), frame, landmarks)
-        sink.write(crop if seam is None else prepared.paste(crop, seam=seam))
+        sink.write(paste(crop))
         done = sink.count
         if done % report_every == 0 or done == total:
             progress(min(done / total, 1.0), f"animating frame {done} of {total}")
@@ -386,9 +386,9 @@ def _render_whole(engine, prepared, driver, settings, *, cache, sink, progress) 
         motion = retarget_motion(prepared.portrait_landmarks, tracks, multiplier=settings.motion_multiplier)
         prepared = replace(prepared, motion=motion, driver_landmarks=tracks)
     frames, timings = engine.generate(prepared, settings, cache=cache, progress=progress)
-    seam = prepared.placement.seam() if prepared.placement is not None and not prepared.placement.is_whole else None
+    paste = prepared.frame_paster()
     for frame in frames:
-        sink.write(frame if seam is None else prepared.paste(frame, seam=seam))
+        sink.write(paste(frame))
     return timings
 
 
@@ -432,12 +432,12 @@ def live_animator(
     settings = request.settings
     prepared = prepare_inputs(replace(request, driver=None), cache=cache)
     render, _timings = ClassicalEngine().renderer(prepared, settings, cache=cache)
-    placement, full = prepared.placement, prepared.full_portrait
-    if placement is not None and full is not None and not placement.is_whole and max(full.shape[:2]) <= LIVE_PASTE:
-        crop_render, seam = render, placement.seam()
+    full = prepared.full_portrait
+    if full is not None and max(full.shape[:2]) <= LIVE_PASTE:
+        crop_render, paste = render, prepared.frame_paster()
 
         def render(*args) -> np.ndarray:
-            return prepared.paste(crop_render(*args), seam=seam)
+            return paste(crop_render(*args))
 
     animator = LiveAnimator(render, prepared.portrait_landmarks, multiplier=settings.motion_multiplier, settings=live)
     note = "classical engine"

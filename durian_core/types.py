@@ -195,6 +195,13 @@ class PreparedInputs:
             return frame
         return self.placement.paste(self.full_portrait, frame, seam=seam)
 
+    def frame_paster(self) -> Callable[[np.ndarray], np.ndarray]:
+        """:meth:`paste` for a stream of frames: the seam is computed once, not per frame."""
+        if self.placement is None or self.full_portrait is None or self.placement.is_whole:
+            return lambda frame: frame
+        seam = self.placement.seam()
+        return lambda frame: self.paste(frame, seam=seam)
+
     @property
     def portrait_mask(self) -> np.ndarray:
         """``M_port``: the portrait's own attribute regions united with the aligned attribute masks.
