@@ -43,7 +43,6 @@ __all__ = [
     "load_attribute",
     "load_engine",
     "preview",
-    "save_result",
 ]
 
 _engines: dict[tuple[str, str | None, str], Engine] = {}
@@ -397,20 +396,6 @@ def preview(
 ) -> GenerateResult:
     """The still edit of a request (its driver is ignored); fast once the inputs are cached."""
     return generate(replace(request, driver=None), cache=cache, weights=weights)
-
-
-def save_result(result: GenerateResult, directory: str | Path, *, stem: str) -> Path:
-    """Write a result as ``<stem>.mp4`` (with the driver's audio) or, for a still edit, ``<stem>.png``."""
-    from durian_core.media import write_image, write_video
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    if result.fps is None:
-        return write_image(result.still, directory / f"{stem}.png")
-    start = time.perf_counter()
-    path = write_video(result.frames, directory / f"{stem}.mp4", fps=result.fps, audio_path=result.audio_source)
-    result.timings["encode"] = time.perf_counter() - start
-    return path
 
 
 LIVE_PASTE = 1024
