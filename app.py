@@ -379,6 +379,10 @@ def live_frame(
         alpha,
         repr(options),
     )
+    now = time.monotonic()
+    if state is not None and now - state.started > 60 * LIVE_MINUTES:  # before any work for a session that is over
+        LIVE_SLOTS.release(session)
+        return gr.skip(), state, MESSAGES["live_time_up"].format(minutes=f"{LIVE_MINUTES:g}")
     try:
         if state is None or state.key != key:
             started = state.started if state is not None else None
@@ -391,10 +395,6 @@ def live_frame(
             state = LiveState(animator, key, note)
             if started is not None:
                 state.started = started  # a new edit does not restart the session's clock
-        now = time.monotonic()
-        if now - state.started > 60 * LIVE_MINUTES:
-            LIVE_SLOTS.release(session)
-            return gr.skip(), state, MESSAGES["live_time_up"].format(minutes=f"{LIVE_MINUTES:g}")
         faces = state.animator.faces
         out = state.animator(frame)
         state.sent.append(now)
