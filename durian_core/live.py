@@ -23,6 +23,7 @@ from durian_core.config import FaceSettings
 from durian_core.errors import DurianInputError
 from durian_core.face.landmarks import main_face, tracking_mesh
 from durian_core.face.motion import Retargeter
+from durian_core.prepare import fit_longest
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class LiveAnimator:
         start = time.perf_counter()
         timestamp = time.monotonic() if timestamp is None else timestamp
         with self._lock:
-            small = _shrink(frame[..., :3], self.settings.max_side)
+            small = np.ascontiguousarray(fit_longest(frame[..., :3], self.settings.max_side))
             landmarks = main_face(self._mesh, small)
             self.frames += 1
             if landmarks is not None:
@@ -142,14 +143,3 @@ class LiveAnimator:
     def close(self) -> None:
         with self._lock:
             self._mesh.close()
-
-
-def _shrink(frame: np.ndarray, max_side: int) -> np.ndarray:
-    import cv2
-
-    height, width = frame.shape[:2]
-    scale = max_side / max(height, width)
-    if scale >= 1.0:
-        return np.ascontiguousarray(frame)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
