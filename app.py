@@ -136,12 +136,11 @@ def show_portrait(portrait: str | None) -> dict:
 
 
 def portrait_faces(portrait: str) -> list[np.ndarray]:
-    """The faces of a portrait file, largest first (cached with everything else the core computes)."""
-    from durian_core.face.landmarks import detect_faces
-    from durian_core.prepare import fit_longest
+    """The faces of a portrait file, largest first: the core's own cached detection, so the preview that follows
+    finds the portrait's landmarks already there."""
+    from durian_core.prepare import fit_longest, image_faces
 
-    image = fit_longest(load_image(portrait).rgb, DEFAULTS.output_size)
-    return default_cache().get_or_compute("faces", content_key(image), lambda: detect_faces(image))
+    return image_faces(fit_longest(load_image(portrait).rgb, DEFAULTS.output_size), cache=default_cache())
 
 
 def face_label(index: int, count: int) -> str:

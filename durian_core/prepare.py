@@ -14,7 +14,7 @@ import numpy as np
 
 from durian_core.cache import FeatureCache, content_key, default_cache
 from durian_core.face.align import align_skull, face_yaw, mesh_align
-from durian_core.face.landmarks import detect_landmarks, track_landmarks
+from durian_core.face.landmarks import choose_face, detect_faces, track_landmarks
 from durian_core.face.masks import attribute_mask, refine_mask
 from durian_core.face.motion import retarget_motion
 from durian_core.face.template import mirror_indices
@@ -64,12 +64,17 @@ def mirror(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.nda
     return flipped, points[mirror_indices()]
 
 
+def image_faces(image: np.ndarray, *, cache: FeatureCache, key: str | None = None) -> list[np.ndarray]:
+    """Every face of an image, largest first (478×2 landmarks each), from the cache when the same pixels were
+    seen: the app's face picker and the landmarks below share one detection."""
+    return cache.get_or_compute("faces", key or content_key(image), lambda: detect_faces(image))
+
+
 def image_landmarks(image: np.ndarray, *, cache: FeatureCache, key: str | None = None, face: int = 0) -> np.ndarray:
     """Landmarks of face ``face`` (0 = the largest) of an image, from the cache when the same pixels were seen."""
     key = key or content_key(image)
-    if face == 0:
-        return cache.get_or_compute("landmarks", key, lambda: detect_landmarks(image))
-    return cache.get_or_compute("landmarks", content_key(key, face), lambda: detect_landmarks(image, face=face))
+    item = key if face == 0 else content_key(key, face)
+    return cache.get_or_compute("landmarks", item, lambda: choose_face(image_faces(image, cache=cache, key=key), face))
 
 
 def fit_longest(image: np.ndarray, longest: int) -> np.ndarray:

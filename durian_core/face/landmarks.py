@@ -104,7 +104,11 @@ def detect_landmarks(image: np.ndarray, *, face: int = 0, settings: FaceSettings
     Raises :class:`NoFaceError` when there is no face, and :class:`DurianInputError` when there are fewer faces
     than ``face`` asks for.
     """
-    faces = detect_faces(image, settings=settings)
+    return choose_face(detect_faces(image, settings=settings), face)
+
+
+def choose_face(faces: list[np.ndarray], face: int) -> np.ndarray:
+    """Face ``face`` of :func:`detect_faces`'s list (0 = the largest), or a clear error naming how many there are."""
     if not 0 <= face < len(faces):
         count = f"{len(faces)} face" + ("s" if len(faces) != 1 else "")
         raise DurianInputError(
