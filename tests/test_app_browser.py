@@ -188,8 +188,9 @@ def test_a_portrait_without_a_face_shows_the_message_and_the_page_keeps_working(
 
     upload(page, "portrait", EXAMPLES / "portraits" / "obama.jpg")
     upload(page, "attribute-file", EXAMPLES / "attributes" / "glasses_obama.png")
-    page.locator("#kind").get_by_text("glasses").click()
     editor = page.locator("#mask-editor")
+    wait_until(lambda: not page.locator("#mask-placeholder").is_visible(), what="the attribute in the editor")
+    page.locator("#kind").get_by_text("glasses").click()
     wait_until(lambda: mask_colour_fraction(editor.screenshot()) > 0.005, what="the automatic glasses mask")
     added_at = time.time() - 1
     page.locator("#add-attribute").click()
