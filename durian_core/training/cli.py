@@ -97,7 +97,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--toy-data",
         action="store_true",
-        help="first write a toy dataset to the data folder (synthetic faces; for trying the loop)",
+        help="first write a toy dataset to the data folder: 96 synthetic videos of 24 people in 24 looks, cast "
+        "independently (for trying the loop; `evaluate --toy-transfer` measures the result)",
     )
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.set_defaults(func=run_train)
@@ -122,11 +123,11 @@ def run_train(args: argparse.Namespace) -> int:
     with contextlib.redirect_stderr(getattr(args, "progress_stream", None) or sys.stderr):
         if args.toy_data:
             from durian_core.models.config import model_config
-            from durian_core.training.toy import write_toy_dataset
+            from durian_core.training.toy import TOY_DATASET, write_toy_dataset
 
             resolution = model_config(config.model).resolution
             sys.stderr.write(f"writing a toy dataset at {resolution} px to {config.data} (reused if complete)\n")
-            write_toy_dataset(config.data, resolution=resolution)
+            write_toy_dataset(config.data, resolution=resolution, **TOY_DATASET)
         from durian_core.training.loop import train
 
         stages = (1, 2) if args.stage == "all" else (int(args.stage),)

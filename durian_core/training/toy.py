@@ -1,16 +1,20 @@
 """Synthetic portrait videos a tiny model can learn from in minutes on a CPU.
 
-Each identity has its own skin, background, shirt, "hair" (a colour and a shape) and, for some, "glasses" (a frame
-colour); each video moves the head (yaw, pitch, roll, shift, scale), opens and closes the mouth, blinks and looks
-around. Faces are drawn from a frontal template in MediaPipe's 478-landmark topology, so the landmarks, keypoint
-maps and masks have the same meaning as those ``preprocess`` computes for real videos, and they are exact: the
-masks are the pixels the hair and glasses were drawn on. :func:`write_toy_dataset` writes the same on-disk cache as
-``preprocess`` (:mod:`durian_core.training.store`), so training has one data path.
+A toy person is a face (skin, eye colour, face width and size) in front of a background and a shirt; a toy look is
+what the attribute transfer moves: "hair" (a colour, a shape, a volume) and, for some, "glasses" (a frame colour).
+The two are drawn independently, so a dataset can dress the same person in several looks and the same look on
+several people (:func:`toy_casting`), and a model trained on it cannot guess the hair from the face: it has to take
+it from the attribute reference. Each video moves the head (yaw, pitch, roll, shift, scale), opens and closes the
+mouth, blinks and looks around. Faces are drawn from a frontal template in MediaPipe's 478-landmark topology,
+so the landmarks, keypoint maps and masks have the same meaning as those ``preprocess`` computes for real videos,
+and they are exact: the masks are the pixels the hair and glasses were drawn on. :func:`write_toy_dataset` writes
+the same on-disk cache as ``preprocess`` (:mod:`durian_core.training.store`), so training has one data path.
 """
 
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +28,17 @@ from durian_core.face.keypoints import render_keypoint_maps
 from durian_core.face.masks import expand_mask
 from durian_core.face.template import FACE_TEMPLATE_3D
 from durian_core.training import store
-from durian_core.types import PreparedAttribute, PreparedInputs
+from durian_core.types import Interpolation, PreparedAttribute, PreparedInputs
 
 HAIR_STYLES = ("short", "bob", "long", "spiky", "bun")
 _SUPERSAMPLE = 4  # drawn at 4× and area-downscaled: anti-aliased edges and soft, exact masks
-_SKIN_TONES = ((236, 200, 170), (210, 160, 120), (160, 110, 80), (110, 75, 55), (245, 215, 190), (190, 140, 105))
+_SKIN_TONES = ((245, 215, 190), (236, 200, 170), (210, 160, 120), (190, 140, 105), (160, 110, 80), (110, 75, 55))
+_EYE_COLOURS = ((40, 30, 25), (70, 45, 25), (50, 90, 140), (60, 110, 70), (110, 110, 120))
+HELD_OUT = 10_000
+"""People and looks from this index on are held out: no dataset :func:`write_toy_dataset` writes holds them, so
+evaluation on them is on faces and hair training never saw."""
+# ``train --toy-data``: every person in four looks, every look on four people (30 s to render on two cores)
+TOY_DATASET = dict(num_videos=96, num_people=24, num_looks=24, num_frames=16)
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class ToyIdentity:
     background: tuple[int, int, int]
     shirt: tuple[int, int, int]
     face_scale: float  # face height as a fraction of the frame (about ½: the durian engine's crop framing)
+    eye_colour: tuple[int, int, int] = (40, 30, 25)  # iris
+    face_width: float = 1.0  # horizontal stretch of the face (and the skull the hair sits on)
 
 
 @dataclass(frozen=True)
@@ -75,23 +87,61 @@ def _hsv(hue: float, saturation: float, value: float) -> tuple[int, int, int]:
     return round(red * 255), round(green * 255), round(blue * 255)
 
 
-def make_identity(index: int, *, seed: int = 0) -> ToyIdentity:
-    """The ``index``-th synthetic person. Hair hues are spread by the golden ratio so any two identities differ."""
+def make_person(index: int, *, seed: int = 0) -> dict:
+    """The ``index``-th toy person's face and surroundings: the :class:`ToyIdentity` fields that are not the look."""
     rng = np.random.default_rng([seed, index, 17])
+    # Skin anywhere on the ramp between two neighbouring tones, so no two people need share one.
+    position = float(rng.uniform(0, len(_SKIN_TONES) - 1))
+    low = int(position)
+    skin = np.array(_SKIN_TONES[low]) * (1 - (position - low)) + np.array(_SKIN_TONES[low + 1]) * (position - low)
+    return dict(
+        skin=tuple(int(round(c)) for c in skin),
+        background=_hsv(float(rng.uniform()), 0.15, float(rng.uniform(0.75, 0.95))),
+        shirt=_hsv(float(rng.uniform()), 0.5, float(rng.uniform(0.3, 0.7))),
+        face_scale=float(rng.uniform(0.47, 0.53)),
+        eye_colour=_EYE_COLOURS[int(rng.integers(len(_EYE_COLOURS)))],
+        face_width=float(rng.uniform(0.9, 1.1)),
+    )
+
+
+def make_look(index: int, *, seed: int = 0) -> dict:
+    """The ``index``-th toy look: hair colour, style and volume, and glasses on every second look. Hair hues are
+    spread by the golden ratio, so any two looks differ."""
+    rng = np.random.default_rng([seed, index, 23])
     hue = (0.61803398875 * index + 0.1 * seed) % 1.0
     glasses = None
     if index % 2 == 1:
         glasses = _hsv(hue + 0.5, 0.8, float(rng.uniform(0.15, 0.5)))
-    return ToyIdentity(
-        skin=_SKIN_TONES[int(rng.integers(len(_SKIN_TONES)))],
+    return dict(
         hair_colour=_hsv(hue, float(rng.uniform(0.65, 0.95)), float(rng.uniform(0.55, 0.95))),
         hair_style=HAIR_STYLES[index % len(HAIR_STYLES)],
         hair_volume=float(rng.uniform(0.06, 0.16)),
         glasses_colour=glasses,
-        background=_hsv(float(rng.uniform()), 0.15, float(rng.uniform(0.75, 0.95))),
-        shirt=_hsv(float(rng.uniform()), 0.5, float(rng.uniform(0.3, 0.7))),
-        face_scale=float(rng.uniform(0.47, 0.53)),
     )
+
+
+def make_identity(index: int, *, seed: int = 0, look: int | None = None) -> ToyIdentity:
+    """Toy person ``index`` wearing look ``look`` (default: look ``index``, the person's own)."""
+    return ToyIdentity(**make_person(index, seed=seed), **make_look(index if look is None else look, seed=seed))
+
+
+def toy_casting(num_videos: int, *, num_people: int, num_looks: int, seed: int = 0) -> list[tuple[int, int]]:
+    """(person, look) of each video: people in turn, and in each round person ``p`` wears look ``σ(p + s)`` for a
+    shift ``s`` new to that round (σ a random order of the looks). So nobody wears a look twice and no look is
+    worn twice by the same person until every shift is used, every person wears about ``num_videos / num_people``
+    different looks, and every look is worn by about as many different people."""
+    if min(num_videos, num_people, num_looks) < 1:
+        raise DurianInputError(f"need at least one video, person and look, got {num_videos}/{num_people}/{num_looks}")
+    rng = np.random.default_rng([seed, 31])
+    order = rng.permutation(num_looks)
+    shifts: list[int] = []
+    pairs = []
+    for index in range(num_videos):
+        person, round_ = index % num_people, index // num_people
+        if round_ == len(shifts):
+            shifts.extend(int(shift) for shift in rng.permutation(num_looks))
+        pairs.append((person, int(order[(person + shifts[round_]) % num_looks])))
+    return pairs
 
 
 def toy_motion(num_frames: int, *, rng: np.random.Generator) -> list[ToyPose]:
@@ -150,6 +200,7 @@ def _expression(points: np.ndarray, pose: ToyPose) -> np.ndarray:
 
 
 def _project(points: np.ndarray, pose: ToyPose, identity: ToyIdentity, resolution: int) -> np.ndarray:
+    points = points * np.array([identity.face_width, 1.0, 1.0], np.float32)
     rotated = points @ _rotation(pose.yaw, pose.pitch, pose.roll).T
     height = identity.face_scale * pose.scale * resolution
     # At rest the frame is the durian engine's face crop: side 2 × face size, face centre 0.1 × side below the middle.
@@ -294,7 +345,7 @@ def render_toy_face(
         eye_area = canvas.draw([landmarks[list(eye)]], (250, 250, 250))
         radius = 0.045 * height
         iris = _arc(tuple(landmarks[iris_centre]), (radius, radius), 0, 360, 16)
-        canvas.draw([iris], (40, 30, 25), clip=eye_area)
+        canvas.draw([iris], identity.eye_colour, clip=eye_area)
     canvas.draw(
         [landmarks[list(regions.NOSE_BRIDGE + regions.NOSE_BOTTOM[2:3])]],
         skin_shadow,
@@ -351,17 +402,43 @@ def render_toy_video(identity: ToyIdentity, *, num_frames: int, resolution: int,
 
 
 def write_toy_dataset(
-    out: str | Path, *, num_videos: int = 8, num_frames: int = 24, resolution: int = 64, seed: int = 0
+    out: str | Path,
+    *,
+    num_videos: int = 8,
+    num_frames: int = 24,
+    resolution: int = 64,
+    seed: int = 0,
+    num_people: int | None = None,
+    num_looks: int | None = None,
 ) -> store.Manifest:
-    """Write ``num_videos`` synthetic videos (one identity each) as a training cache; returns its manifest."""
+    """Write ``num_videos`` synthetic videos as a training cache; returns its manifest.
+
+    Without ``num_people`` and ``num_looks`` video ``i`` is person ``i`` in look ``i`` (each person has one look);
+    with them, people and looks are cast independently (:func:`toy_casting`) and each record's ``source`` names its
+    pair (``toy person=3 look=17``).
+    """
     if num_videos < 2:
         raise DurianInputError(f"a toy dataset needs at least 2 videos (identities), got {num_videos}")
-    for index in range(num_videos):
+    if (
+        max(num_videos if num_people is None else num_people, num_videos if num_looks is None else num_looks)
+        > HELD_OUT
+    ):
+        raise DurianInputError(f"a toy dataset holds at most {HELD_OUT} people and looks (the rest are held out)")
+    if num_people is None and num_looks is None:
+        pairs = [(index, index) for index in range(num_videos)]
+    else:
+        pairs = toy_casting(
+            num_videos, num_people=num_people or num_videos, num_looks=num_looks or num_videos, seed=seed
+        )
+    for index, (person, look) in enumerate(pairs):
         video_id = f"toy{index:04d}"
         if store.is_complete(out, video_id):
             continue
         video = render_toy_video(
-            make_identity(index, seed=seed), num_frames=num_frames, resolution=resolution, seed=seed * 100_003 + index
+            make_identity(person, seed=seed, look=look),
+            num_frames=num_frames,
+            resolution=resolution,
+            seed=seed * 100_003 + index,
         )
         store.write_video(
             out,
@@ -371,7 +448,7 @@ def write_toy_dataset(
             keypoints=video.keypoints,
             masks=video.masks,
             fps=12.0,
-            source="toy",
+            source=f"toy person={person} look={look}",
         )
     return store.write_manifest(out, resolution=resolution)
 
@@ -379,40 +456,59 @@ def write_toy_dataset(
 def toy_transfer_inputs(
     portrait: ToyVideo, attribute: ToyVideo, *, kind: str = "hair", frames: int | None = None
 ) -> PreparedInputs:
-    """Engine inputs for a cross-identity transfer between two toy videos, built from their exact annotations.
+    """Engine inputs for a cross-identity transfer of ``attribute``'s ``kind`` onto ``portrait`` (see
+    :func:`toy_edit_inputs`)."""
+    return toy_edit_inputs(portrait, [(attribute, kind)], frames=frames)
 
-    The portrait is ``portrait``'s first frame, the attribute ``attribute``'s first frame; the attribute's mask is
-    aligned onto the portrait by its rigid landmarks (as input preparation does for real photos), the portrait's own
-    attribute region is removed as training removes it (grown slightly, soft edges included), and the motion is the
-    portrait video's own landmarks (``frames`` of them; ``None``: a still edit).
+
+def toy_edit_inputs(
+    portrait: ToyVideo,
+    references: Sequence[tuple[ToyVideo, str]],
+    *,
+    interpolation: Interpolation | None = None,
+    frames: int | None = None,
+) -> PreparedInputs:
+    """Engine inputs for an edit between toy videos, built from their exact annotations.
+
+    The portrait is ``portrait``'s first frame; each reference is ``(video, kind)``, that video's first frame and
+    its ``kind`` mask, aligned onto the portrait by the rigid landmarks (as input preparation does for real photos).
+    The portrait's own region of every kind requested is removed as training removes it (grown slightly, soft
+    edges included), and the motion is the portrait video's own landmarks (``frames`` of them; ``None``: a still
+    edit).
     """
-
-    if kind not in attribute.masks:
-        raise DurianInputError(f"the attribute video has no {kind!r} (it has {sorted(attribute.masks)})")
+    if not references:
+        raise DurianInputError("an edit needs at least one attribute reference")
     size = portrait.frames.shape[2], portrait.frames.shape[1]
-    source, target = attribute.landmarks[0], portrait.landmarks[0]
-    mask = attribute.masks[kind][0].astype(np.float32)
-    reference = PreparedAttribute(
-        image=attribute.frames[0],
-        kind=kind,
-        landmarks=source,
-        mask=mask,
-        aligned_image=align_rigid(attribute.frames[0], source, target, size),
-        aligned_mask=np.clip(align_rigid(mask, source, target, size), 0, 1),
-        weight=1.0,
-        name=f"toy {kind}",
-    )
-    own = portrait.masks.get(kind)
-    if own is not None:
-        # The portrait's own attribute as training removes it: every touched pixel, grown a little along the face.
-        own_mask = own[0].astype(np.float32)
-        own_mask = np.maximum(expand_mask(own_mask, target, growth=0.04), (own_mask > 0).astype(np.float32))
+    target = portrait.landmarks[0]
+    attributes, own_masks = [], {}
+    for video, kind in references:
+        if kind not in video.masks:
+            raise DurianInputError(f"the attribute video has no {kind!r} (it has {sorted(video.masks)})")
+        source = video.landmarks[0]
+        mask = video.masks[kind][0].astype(np.float32)
+        attributes.append(
+            PreparedAttribute(
+                image=video.frames[0],
+                kind=kind,
+                landmarks=source,
+                mask=mask,
+                aligned_image=align_rigid(video.frames[0], source, target, size),
+                aligned_mask=np.clip(align_rigid(mask, source, target, size), 0, 1),
+                weight=1.0,
+                name=f"toy {kind}",
+            )
+        )
+        own = portrait.masks.get(kind)
+        if own is not None and kind not in own_masks:
+            # Every touched pixel of the portrait's own attribute, grown a little along the face.
+            own_mask = own[0].astype(np.float32)
+            own_masks[kind] = np.maximum(expand_mask(own_mask, target, growth=0.04), (own_mask > 0).astype(np.float32))
     return PreparedInputs(
         portrait=portrait.frames[0],
         portrait_landmarks=target,
-        portrait_masks={} if own is None else {kind: own_mask},
-        attributes=(reference,),
-        interpolation=None,
+        portrait_masks=own_masks,
+        attributes=tuple(attributes),
+        interpolation=interpolation,
         motion=None if frames is None else portrait.landmarks[:frames],
         fps=None if frames is None else 12.0,
         audio_path=None,
