@@ -179,7 +179,8 @@ def _add_evaluate(subparsers) -> None:
         help="measure transfer quality: self-reenactment, self-reconstruction (the paper's protocol), or the "
         "cross-identity grid of the examples",
         description="Examples: evaluate --video clip.mp4 (self-reenactment); evaluate --video clip.mp4 --protocol "
-        "reconstruction --kind hair; evaluate --grid --sheet grid.png. Prints JSON.",
+        "reconstruction --kind hair; evaluate --grid --sheet grid.png; evaluate --toy-transfer --engine durian "
+        "--weights runs/toy/stage1/final --sheet transfer.png (held-out toy people and looks). Prints JSON.",
     )
     parser.add_argument("--video", help="a talking-face video (the two video protocols)")
     parser.add_argument(
@@ -198,7 +199,14 @@ def _add_evaluate(subparsers) -> None:
     parser.add_argument(
         "--grid", action="store_true", help="every example portrait × every example attribute, as stills"
     )
-    parser.add_argument("--sheet", help="with --grid: write the contact sheet PNG here")
+    parser.add_argument(
+        "--toy-transfer",
+        action="store_true",
+        help="cross-identity transfer, α interpolation and composition on held-out toy people and looks (for "
+        "weights trained on toy data)",
+    )
+    parser.add_argument("--pairs", type=int, default=12, help="with --toy-transfer: held-out pairs (default: 12)")
+    parser.add_argument("--sheet", help="with --grid or --toy-transfer: write the contact sheet PNG here")
     _add_weights_option(parser)
     add_settings_options(parser, only=("engine", "max_seconds", "output_size"))
     parser.set_defaults(func=_run_evaluate)
@@ -209,7 +217,13 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     engine = settings.engine
-    if args.grid:
+    if args.toy_transfer:
+        from durian_core.api import choose_engine, load_engine
+        from durian_core.training.transfer import evaluate_transfer
+
+        chosen = load_engine(choose_engine(engine, weights=args.weights))
+        report = evaluate_transfer(chosen, pairs=args.pairs, sheet=args.sheet).summary()
+    elif args.grid:
         report = evaluation.cross_identity_grid(
             engine=engine, weights=args.weights, size=settings.output_size, sheet=args.sheet
         )

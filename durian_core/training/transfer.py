@@ -1,0 +1,261 @@
+"""Cross-identity transfer on held-out toy people and looks, through an engine: the paper's three claims measured
+in colour.
+
+Every pair puts a held-out look's hair on a held-out person who never wore it (and whose own hair has another
+colour), so a model that reconstructs its training videos can only pass by taking the hair from its attribute
+reference and the face from its portrait:
+
+1. *transfer*: the output's hair is closer in colour to the attribute's hair than to the portrait's own, and its
+   face closer to the portrait's skin than to the attribute person's;
+2. *interpolation*: as α goes 0 → ¼ → ½ → ¾ → 1 between two hair references, the output's hair colour moves along
+   the line from the first colour to the second without turning back;
+3. *composition*: hair from one reference and glasses from another in one pass, both visible.
+
+Colours are compared in CIELAB (ΔE 1976) on the regions the toy renderer knows exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from durian_core.cache import FeatureCache
+from durian_core.config import GenerationSettings
+from durian_core.errors import DurianInputError
+from durian_core.face import regions
+from durian_core.training.toy import HELD_OUT, ToyVideo, make_identity, render_toy_video, toy_edit_inputs
+from durian_core.types import Interpolation
+
+ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+MONOTONIC_SLACK = 0.05  # a step back along the colour line smaller than this (of the whole line) is noise
+_MIN_HAIR_DISTANCE = 40.0  # ΔE between the two hair colours of a pair, so "closer to which" means something
+_MIN_SKIN_DISTANCE = 12.0  # ΔE between the two people's skins
+_MIN_PIXELS = 12
+
+
+@dataclass(frozen=True)
+class ToyPair:
+    """One held-out case: a portrait (person in a look without glasses), a hair reference worn by another person,
+    a second hair reference for α, and a glasses reference on a third person."""
+
+    portrait: tuple[int, int]  # (person, look)
+    attribute: tuple[int, int]
+    second: tuple[int, int]
+    glasses: tuple[int, int]
+
+
+@dataclass
+class PairResult:
+    pair: ToyPair
+    hair_to_attribute: float  # ΔE of the output's hair to the attribute's hair colour
+    hair_to_portrait: float  # ... and to the portrait's own hair colour
+    face_to_portrait: float  # ΔE of the output's face to the portrait's skin
+    face_to_attribute: float  # ... and to the attribute person's skin
+    alpha_positions: list[float]  # the hair colour's position on the first → second line, per α in ALPHAS
+    composed_hair_to_attribute: float
+    composed_hair_to_portrait: float
+    glasses_to_glasses: float  # ΔE of the output's glasses region to the glasses' colour
+    glasses_to_skin: float  # ... and to the portrait's skin (what is there without glasses)
+
+    @property
+    def transfers(self) -> bool:
+        return self.hair_to_attribute < self.hair_to_portrait and self.face_to_portrait < self.face_to_attribute
+
+    @property
+    def monotonic(self) -> bool:
+        steps = np.diff(self.alpha_positions)
+        return bool(steps.min() > -MONOTONIC_SLACK and self.alpha_positions[-1] - self.alpha_positions[0] > 0.25)
+
+    @property
+    def composes(self) -> bool:
+        hair = self.composed_hair_to_attribute < self.composed_hair_to_portrait
+        return hair and self.glasses_to_glasses < self.glasses_to_skin
+
+
+@dataclass
+class TransferReport:
+    pairs: list[PairResult]
+
+    def summary(self) -> dict:
+        count = len(self.pairs)
+
+        def share(flag: str) -> float:
+            return sum(bool(getattr(result, flag)) for result in self.pairs) / count
+
+        return {
+            "pairs": count,
+            "transfer": share("transfers"),
+            "hair_closer_to_attribute": sum(r.hair_to_attribute < r.hair_to_portrait for r in self.pairs) / count,
+            "face_closer_to_portrait": sum(r.face_to_portrait < r.face_to_attribute for r in self.pairs) / count,
+            "alpha_monotonic": share("monotonic"),
+            "composition": share("composes"),
+            "median_hair_delta_e": {
+                "to_attribute": float(np.median([r.hair_to_attribute for r in self.pairs])),
+                "to_portrait": float(np.median([r.hair_to_portrait for r in self.pairs])),
+            },
+            "per_pair": [dataclasses.asdict(result) for result in self.pairs],
+        }
+
+
+def _lab(colour) -> np.ndarray:
+    pixel = np.asarray(colour, np.float32).reshape(1, 1, 3) / 255.0
+    return cv2.cvtColor(pixel, cv2.COLOR_RGB2LAB).reshape(3)
+
+
+def delta_e(first, second) -> float:
+    return float(np.linalg.norm(_lab(first) - _lab(second)))
+
+
+def held_out_pairs(count: int, *, seed: int = 0) -> list[ToyPair]:
+    """``count`` pairs of people and looks from ``HELD_OUT`` on (training data uses lower indices), chosen so the
+    colours they compare differ clearly."""
+    if count < 1:
+        raise DurianInputError(f"need at least one pair, got {count}")
+    pairs: list[ToyPair] = []
+    person, look = HELD_OUT, HELD_OUT
+    while len(pairs) < count:
+        portrait = (person, look + (look % 2))  # even looks wear no glasses: the portrait's face stays clear
+        attribute = (person + 1, portrait[1] + 1 + 2 * (len(pairs) % 3))
+        second = (person + 2, attribute[1] + 2)
+        glasses = (person + 3, attribute[1] + 4 + (1 - (attribute[1] + 4) % 2))
+        people = [make_identity(who, seed=seed, look=worn) for who, worn in (portrait, attribute, second, glasses)]
+        hair = [
+            delta_e(people[0].hair_colour, people[1].hair_colour),
+            delta_e(people[1].hair_colour, people[2].hair_colour),
+        ]
+        skins = delta_e(people[0].skin, people[1].skin)
+        if min(hair) >= _MIN_HAIR_DISTANCE and skins >= _MIN_SKIN_DISTANCE and people[3].glasses_colour is not None:
+            pairs.append(ToyPair(portrait, attribute, second, glasses))
+        person += 4
+        look += 7
+    return pairs
+
+
+def _video(who: tuple[int, int], *, resolution: int, seed: int) -> ToyVideo:
+    person, look = who
+    return render_toy_video(
+        make_identity(person, seed=seed, look=look), num_frames=1, resolution=resolution, seed=person
+    )
+
+
+def _mean(frame: np.ndarray, region: np.ndarray) -> np.ndarray:
+    return frame[region].astype(np.float32).mean(axis=0)
+
+
+def _face_region(video: ToyVideo, *others: np.ndarray) -> np.ndarray:
+    """The portrait's cheeks and forehead: its face oval shrunk, without hair, glasses, eyes or mouth."""
+    height, width = video.frames.shape[1:3]
+    points = video.landmarks[0]
+    oval = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(oval, [np.round(points[list(regions.FACE_OVAL)]).astype(np.int32)], 1)
+    oval = cv2.erode(oval, np.ones((3, 3), np.uint8))
+    for loop in (regions.RIGHT_EYE, regions.LEFT_EYE, regions.LIPS_OUTER):
+        cv2.fillPoly(oval, [np.round(points[list(loop)]).astype(np.int32)], 0)
+    region = oval > 0
+    for mask in others:
+        region &= mask < 0.05
+    return region
+
+
+def _hair_region(portrait: ToyVideo, aligned: np.ndarray) -> np.ndarray:
+    """Where the portrait had hair and the new hair goes: a copy of the portrait would show the old colour there."""
+    both = (portrait.masks["hair"][0] > 0.5) & (aligned > 0.5)
+    return both if both.sum() >= _MIN_PIXELS else aligned > 0.5
+
+
+def evaluate_transfer(
+    engine,
+    *,
+    pairs: int = 12,
+    resolution: int = 64,
+    settings: GenerationSettings | None = None,
+    seed: int = 0,
+    sheet: str | Path | None = None,
+) -> TransferReport:
+    """Run the three claims on ``pairs`` held-out pairs through ``engine`` (any engine with ``generate``)."""
+    settings = settings or GenerationSettings(num_inference_steps=10, output_size=resolution, seed=0)
+    cache = FeatureCache()
+    results, rows = [], []
+    for pair in held_out_pairs(pairs, seed=seed):
+        portrait, attribute, second, glasses = (
+            _video(who, resolution=resolution, seed=seed)
+            for who in (pair.portrait, pair.attribute, pair.second, pair.glasses)
+        )
+        people = [video.identity for video in (portrait, attribute, second, glasses)]
+
+        def run(references, interpolation=None, portrait=portrait) -> tuple[np.ndarray, object]:
+            prepared = toy_edit_inputs(portrait, references, interpolation=interpolation)
+            frames, _ = engine.generate(prepared, settings, cache=cache)
+            return frames[0], prepared
+
+        output, prepared = run([(attribute, "hair")])
+        aligned = prepared.attributes[0].aligned_mask
+        hair = _mean(output, _hair_region(portrait, aligned))
+        face = np.median(output[_face_region(portrait, portrait.masks["hair"][0], aligned)].astype(np.float32), axis=0)
+
+        sweep, positions = [], []
+        first_lab, second_lab = _lab(people[1].hair_colour), _lab(people[2].hair_colour)
+        line = second_lab - first_lab
+        for alpha in ALPHAS:
+            blended, blend_inputs = run([(attribute, "hair"), (second, "hair")], Interpolation(0, 1, alpha))
+            masks = [reference.aligned_mask for reference in blend_inputs.attributes]
+            region = _hair_region(portrait, np.minimum(*masks))
+            position = float((_lab(_mean(blended, region)) - first_lab) @ line / (line @ line))
+            sweep.append(blended)
+            positions.append(position)
+
+        composed, composed_inputs = run([(attribute, "hair"), (glasses, "glasses")])
+        composed_hair = _mean(composed, _hair_region(portrait, composed_inputs.attributes[0].aligned_mask))
+        glasses_mask = composed_inputs.attributes[1].aligned_mask > 0.5
+        glasses_region = glasses_mask & (composed_inputs.attributes[0].aligned_mask < 0.05)
+        if glasses_region.sum() < _MIN_PIXELS:
+            glasses_region = glasses_mask
+        composed_glasses = _mean(composed, glasses_region)
+
+        results.append(
+            PairResult(
+                pair=pair,
+                hair_to_attribute=delta_e(hair, people[1].hair_colour),
+                hair_to_portrait=delta_e(hair, people[0].hair_colour),
+                face_to_portrait=delta_e(face, people[0].skin),
+                face_to_attribute=delta_e(face, people[1].skin),
+                alpha_positions=positions,
+                composed_hair_to_attribute=delta_e(composed_hair, people[1].hair_colour),
+                composed_hair_to_portrait=delta_e(composed_hair, people[0].hair_colour),
+                glasses_to_glasses=delta_e(composed_glasses, people[3].glasses_colour),
+                glasses_to_skin=delta_e(composed_glasses, people[0].skin),
+            )
+        )
+        rows.append(
+            [portrait.frames[0], attribute.frames[0], output, second.frames[0], *sweep, glasses.frames[0], composed]
+        )
+    report = TransferReport(results)
+    if sheet is not None:
+        write_transfer_sheet(rows, sheet)
+    return report
+
+
+def write_transfer_sheet(rows: list[list[np.ndarray]], path: str | Path) -> Path:
+    """Rows of portrait | hair reference | transfer | second hair | α = 0 … 1 | glasses reference | hair + glasses,
+    a white gap after each group; written as a PNG at twice the size."""
+    gap = np.full_like(rows[0][0][:, :4], 255)
+    groups = (3, 1 + len(ALPHAS), 2)
+    lines = []
+    for row in rows:
+        parts, start = [], 0
+        for size in groups:
+            parts.extend(row[start : start + size])
+            parts.append(gap)
+            start += size
+        lines.append(np.concatenate(parts[:-1], axis=1))
+        lines.append(np.full_like(lines[-1][:4], 255))
+    image = np.concatenate(lines[:-1], axis=0)
+    image = cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return path

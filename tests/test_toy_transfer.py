@@ -1,0 +1,75 @@
+"""The toy transfer benchmark: people and looks cast independently, held-out pairs, and a measurement that rewards
+a real transfer and fails a copy of the portrait."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from durian_core.api import EngineChoice, load_engine
+from durian_core.errors import DurianInputError
+from durian_core.training.toy import HELD_OUT, make_identity, write_toy_dataset
+from durian_core.training.transfer import delta_e, evaluate_transfer, held_out_pairs
+
+
+def test_people_and_looks_are_cast_independently(tmp_path):
+    manifest = write_toy_dataset(tmp_path, num_videos=12, num_frames=2, resolution=32, num_people=4, num_looks=4)
+    cast = [record.source for record in manifest.videos]
+    assert len(cast) == 12
+    pairs = [tuple(int(part.split("=")[1]) for part in source.split()[1:]) for source in cast]
+    looks_of = {person: {look for p, look in pairs if p == person} for person in range(4)}
+    people_of = {look: {person for person, worn in pairs if worn == look} for look in range(4)}
+    # Hair cannot be told from the face: every person wears three looks, every look is worn by three people.
+    assert all(len(looks) == 3 for looks in looks_of.values()), looks_of
+    assert all(len(people) == 3 for people in people_of.values()), people_of
+    # A person keeps their face in another look; the look keeps its hair on another person.
+    assert make_identity(0, look=1).skin == make_identity(0, look=2).skin
+    assert make_identity(0, look=1).hair_colour != make_identity(0, look=2).hair_colour
+    assert make_identity(3, look=1).hair_colour == make_identity(0, look=1).hair_colour
+
+
+def test_held_out_people_and_looks_are_refused_in_training_data(tmp_path):
+    with pytest.raises(DurianInputError, match="held out"):
+        write_toy_dataset(tmp_path, num_videos=4, num_people=HELD_OUT + 1, num_looks=4)
+
+
+def test_held_out_pairs_differ_where_they_are_compared():
+    pairs = held_out_pairs(12)
+    assert len(pairs) == 12
+    for pair in pairs:
+        people = {who[0] for who in (pair.portrait, pair.attribute, pair.second, pair.glasses)}
+        assert len(people) == 4 and min(people) >= HELD_OUT
+        assert min(who[1] for who in (pair.portrait, pair.attribute, pair.second, pair.glasses)) >= HELD_OUT
+        portrait = make_identity(pair.portrait[0], look=pair.portrait[1])
+        attribute = make_identity(pair.attribute[0], look=pair.attribute[1])
+        assert portrait.glasses_colour is None
+        assert make_identity(pair.glasses[0], look=pair.glasses[1]).glasses_colour is not None
+        assert delta_e(portrait.hair_colour, attribute.hair_colour) >= 40
+        assert delta_e(portrait.skin, attribute.skin) >= 12
+
+
+class _CopyEngine:
+    """Returns the portrait untouched: what a model that ignores its attribute reference would do."""
+
+    def generate(self, prepared, settings, *, cache, progress=None):
+        return prepared.portrait[None], {}
+
+
+def test_the_measurement_passes_a_real_transfer_and_fails_a_copy(tmp_path):
+    classical = load_engine(EngineChoice("classical", "the measurement's control"))
+    sheet = tmp_path / "classical.png"
+    real = evaluate_transfer(classical, pairs=4, sheet=sheet).summary()
+    copy = evaluate_transfer(_CopyEngine(), pairs=4).summary()
+    # The classical engine pastes the aligned hair: its hair is the attribute's, its face the portrait's, and α
+    # mixes the two hair layers step by step.
+    assert real["transfer"] == 1.0 and real["alpha_monotonic"] == 1.0, real
+    # A copy keeps the portrait's hair and never moves with α.
+    assert copy["hair_closer_to_attribute"] == 0.0 and copy["alpha_monotonic"] == 0.0 and copy["composition"] == 0
+    assert copy["face_closer_to_portrait"] == 1.0  # the face test alone cannot tell a copy from an edit
+    assert json.loads(json.dumps(real))["pairs"] == 4
+    assert sheet.stat().st_size > 10_000
+    image = np.asarray(Image.open(sheet))
+    assert image.shape[0] > 4 * 64 and image.shape[1] > 10 * 64
