@@ -105,28 +105,18 @@ def test_trained_weights_load_in_the_durian_engine(trained):
 
 
 @pytest.mark.xfail(
-    reason="CI-sized toy training (500 steps) learns to use its references (see the reference-gap "
-    "test) but does not yet carry the hair colour reliably through sampling",
+    reason="the VAE a CI-sized run fits from random weights (400 steps) loses most of the hue, so no denoiser "
+    "behind it can show the attribute's hair colour; `evaluate --toy-transfer` measures how far it is",
     strict=False,
 )
-def test_trained_weights_transfer_hair_in_the_engine(trained):
+def test_trained_weights_transfer_hair_onto_held_out_people(trained):
     from durian_core.engines.durian import DurianEngine
+    from durian_core.training.transfer import evaluate_transfer
 
     _, result = trained
     engine = DurianEngine.from_pretrained(result.final_dir)
-    settings = GenerationSettings(num_inference_steps=10, output_size=64, seed=0)
-    closer = []
-    for portrait_index, attribute_index in ((0, 1), (2, 3), (4, 5), (1, 0)):
-        portrait = render_toy_video(make_identity(portrait_index), num_frames=2, resolution=64, seed=portrait_index)
-        attribute = render_toy_video(make_identity(attribute_index), num_frames=2, resolution=64, seed=attribute_index)
-        prepared = toy_transfer_inputs(portrait, attribute, kind="hair")
-        frames, _ = engine.generate(prepared, settings, cache=FeatureCache())
-        region = (portrait.masks["hair"][0] > 0.5) & (prepared.attributes[0].aligned_mask > 0.5)
-        colour = frames[0][region].astype(np.float32).mean(axis=0)
-        to_attribute = np.abs(colour - make_identity(attribute_index).hair_colour).mean()
-        to_portrait = np.abs(colour - make_identity(portrait_index).hair_colour).mean()
-        closer.append(bool(to_attribute < to_portrait))
-    assert all(closer), closer
+    report = evaluate_transfer(engine, pairs=4).summary()
+    assert report["transfer"] >= 0.8 and report["alpha_monotonic"] >= 0.8 and report["composition"] >= 0.8, report
 
 
 def _weights(model) -> dict[str, torch.Tensor]:

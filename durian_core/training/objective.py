@@ -143,6 +143,15 @@ def fit_autoencoder(
     return losses
 
 
+@torch.no_grad()
+def latent_scaling(vae, dataset: SelfReconstructionDataset, *, seed: int, samples: int = 32) -> float:
+    """1 / the spread of the VAE's latents (their mode) over ``samples`` target frames of the data."""
+    images = [dataset.sample(2 * 10**8 + seed * samples + index).target[0] for index in range(samples)]
+    pixels = torch.from_numpy(np.stack(images)).float().div(127.5).sub(1).permute(0, 3, 1, 2)
+    latents = vae.encode(pixels.to(vae.device, vae.dtype)).latent_dist.mode()
+    return float(1.0 / latents.float().std().clamp_min(1e-3))
+
+
 def progress_bar(total: int, description: str, *, enabled: bool, initial: int = 0):
     """A bar on standard error (stdout stays for results); the CLI points ``sys.stderr`` at the terminal while
     native libraries' chatter on file descriptor 2 goes to /dev/null."""
