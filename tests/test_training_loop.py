@@ -109,13 +109,14 @@ def test_trained_weights_load_in_the_durian_engine(trained):
     "behind it can show the attribute's hair colour; `evaluate --toy-transfer` measures how far it is",
     strict=False,
 )
-def test_trained_weights_transfer_hair_onto_held_out_people(trained):
+def test_trained_weights_transfer_hair_onto_held_out_people(trained, output_dir):
     from durian_core.engines.durian import DurianEngine
     from durian_core.training.transfer import evaluate_transfer
 
     _, result = trained
     engine = DurianEngine.from_pretrained(result.final_dir)
-    report = evaluate_transfer(engine, pairs=4).summary()
+    # The sheet: per held-out pair the portrait, the hair, the transfer, the α sweep, the glasses, the composition.
+    report = evaluate_transfer(engine, pairs=4, sheet=output_dir / "toy_transfer.png").summary()
     assert report["transfer"] >= 0.8 and report["alpha_monotonic"] >= 0.8 and report["composition"] >= 0.8, report
 
 
