@@ -127,8 +127,7 @@ def fit_autoencoder(
         size = crop or max(8, side // 16 * 8)
         corners = rng.integers(0, side - size + 1, size=(len(images), 2))
         patches = np.stack([image[y : y + size, x : x + size] for image, (y, x) in zip(images, corners)])
-        pixels = torch.from_numpy(patches).float().div(127.5).sub(1).permute(0, 3, 1, 2)
-        pixels = pixels.to(vae.device, vae.dtype)
+        pixels = _pixels(patches).to(vae.device, vae.dtype)
         posterior = vae.encode(pixels).latent_dist
         decoded = vae.decode(posterior.mode()).sample
         loss = (decoded - pixels).abs().mean() + 1e-6 * posterior.kl().mean()
@@ -147,9 +146,13 @@ def fit_autoencoder(
 def latent_scaling(vae, dataset: SelfReconstructionDataset, *, seed: int, samples: int = 32) -> float:
     """1 / the spread of the VAE's latents (their mode) over ``samples`` target frames of the data."""
     images = [dataset.sample(2 * 10**8 + seed * samples + index).target[0] for index in range(samples)]
-    pixels = torch.from_numpy(np.stack(images)).float().div(127.5).sub(1).permute(0, 3, 1, 2)
-    latents = vae.encode(pixels.to(vae.device, vae.dtype)).latent_dist.mode()
+    latents = vae.encode(_pixels(np.stack(images)).to(vae.device, vae.dtype)).latent_dist.mode()
     return float(1.0 / latents.float().std().clamp_min(1e-3))
+
+
+def _pixels(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 → (N, 3, H, W) float in [-1, 1], as the VAE reads images."""
+    return torch.from_numpy(images).float().div(127.5).sub(1).permute(0, 3, 1, 2)
 
 
 def progress_bar(total: int, description: str, *, enabled: bool, initial: int = 0):

@@ -26,8 +26,8 @@ import numpy as np
 
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
+from durian_core.engines.editor import skin_region
 from durian_core.errors import DurianInputError
-from durian_core.face import regions
 from durian_core.training.toy import HELD_OUT, ToyVideo, make_identity, render_toy_video, toy_edit_inputs
 from durian_core.types import Interpolation
 
@@ -153,21 +153,6 @@ def _mean(frame: np.ndarray, region: np.ndarray) -> np.ndarray:
     return frame[region].astype(np.float32).mean(axis=0)
 
 
-def _face_region(video: ToyVideo, *others: np.ndarray) -> np.ndarray:
-    """The portrait's cheeks and forehead: its face oval shrunk, without hair, glasses, eyes or mouth."""
-    height, width = video.frames.shape[1:3]
-    points = video.landmarks[0]
-    oval = np.zeros((height, width), np.uint8)
-    cv2.fillPoly(oval, [np.round(points[list(regions.FACE_OVAL)]).astype(np.int32)], 1)
-    oval = cv2.erode(oval, np.ones((3, 3), np.uint8))
-    for loop in (regions.RIGHT_EYE, regions.LEFT_EYE, regions.LIPS_OUTER):
-        cv2.fillPoly(oval, [np.round(points[list(loop)]).astype(np.int32)], 0)
-    region = oval > 0
-    for mask in others:
-        region &= mask < 0.05
-    return region
-
-
 def _hair_region(portrait: ToyVideo, aligned: np.ndarray) -> np.ndarray:
     """Where the portrait had hair and the new hair goes: a copy of the portrait would show the old colour there."""
     both = (portrait.masks["hair"][0] > 0.5) & (aligned > 0.5)
@@ -201,8 +186,12 @@ def evaluate_transfer(
 
         output, prepared = run([(attribute, "hair")])
         aligned = prepared.attributes[0].aligned_mask
-        hair = _mean(output, _hair_region(portrait, aligned))
-        face = np.median(output[_face_region(portrait, portrait.masks["hair"][0], aligned)].astype(np.float32), axis=0)
+        hair_region = _hair_region(portrait, aligned)
+        hair = _mean(output, hair_region)
+        # The portrait's cheeks and forehead where neither its own hair nor the new hair lies.
+        skin = skin_region(portrait.landmarks[0], output.shape[:2])
+        skin &= (portrait.masks["hair"][0] < 0.05) & (aligned < 0.05)
+        face = np.median(output[skin].astype(np.float32), axis=0)
 
         sweep, positions = [], []
         first_lab, second_lab = _lab(people[1].hair_colour), _lab(people[2].hair_colour)
@@ -216,9 +205,9 @@ def evaluate_transfer(
             positions.append(position)
 
         composed, composed_inputs = run([(attribute, "hair"), (glasses, "glasses")])
-        composed_hair = _mean(composed, _hair_region(portrait, composed_inputs.attributes[0].aligned_mask))
+        composed_hair = _mean(composed, hair_region)  # the same hair reference, aligned the same way
         glasses_mask = composed_inputs.attributes[1].aligned_mask > 0.5
-        glasses_region = glasses_mask & (composed_inputs.attributes[0].aligned_mask < 0.05)
+        glasses_region = glasses_mask & (aligned < 0.05)
         if glasses_region.sum() < _MIN_PIXELS:
             glasses_region = glasses_mask
         glasses_reference = composed_inputs.attributes[1].aligned_image
