@@ -169,3 +169,27 @@ def test_processes_share_one_index_sequence():
     shards = [list(zip(range(5), ConsecutiveSampler(start=10, rank=rank, world=3), strict=False)) for rank in range(3)]
     indices = sorted(index for shard in shards for _, index in shard)
     assert indices == list(range(10, 25))
+
+
+def test_recolouring_turns_the_attribute_alike_in_the_target_and_the_reference(toy_cache):
+    plain = SelfReconstructionDataset(toy_cache, config=SamplingConfig(**NO_AUGMENTATION), seed=4)
+    recoloured = SelfReconstructionDataset(
+        toy_cache, config=SamplingConfig(**NO_AUGMENTATION, recolour_probability=1.0), seed=4
+    )
+    moved = 0
+    for index in range(12):
+        before, after = plain.sample(index), recoloured.sample(index)
+        assert after.frame_indices == before.frame_indices and after.kind == before.kind
+        video = recoloured.video(next(i for i, r in enumerate(recoloured.records) if r.video_id == after.video_id))
+        target_mask = np.asarray(video.masks[after.kind][after.frame_indices[2][0]]).astype(np.float32)
+        target_mask = target_mask / 255 if target_mask.max() > 1 else target_mask
+        outside, inside = target_mask == 0, target_mask > 0.9
+        # Nothing but the attribute changes.
+        assert (after.target[0][outside] == before.target[0][outside]).all()
+        old = before.target[0][inside].astype(np.float32).mean(axis=0)
+        new = after.target[0][inside].astype(np.float32).mean(axis=0)
+        reference = after.attribute_reference[after.attribute_mask > 0.9].astype(np.float32).mean(axis=0)
+        # The reference carries the target's new colour, not the old one.
+        assert np.abs(reference - new).max() < 12, (reference, new, old)
+        moved += np.abs(new - old).max() > 20
+    assert moved >= 9

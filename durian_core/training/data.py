@@ -44,6 +44,10 @@ class SamplingConfig:
     contrast: float = 0.15
     saturation: float = 0.15
     max_hue_shift: float = 0.03  # fraction of the hue circle
+    # Attribute recolouring: the attribute's pixels, in the target frames and the attribute reference alike, turn
+    # by one random hue (any on the circle). Small data then holds more attribute colours than it has people, and
+    # the colour can only come from the attribute reference. 0 (the paper's recipe) for real data.
+    recolour_probability: float = 0.0
     # Guidance dropout, nested like the pipeline's signal-fusion branches (ε_u, ε_p, ε_pa, ε_pam), so each branch
     # the pipeline runs at inference has been trained: no signal at all; the portrait alone (no attribute, no image
     # embedding, no motion); both references without motion. The rest of the samples carry every signal.
@@ -66,6 +70,7 @@ class SamplingConfig:
             "unconditional_probability",
             "portrait_only_probability",
             "no_motion_probability",
+            "recolour_probability",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise DurianInputError(f"{name} must be within [0, 1], got {getattr(self, name)}")
@@ -144,6 +149,16 @@ def colour_jitter(image: np.ndarray, rng: np.random.Generator, config: SamplingC
         hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + shift) % 256).astype(np.uint8)
         work = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL)
     return work
+
+
+def turn_hue(image: np.ndarray, mask: np.ndarray, shift: float) -> np.ndarray:
+    """``image`` with its hue turned by ``shift`` (a fraction of the circle) where ``mask`` (in [0, 1]) lies, blended
+    by the mask."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV_FULL)
+    hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + round(shift * 256)) % 256).astype(np.uint8)
+    turned = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL).astype(np.float32)
+    weight = mask[..., None]
+    return np.round(image.astype(np.float32) * (1 - weight) + turned * weight).astype(np.uint8)
 
 
 def augment_reference(
@@ -234,6 +249,14 @@ def sample_self_reconstruction(
     attribute_mask = _as_float_mask(video.masks[kind][attribute]) if kind else zeros
     own_mask = _as_float_mask(video.masks[kind][portrait]) if kind else zeros
     generated = video.expansions.get(kind)
+    attribute_frame = np.asarray(video.frames[attribute])
+    target = np.asarray(video.frames[list(targets)])
+    if kind and config.recolour_probability > 0 and rng.uniform() < config.recolour_probability:
+        shift = float(rng.uniform())
+        attribute_frame = turn_hue(attribute_frame, attribute_mask, shift)
+        target = np.stack(
+            [turn_hue(frame, _as_float_mask(video.masks[kind][index]), shift) for frame, index in zip(target, targets)]
+        )
     portrait_mask = portrait_removal_mask(
         own_mask,
         np.asarray(video.landmarks[portrait]),
@@ -242,7 +265,7 @@ def sample_self_reconstruction(
         generated=None if generated is None else _as_float_mask(generated[portrait]),
     )
     attribute_image, attribute_mask = augment_reference(
-        np.asarray(video.frames[attribute]), attribute_mask, rng, config, mask_border="zero"
+        attribute_frame, attribute_mask, rng, config, mask_border="zero"
     )
     portrait_image, portrait_mask = augment_reference(
         np.asarray(video.frames[portrait]), portrait_mask, rng, config, mask_border="replicate"
@@ -257,7 +280,7 @@ def sample_self_reconstruction(
         video_id=video.record.video_id,
         kind=kind,
         frame_indices=(attribute, portrait, targets),
-        target=np.asarray(video.frames[list(targets)]),
+        target=target,
         keypoints=np.asarray(video.keypoints[list(targets)]),
         attribute_reference=mask_image(attribute_image, attribute_mask),
         attribute_mask=attribute_mask,
