@@ -246,7 +246,7 @@ def _add_bench(subparsers) -> None:
     parser.add_argument("--engine", choices=("classical", "durian"), default="classical", help="the engine to time")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per stage; the report gives medians")
     parser.add_argument("--size", type=int, default=512, help="side of the square portrait and frames, in pixels")
-    parser.add_argument("--config", default="tiny", help="durian model config: tiny or sd15")
+    parser.add_argument("--config", default="tiny", help="durian model config: tiny, toy or sd15")
     parser.add_argument("--random-weights", action="store_true", help="durian: random weights (speed only)")
     parser.add_argument("--weights", help="durian: weights to time instead (a folder or owner/name@revision)")
     parser.add_argument("--frames", type=int, default=16, help="durian: frames per clip")

@@ -67,7 +67,7 @@ def run_preprocess(args: argparse.Namespace) -> int:
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
-    """``train --config tiny|sd15|FILE [--set key=value ...] [--stage 1|2|all] [--resume [latest|DIR]]``."""
+    """``train --config tiny|toy|sd15|FILE [--set key=value ...] [--stage 1|2|all] [--resume [latest|DIR]]``."""
     parser = subparsers.add_parser(
         "train",
         help="train the Durian model (stage 1: references; stage 2: motion modules)",
@@ -75,7 +75,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
         "`accelerate launch -m durian_core train ...`. Example: train --config sd15 --set data=data/cache "
         "--set output_dir=runs/sd15 --stage all",
     )
-    parser.add_argument("--config", default="tiny", help="a preset (tiny, sd15) or a YAML/JSON file")
+    parser.add_argument("--config", default="tiny", help="a preset (tiny, toy, sd15) or a YAML/JSON file")
     parser.add_argument(
         "--set",
         dest="overrides",

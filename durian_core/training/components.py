@@ -92,7 +92,7 @@ def load_components(config: TrainConfig, stage: int) -> TrainingComponents:
         from durian_core.tiny import random_pipeline
 
         settings = model_config(config.model)
-        if settings.name != "tiny":
+        if settings.name == "sd15":
             raise DurianInputError(
                 f"model {config.model!r} needs base_model (an SD1.5 folder or Hub id) or init_from to start from"
             )

