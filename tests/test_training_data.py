@@ -15,6 +15,7 @@ from durian_core.training.data import (
     ConsecutiveSampler,
     SamplingConfig,
     SelfReconstructionDataset,
+    _as_float_mask,
     augment_reference,
     choose_frames,
 )
@@ -181,8 +182,7 @@ def test_recolouring_turns_the_attribute_alike_in_the_target_and_the_reference(t
         before, after = plain.sample(index), recoloured.sample(index)
         assert after.frame_indices == before.frame_indices and after.kind == before.kind
         video = recoloured.video(next(i for i, r in enumerate(recoloured.records) if r.video_id == after.video_id))
-        target_mask = np.asarray(video.masks[after.kind][after.frame_indices[2][0]]).astype(np.float32)
-        target_mask = target_mask / 255 if target_mask.max() > 1 else target_mask
+        target_mask = _as_float_mask(np.asarray(video.masks[after.kind][after.frame_indices[2][0]]))
         outside, inside = target_mask == 0, target_mask > 0.9
         # Nothing but the attribute changes.
         assert (after.target[0][outside] == before.target[0][outside]).all()

@@ -144,19 +144,21 @@ def colour_jitter(image: np.ndarray, rng: np.random.Generator, config: SamplingC
     work = (work - grey) * (1.0 + rng.uniform(-config.saturation, config.saturation)) + grey
     work = np.clip(work, 0, 255).astype(np.uint8)
     if config.max_hue_shift > 0:
-        hsv = cv2.cvtColor(work, cv2.COLOR_RGB2HSV_FULL)
-        shift = round(rng.uniform(-config.max_hue_shift, config.max_hue_shift) * 256)
-        hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + shift) % 256).astype(np.uint8)
-        work = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL)
+        work = rotate_hue(work, rng.uniform(-config.max_hue_shift, config.max_hue_shift))
     return work
+
+
+def rotate_hue(image: np.ndarray, shift: float) -> np.ndarray:
+    """An RGB uint8 image with every pixel's hue turned by ``shift`` (a fraction of the circle)."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV_FULL)
+    hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + round(shift * 256)) % 256).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL)
 
 
 def turn_hue(image: np.ndarray, mask: np.ndarray, shift: float) -> np.ndarray:
     """``image`` with its hue turned by ``shift`` (a fraction of the circle) where ``mask`` (in [0, 1]) lies, blended
     by the mask."""
-    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV_FULL)
-    hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + round(shift * 256)) % 256).astype(np.uint8)
-    turned = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL).astype(np.float32)
+    turned = rotate_hue(image, shift).astype(np.float32)
     weight = mask[..., None]
     return np.round(image.astype(np.float32) * (1 - weight) + turned * weight).astype(np.uint8)
 
