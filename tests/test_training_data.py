@@ -193,3 +193,35 @@ def test_recolouring_turns_the_attribute_alike_in_the_target_and_the_reference(t
         assert np.abs(reference - new).max() < 12, (reference, new, old)
         moved += np.abs(new - old).max() > 20
     assert moved >= 9
+
+
+def test_identity_recolouring_turns_the_face_alike_in_the_target_and_the_portrait(toy_cache):
+    plain = SelfReconstructionDataset(toy_cache, config=SamplingConfig(**NO_AUGMENTATION), seed=4)
+    recoloured = SelfReconstructionDataset(
+        toy_cache, config=SamplingConfig(**NO_AUGMENTATION, identity_recolour_probability=1.0), seed=4
+    )
+    moved = 0
+    for index in range(12):
+        before, after = plain.sample(index), recoloured.sample(index)
+        assert after.frame_indices == before.frame_indices and after.kind == before.kind
+        video = recoloured.video(next(i for i, r in enumerate(recoloured.records) if r.video_id == after.video_id))
+        target_mask = _as_float_mask(np.asarray(video.masks[after.kind][after.frame_indices[2][0]]))
+        # The attribute keeps its colour: it comes from the attribute reference, which is untouched.
+        assert (after.target[0][target_mask == 1] == before.target[0][target_mask == 1]).all()
+        assert (after.attribute_reference == before.attribute_reference).all()
+        # The face (cheeks and forehead below the hairline, by the landmarks) changes, and the portrait reference
+        # shows the target's new skin colour, not the old one.
+        points = np.asarray(video.landmarks[after.frame_indices[2][0]])
+        centre = np.round(points[[1, 4, 5, 195]].mean(axis=0)).astype(int)
+        patch = (slice(centre[1] - 1, centre[1] + 2), slice(centre[0] - 1, centre[0] + 2))
+        old = before.target[0][patch].reshape(-1, 3).astype(np.float32).mean(axis=0)
+        new = after.target[0][patch].reshape(-1, 3).astype(np.float32).mean(axis=0)
+        portrait_points = np.asarray(video.landmarks[after.frame_indices[1]])
+        spot = np.round(portrait_points[[1, 4, 5, 195]].mean(axis=0)).astype(int)
+        reference = after.portrait_reference[spot[1] - 1 : spot[1] + 2, spot[0] - 1 : spot[0] + 2]
+        reference = reference.reshape(-1, 3).astype(np.float32).mean(axis=0)
+        assert np.abs(reference - new).max() < np.abs(reference - old).max() + 1, (reference, new, old)
+        moved += np.abs(new - old).max() > 20
+    assert moved >= 9
+    with pytest.raises(DurianInputError, match="identity_gain"):
+        SamplingConfig(identity_gain=1.0)

@@ -48,6 +48,12 @@ class SamplingConfig:
     # by one random hue (any on the circle). Small data then holds more attribute colours than it has people, and
     # the colour can only come from the attribute reference. 0 (the paper's recipe) for real data.
     recolour_probability: float = 0.0
+    # Identity recolouring: everything but the attribute (skin, eyes, background, clothes), in the target frames and
+    # the portrait reference alike, turns by one random hue and brightens or darkens by one random gain (up to
+    # ``identity_gain``). The face's colours then vary far more than a few people's do, and can only come from the
+    # portrait reference. 0 (the paper's recipe) for real data.
+    identity_recolour_probability: float = 0.0
+    identity_gain: float = 0.3
     # Guidance dropout, nested like the pipeline's signal-fusion branches (ε_u, ε_p, ε_pa, ε_pam), so each branch
     # the pipeline runs at inference has been trained: no signal at all; the portrait alone (no attribute, no image
     # embedding, no motion); both references without motion. The rest of the samples carry every signal.
@@ -64,6 +70,8 @@ class SamplingConfig:
         low, high = self.scale_range
         if not 0 < low <= high:
             raise DurianInputError(f"scale_range must be increasing and positive, got {self.scale_range}")
+        if not 0.0 <= self.identity_gain < 1.0:
+            raise DurianInputError(f"identity_gain must be within [0, 1), got {self.identity_gain}")
         for name in (
             "generated_expansion_probability",
             "augment_probability",
@@ -71,6 +79,7 @@ class SamplingConfig:
             "portrait_only_probability",
             "no_motion_probability",
             "recolour_probability",
+            "identity_recolour_probability",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise DurianInputError(f"{name} must be within [0, 1], got {getattr(self, name)}")
@@ -155,10 +164,12 @@ def rotate_hue(image: np.ndarray, shift: float) -> np.ndarray:
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB_FULL)
 
 
-def turn_hue(image: np.ndarray, mask: np.ndarray, shift: float) -> np.ndarray:
-    """``image`` with its hue turned by ``shift`` (a fraction of the circle) where ``mask`` (in [0, 1]) lies, blended
-    by the mask."""
+def turn_hue(image: np.ndarray, mask: np.ndarray, shift: float, gain: float = 1.0) -> np.ndarray:
+    """``image`` with its hue turned by ``shift`` (a fraction of the circle) and its values times ``gain`` where
+    ``mask`` (in [0, 1]) lies, blended by the mask."""
     turned = rotate_hue(image, shift).astype(np.float32)
+    if gain != 1.0:
+        turned = np.clip(turned * gain, 0, 255)
     weight = mask[..., None]
     return np.round(image.astype(np.float32) * (1 - weight) + turned * weight).astype(np.uint8)
 
@@ -259,6 +270,14 @@ def sample_self_reconstruction(
         target = np.stack(
             [turn_hue(frame, _as_float_mask(video.masks[kind][index]), shift) for frame, index in zip(target, targets)]
         )
+    portrait_frame = np.asarray(video.frames[portrait])
+    if config.identity_recolour_probability > 0 and rng.uniform() < config.identity_recolour_probability:
+        shift = float(rng.uniform())
+        gain = float(rng.uniform(1 - config.identity_gain, 1 + config.identity_gain))
+        # The portrait's attribute region is removed from its reference anyway; the targets keep their attribute.
+        portrait_frame = turn_hue(portrait_frame, np.ones_like(own_mask), shift, gain)
+        identity = [1.0 - _as_float_mask(video.masks[kind][index]) if kind else 1.0 - zeros for index in targets]
+        target = np.stack([turn_hue(frame, keep, shift, gain) for frame, keep in zip(target, identity)])
     portrait_mask = portrait_removal_mask(
         own_mask,
         np.asarray(video.landmarks[portrait]),
@@ -270,7 +289,7 @@ def sample_self_reconstruction(
         attribute_frame, attribute_mask, rng, config, mask_border="zero"
     )
     portrait_image, portrait_mask = augment_reference(
-        np.asarray(video.frames[portrait]), portrait_mask, rng, config, mask_border="replicate"
+        portrait_frame, portrait_mask, rng, config, mask_border="replicate"
     )
     level = rng.uniform()
     thresholds = np.cumsum(
