@@ -68,6 +68,7 @@ def test_files_start_from_a_preset_and_round_trip(tmp_path):
         (["stage1.learning_rate=-1"], "learning_rate must be positive"),
         (["sampling.unconditional_probability=2"], "within"),
         (["novalue"], "key=value"),
+        (["zero_terminal_snr=true", "prediction_type=epsilon"], "zero_terminal_snr needs prediction_type"),
     ],
 )
 def test_bad_settings_name_the_problem(overrides, message):

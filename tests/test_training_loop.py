@@ -168,6 +168,37 @@ def test_resume_continues_the_same_run(toy_cache, tmp_path, single_thread):
     assert any(not torch.equal(initial[name], value) for name, value in expected.items())
 
 
+def test_zero_terminal_snr_trains_and_samples_from_pure_noise(toy_cache, tmp_path, single_thread):
+    from durian_core.pipeline import DurianPipeline
+    from durian_core.training.components import noise_scheduler_for
+
+    config = load_training_config(
+        "tiny",
+        overrides=[
+            f"data={toy_cache}",
+            f"output_dir={tmp_path}",
+            "zero_terminal_snr=true",
+            "stage1.steps=2",
+            "stage1.batch_size=2",
+            "autoencoder_steps=0",
+            "validation_samples=0",
+        ],
+    )
+    result = train_stage(config, 1, progress=False)
+    scheduler = DurianPipeline.from_pretrained(result.final_dir).scheduler
+    # The saved sampler starts where training noised to nothing: its first step is the last training step.
+    scheduler.set_timesteps(10)
+    assert int(scheduler.timesteps[0]) == 999 and float(scheduler.alphas_cumprod[-1]) == 0.0
+    training = noise_scheduler_for(config, scheduler)
+    latents, noise = torch.ones(1, 4, 1, 2, 2), torch.randn(1, 4, 1, 2, 2)
+    torch.testing.assert_close(training.add_noise(latents, noise, torch.tensor([999])), noise)
+    # Without the option the schedule is Stable Diffusion's, whose last step keeps some of the image.
+    from durian_core.models.weights import default_scheduler
+
+    plain = noise_scheduler_for(load_training_config("tiny"), default_scheduler())
+    assert float(plain.alphas_cumprod[-1]) > 0.004
+
+
 @pytest.mark.parametrize("stage", [1, 2])
 def test_bench_training_reports_throughput_and_memory(stage, single_thread):
     report = bench_training("tiny", random_weights=True, stage=stage, steps=2, batch_size=2)

@@ -102,7 +102,8 @@ def load_components(config: TrainConfig, stage: int) -> TrainingComponents:
 
 
 def noise_scheduler_for(config: TrainConfig, inference_scheduler):
-    """The DDPM training scheduler with the inference scheduler's betas and the configured prediction type."""
+    """The DDPM training scheduler with the inference scheduler's betas (and their zero-terminal-SNR rescaling) and
+    the configured prediction type."""
     from diffusers import DDPMScheduler
 
     settings = dict(inference_scheduler.config)
@@ -112,8 +113,14 @@ def noise_scheduler_for(config: TrainConfig, inference_scheduler):
         beta_end=settings.get("beta_end", 0.012),
         beta_schedule=settings.get("beta_schedule", "scaled_linear"),
         prediction_type=config.prediction_type,
+        rescale_betas_zero_snr=bool(settings.get("rescale_betas_zero_snr", False)),
         clip_sample=False,
     )
+
+
+def zero_terminal_snr_scheduler(scheduler):
+    """``scheduler`` with its betas rescaled to end at pure noise and sampling from the last training step."""
+    return scheduler.__class__.from_config(scheduler.config, rescale_betas_zero_snr=True, timestep_spacing="trailing")
 
 
 def save_pipeline(components: TrainingComponents, folder: Path, *, prediction_type: str) -> Path:
