@@ -172,17 +172,21 @@ def test_processes_share_one_index_sequence():
     assert indices == list(range(10, 25))
 
 
-def test_recolouring_turns_the_attribute_alike_in_the_target_and_the_reference(toy_cache):
+def _recoloured_samples(toy_cache, **recolouring):
+    """12 samples drawn without and with a recolouring option: (before, after, video, the target's attribute mask)."""
     plain = SelfReconstructionDataset(toy_cache, config=SamplingConfig(**NO_AUGMENTATION), seed=4)
-    recoloured = SelfReconstructionDataset(
-        toy_cache, config=SamplingConfig(**NO_AUGMENTATION, recolour_probability=1.0), seed=4
-    )
-    moved = 0
+    recoloured = SelfReconstructionDataset(toy_cache, config=SamplingConfig(**NO_AUGMENTATION, **recolouring), seed=4)
     for index in range(12):
         before, after = plain.sample(index), recoloured.sample(index)
         assert after.frame_indices == before.frame_indices and after.kind == before.kind
         video = recoloured.video(next(i for i, r in enumerate(recoloured.records) if r.video_id == after.video_id))
         target_mask = _as_float_mask(np.asarray(video.masks[after.kind][after.frame_indices[2][0]]))
+        yield before, after, video, target_mask
+
+
+def test_recolouring_turns_the_attribute_alike_in_the_target_and_the_reference(toy_cache):
+    moved = 0
+    for before, after, _, target_mask in _recoloured_samples(toy_cache, recolour_probability=1.0):
         outside, inside = target_mask == 0, target_mask > 0.9
         # Nothing but the attribute changes.
         assert (after.target[0][outside] == before.target[0][outside]).all()
@@ -195,31 +199,23 @@ def test_recolouring_turns_the_attribute_alike_in_the_target_and_the_reference(t
     assert moved >= 9
 
 
+def _nose_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Mean colour of the 3×3 pixels around the middle of the nose."""
+    x, y = np.round(np.asarray(landmarks)[[1, 4, 5, 195]].mean(axis=0)).astype(int)
+    return image[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).astype(np.float32).mean(axis=0)
+
+
 def test_identity_recolouring_turns_the_face_alike_in_the_target_and_the_portrait(toy_cache):
-    plain = SelfReconstructionDataset(toy_cache, config=SamplingConfig(**NO_AUGMENTATION), seed=4)
-    recoloured = SelfReconstructionDataset(
-        toy_cache, config=SamplingConfig(**NO_AUGMENTATION, identity_recolour_probability=1.0), seed=4
-    )
     moved = 0
-    for index in range(12):
-        before, after = plain.sample(index), recoloured.sample(index)
-        assert after.frame_indices == before.frame_indices and after.kind == before.kind
-        video = recoloured.video(next(i for i, r in enumerate(recoloured.records) if r.video_id == after.video_id))
-        target_mask = _as_float_mask(np.asarray(video.masks[after.kind][after.frame_indices[2][0]]))
+    for before, after, video, target_mask in _recoloured_samples(toy_cache, identity_recolour_probability=1.0):
         # The attribute keeps its colour: it comes from the attribute reference, which is untouched.
         assert (after.target[0][target_mask == 1] == before.target[0][target_mask == 1]).all()
         assert (after.attribute_reference == before.attribute_reference).all()
-        # The face (cheeks and forehead below the hairline, by the landmarks) changes, and the portrait reference
-        # shows the target's new skin colour, not the old one.
-        points = np.asarray(video.landmarks[after.frame_indices[2][0]])
-        centre = np.round(points[[1, 4, 5, 195]].mean(axis=0)).astype(int)
-        patch = (slice(centre[1] - 1, centre[1] + 2), slice(centre[0] - 1, centre[0] + 2))
-        old = before.target[0][patch].reshape(-1, 3).astype(np.float32).mean(axis=0)
-        new = after.target[0][patch].reshape(-1, 3).astype(np.float32).mean(axis=0)
-        portrait_points = np.asarray(video.landmarks[after.frame_indices[1]])
-        spot = np.round(portrait_points[[1, 4, 5, 195]].mean(axis=0)).astype(int)
-        reference = after.portrait_reference[spot[1] - 1 : spot[1] + 2, spot[0] - 1 : spot[0] + 2]
-        reference = reference.reshape(-1, 3).astype(np.float32).mean(axis=0)
+        # The face changes, and the portrait reference shows the target's new skin colour, not the old one.
+        _, portrait, targets = after.frame_indices
+        old = _nose_colour(before.target[0], video.landmarks[targets[0]])
+        new = _nose_colour(after.target[0], video.landmarks[targets[0]])
+        reference = _nose_colour(after.portrait_reference, video.landmarks[portrait])
         assert np.abs(reference - new).max() < np.abs(reference - old).max() + 1, (reference, new, old)
         moved += np.abs(new - old).max() > 20
     assert moved >= 9
