@@ -264,20 +264,18 @@ def sample_self_reconstruction(
     generated = video.expansions.get(kind)
     attribute_frame = np.asarray(video.frames[attribute])
     target = np.asarray(video.frames[list(targets)])
+    target_masks = [_as_float_mask(video.masks[kind][index]) if kind else zeros for index in targets]
     if kind and config.recolour_probability > 0 and rng.uniform() < config.recolour_probability:
         shift = float(rng.uniform())
         attribute_frame = turn_hue(attribute_frame, attribute_mask, shift)
-        target = np.stack(
-            [turn_hue(frame, _as_float_mask(video.masks[kind][index]), shift) for frame, index in zip(target, targets)]
-        )
+        target = np.stack([turn_hue(frame, mask, shift) for frame, mask in zip(target, target_masks)])
     portrait_frame = np.asarray(video.frames[portrait])
     if config.identity_recolour_probability > 0 and rng.uniform() < config.identity_recolour_probability:
         shift = float(rng.uniform())
         gain = float(rng.uniform(1 - config.identity_gain, 1 + config.identity_gain))
         # The portrait's attribute region is removed from its reference anyway; the targets keep their attribute.
-        portrait_frame = turn_hue(portrait_frame, np.ones_like(own_mask), shift, gain)
-        identity = [1.0 - _as_float_mask(video.masks[kind][index]) if kind else 1.0 - zeros for index in targets]
-        target = np.stack([turn_hue(frame, keep, shift, gain) for frame, keep in zip(target, identity)])
+        portrait_frame = turn_hue(portrait_frame, 1.0 - zeros, shift, gain)
+        target = np.stack([turn_hue(frame, 1.0 - mask, shift, gain) for frame, mask in zip(target, target_masks)])
     portrait_mask = portrait_removal_mask(
         own_mask,
         np.asarray(video.landmarks[portrait]),
