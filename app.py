@@ -29,14 +29,14 @@ import spaces
 
 from durian_app.editor import EDITOR_FILL, MASK_COLOUR, MASK_OPACITY, WORKING_SIZE, editor_mask, mask_layer, pad_square
 from durian_app.errors import user_errors
-from durian_app.live import LiveSlots, LiveState, close_live_state
+from durian_app.live import LiveEdit, LiveEdits, LiveSlots, LiveState, close_live_state, jpeg_data_url
 from durian_app.runs import run_stoppable
 from durian_app.session import AttributeEntry, Attributes
 from durian_app.text import CHOICES, CSS, INTRO, LABELS, MESSAGES, TEXT
 from durian_app.upload import pass_unreadable_files
 from durian_app.workdir import OUTPUT_MAX_AGE_S, prune_work_dir, store_png, work_dir
 from durian_core.api import automatic_mask, build_request, choose_engine, generate, live_animator, preview
-from durian_core.cache import content_key, default_cache
+from durian_core.cache import default_cache
 from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, GenerationSettings, MediaLimits
 from durian_core.face.matting import warm_up
 from durian_core.media import load_image
@@ -341,79 +341,116 @@ def show_video_box(motion: str) -> dict:
 
 
 LIVE_SLOTS = LiveSlots(int(os.environ.get("DURIAN_LIVE_SESSIONS", "2")))
+LIVE_EDITS = LiveEdits()
 LIVE_MINUTES = float(os.environ.get("DURIAN_LIVE_MINUTES", "5"))  # per session, then the stream ends
-LIVE_EVERY_S = 0.04  # how often the browser sends a camera frame (25 per second at most)
+# How often the browser looks whether it may send the next camera frame. It sends one only when the previous one
+# has come back, so this is not a rate: a short tick only keeps a returned frame from waiting for the next one.
+LIVE_EVERY_S = 0.005
 
 
 def live_frame(
-    frame: np.ndarray | None,
-    state: LiveState | None,
-    portrait: str | None,
-    attributes: Attributes,
-    blend_first: int | None,
-    blend_second: int | None,
-    alpha: float,
-    weights: str | None = None,
-    request: gr.Request | None = None,
-    **settings: Any,
+    frame: np.ndarray | None, state: LiveState | None, token: str | None, request: gr.Request | None = None
 ) -> tuple:
     """One camera frame in, the edited portrait moving like it out (and, about once a second, the status).
 
-    The session's animator is built from the edit the main tab holds, through the cache (so no mask or layer is
-    computed again), and rebuilt only when that edit changes. Never raises: every problem is a status line."""
-    del weights  # live always runs the classical engine
+    The view's animator is built on its first frame from the edit its token names, through the cache (so no mask
+    or layer is computed again). Never raises: every problem is a status line."""
     if frame is None:
         return gr.skip(), state, gr.skip()
     session = getattr(request, "session_hash", None) or "local"
-    if not LIVE_SLOTS.claim(session):
-        return gr.skip(), state, MESSAGES["live_full"].format(limit=LIVE_SLOTS.limit)
-    if portrait is None:
-        return gr.skip(), state, MESSAGES["live_need_portrait"]
-    options = settings_from(settings)
-    key = content_key(
-        portrait,
-        tuple((e.image, e.mask, e.kind, e.weight) for e in attributes),
-        blend_first,
-        blend_second,
-        alpha,
-        repr(options),
-    )
     now = time.monotonic()
-    if state is not None and now - state.started > 60 * LIVE_MINUTES:  # before any work for a session that is over
+    if state is not None and now - state.started > 60 * LIVE_MINUTES:  # before any work, or a slot, for it
         LIVE_SLOTS.release(session)
         return gr.skip(), state, MESSAGES["live_time_up"].format(minutes=f"{LIVE_MINUTES:g}")
+    if not LIVE_SLOTS.claim(session):
+        return gr.skip(), state, MESSAGES["live_full"].format(limit=LIVE_SLOTS.limit)
     try:
-        if state is None or state.key != key:
-            started = state.started if state is not None else None
-            if state is not None:
-                state.close()
+        if state is None:
+            edit = LIVE_EDITS.get(token)
+            if edit is None:
+                LIVE_SLOTS.release(session)
+                return gr.skip(), state, MESSAGES["live_no_edit"]
             request_ = session_request(
-                portrait, attributes, blend_first=blend_first, blend_second=blend_second, alpha=alpha, settings=options
+                edit.portrait,
+                edit.attributes,
+                blend_first=edit.blend_first,
+                blend_second=edit.blend_second,
+                alpha=edit.alpha,
+                settings=edit.settings,
             )
             animator, note = live_animator(request_, cache=default_cache())
-            state = LiveState(animator, key, note)
-            if started is not None:
-                state.started = started  # a new edit does not restart the session's clock
+            state = LiveState(animator, token, note)
         faces = state.animator.faces
-        out = state.animator(frame)
+        out = state.animator(frame[:, ::-1])  # the portrait moves like the user's reflection
         state.sent.append(now)
     except ValueError as error:  # the core's input errors and gr.Error: worded for people
         return gr.skip(), state, str(getattr(error, "message", error))
-    status = gr.skip()
     if now - state.reported >= 1.0 or state.animator.frames <= 1:
         state.reported = now
         if state.animator.faces == faces:
-            status = MESSAGES["live_no_face"]
+            state.status = MESSAGES["live_no_face"]
         else:
             timing = state.animator.timing()
-            status = MESSAGES["live_running"].format(
+            state.status = MESSAGES["live_running"].format(
                 engine=state.note,
                 frames=state.animator.frames,
                 median=timing["median_ms"],
                 p95=timing["p95_ms"],
                 fps=state.frames_per_second(now),
             )
-    return out, state, status
+    # The status goes out with every frame, mostly unchanged: gradio builds a whole component to apply a skip,
+    # and the page then collects every output's state, where a plain value costs neither.
+    return jpeg_data_url(out), state, state.status
+
+
+@user_errors
+def enter_live(
+    portrait: str | None,
+    attributes: Attributes,
+    blend_first: int | None,
+    blend_second: int | None,
+    alpha: float,
+    attribute_file: str | None,
+    kind: str,
+    mask: dict | None,
+    weight: float,
+    weights: str | None = None,
+    **settings: Any,
+) -> tuple:
+    """Opening the Live tab: the live view of the edit the page holds now (an attribute uploaded but not yet
+    added joins the gallery first, as on Generate), or what is missing for one."""
+    del weights  # live always runs the classical engine
+    unchanged = (gr.skip(),) * 6
+    if portrait is None:
+        return *unchanged, "", MESSAGES["live_need_portrait"]
+    gallery, note = unchanged, MESSAGES["live_ready"]
+    if attribute_file is not None and not any((e.source, e.kind) == (attribute_file, kind) for e in attributes):
+        gallery = add_attribute(attribute_file, kind, mask, weight, attributes)
+        attributes = gallery[0]
+        note = MESSAGES["live_added"].format(name=Path(attribute_file).name, kind=kind)
+    edit = LiveEdit(portrait, attributes, blend_first, blend_second, alpha, settings_from(settings))
+    return *gallery, live_view(LIVE_EDITS.register(edit)), note
+
+
+def live_view(token: str) -> str:
+    """The live page in a frame, for the edit ``token`` names (the address is relative: it works under any root)."""
+    return (
+        f'<iframe src="live?edit={token}" allow="camera" title="{LABELS["live_view"]}" '
+        'class="live-view" id="live-view-frame"></iframe>'
+    )
+
+
+def leave_live() -> tuple[str, str]:
+    """Leaving the Live tab closes the live view: the camera stops and its session ends."""
+    return "", MESSAGES["live_closed"]
+
+
+def open_live_page(request: gr.Request) -> tuple[str | None, str]:
+    """The live page reads the edit it shows from its address."""
+    token = dict(getattr(request, "query_params", {}) or {}).get("edit")
+    if LIVE_EDITS.get(token) is None:
+        return None, MESSAGES["live_no_edit"]
+    return token, MESSAGES["live_idle"]
 
 
 def live_neutral(state: LiveState | None) -> str:
@@ -671,6 +708,11 @@ def generation_event(page: Page) -> dict[str, Any]:
     }
 
 
+def gallery_outputs_of(page: Page) -> list:
+    """The components every gallery edit updates, in the order :func:`attributes_changed` returns them."""
+    return [page.attributes, page.gallery, page.blend_first, page.blend_second, page.selected, page.selected_weight]
+
+
 def wire_events(page: Page) -> list:
     """Connect the components to the handlers, every input by name; returns the generation events."""
     edit = edit_inputs(page)
@@ -681,14 +723,7 @@ def wire_events(page: Page) -> list:
         "api_visibility": "private",
         "show_progress": "minimal",
     }
-    gallery_outputs = [
-        page.attributes,
-        page.gallery,
-        page.blend_first,
-        page.blend_second,
-        page.selected,
-        page.selected_weight,
-    ]
+    gallery_outputs = gallery_outputs_of(page)
 
     page.portrait.change(show_portrait, page.portrait, page.face_index, api_name="portrait").success(**still)
     page.face_index.input(**still)
@@ -759,46 +794,81 @@ def running(page: Page, trigger, event: dict[str, Any]):
     return generation
 
 
-def build_live(c: dict[str, Any]) -> None:
-    """The Live tab: the camera streaming in, the portrait streaming out, the neutral-pose button, the status."""
+def build_live_tab(c: dict[str, Any]) -> None:
+    """The main page's Live tab: what Live does, and the live view of the page's edit (filled on opening)."""
     gr.Markdown(LABELS["live_intro"])
-    c["live_state"] = gr.State(None, delete_callback=close_live_state)
-    with gr.Row(equal_height=True):
-        c["live_camera"] = gr.Image(
-            label=LABELS["live_camera"],
-            sources=["webcam"],
-            streaming=True,
-            type="numpy",
-            # A small capture: the browser encodes and uploads every frame, and a face filling a 320×240 frame
-            # still gives MediaPipe enough pixels; the portrait comes back at its own size.
-            webcam_options=gr.WebcamOptions(constraints={"video": {"width": 320, "height": 240}}),
-            height=400,
-            elem_id="live-camera",
-        )
-        c["live_output"] = gr.Image(
-            label=LABELS["live_output"], interactive=False, height=400, format="jpeg", elem_id="live-output"
-        )
-    with gr.Row():
-        c["live_neutral"] = gr.Button(LABELS["live_neutral"], elem_id="live-neutral", scale=1)
-        c["live_status"] = gr.Textbox(
-            MESSAGES["live_idle"], label=LABELS["live_status"], interactive=False, elem_id="live-status", scale=3
-        )
+    c["live_view"] = gr.HTML("", elem_id="live-view", padding=False)
+    c["live_note"] = gr.Markdown(MESSAGES["live_closed"], elem_id="live-note")
 
 
-def wire_live(page: Page) -> None:
-    page.live_camera.stream(
-        live_frame,
-        inputs_kwargs={"frame": page.live_camera, "state": page.live_state, **edit_inputs(page)},
-        outputs=[page.live_output, page.live_state, page.live_status],
-        stream_every=LIVE_EVERY_S,
-        time_limit=int(60 * LIVE_MINUTES) + 5,
-        # Beyond the sessions Live admits, a few more are answered at once: with the message that it is full.
-        concurrency_limit=LIVE_SLOTS.limit + 2,
-        concurrency_id="live",
-        show_progress="hidden",
-        api_name="live",
+def wire_live_tab(page: Page) -> None:
+    page.live_tab.select(
+        enter_live,
+        inputs_kwargs={
+            **edit_inputs(page),
+            "attribute_file": page.attribute_file,
+            "kind": page.kind,
+            "mask": page.mask_editor,
+            "weight": page.weight,
+        },
+        outputs=[*gallery_outputs_of(page), page.live_view, page.live_note],
+        api_visibility="private",
     )
-    page.live_neutral.click(live_neutral, page.live_state, page.live_status, api_visibility="private")
+    page.edit_tab.select(leave_live, outputs=[page.live_view, page.live_note], api_visibility="private")
+
+
+def build_live_page(demo: gr.Blocks) -> None:
+    """The live view, a page of its own (shown in the Live tab's frame): the camera streaming in, the portrait
+    streaming out, the neutral-pose button, the status.
+
+    Its own page because while a stream runs, the browser updates every component of the page that has taken part
+    in an event, on every frame: on the main page that is some thirty, the mask editor's images among them."""
+    with demo.route(LABELS["tab_live"], "live", show_in_navbar=False):
+        state = gr.State(None, delete_callback=close_live_state)
+        token = gr.State(None)
+        with gr.Row(equal_height=True):
+            camera = gr.Image(
+                label=LABELS["live_camera"],
+                sources=["webcam"],
+                streaming=True,
+                type="numpy",
+                # A small capture: the browser encodes and uploads every frame, and a face filling a 320×240
+                # frame still gives MediaPipe enough pixels; the portrait comes back at its own size. Unmirrored:
+                # a mirroring browser draws each frame twice; the server mirrors it, the page's style the preview.
+                webcam_options=gr.WebcamOptions(mirror=False, constraints={"video": {"width": 320, "height": 240}}),
+                height=400,
+                elem_id="live-camera",
+            )
+            # An image inline in the page (a JPEG data address): a gr.Image output would be written to a file
+            # the browser then fetches, which costs the server and the browser about twice as much per frame.
+            output = gr.HTML(
+                "",
+                label=LABELS["live_output"],
+                show_label=True,
+                container=True,
+                html_template="${value ? '<img src=\"' + value + '\" alt=\"" + LABELS["live_output"] + "\">' : ''}",
+                min_height=400,
+                elem_id="live-output",
+            )
+        with gr.Row():
+            neutral = gr.Button(LABELS["live_neutral"], elem_id="live-neutral", scale=1)
+            status = gr.Textbox(
+                MESSAGES["live_idle"], label=LABELS["live_status"], interactive=False, elem_id="live-status", scale=3
+            )
+        demo.load(open_live_page, outputs=[token, status], api_visibility="private")
+        camera.stream(
+            live_frame,
+            inputs=[camera, state, token],
+            outputs=[output, state, status],
+            stream_every=LIVE_EVERY_S,
+            time_limit=int(60 * LIVE_MINUTES) + 5,
+            # Beyond the sessions Live admits, a few more are answered at once: with the message that it is full.
+            concurrency_limit=LIVE_SLOTS.limit + 2,
+            concurrency_id="live",
+            show_progress="hidden",
+            api_name="live",
+        )
+        neutral.click(live_neutral, state, status, api_visibility="private")
 
 
 def build_demo(*, weights: str | None = None) -> gr.Blocks:
@@ -813,7 +883,7 @@ def build_demo(*, weights: str | None = None) -> gr.Blocks:
         build_inputs(components)
         page = Page(components)
         with gr.Tabs():
-            with gr.Tab(LABELS["tab_edit"], id="edit", elem_id="edit-tab"):
+            with gr.Tab(LABELS["tab_edit"], id="edit", elem_id="edit-tab") as components["edit_tab"]:
                 with gr.Row(equal_height=False, elem_id="workspace"):
                     with gr.Column(scale=5):
                         examples = build_examples_row(page)
@@ -821,12 +891,13 @@ def build_demo(*, weights: str | None = None) -> gr.Blocks:
                         build_advanced(components)
                     with gr.Column(scale=4, elem_id="outputs"):
                         build_outputs_column(components)
-            with gr.Tab(LABELS["tab_live"], id="live", elem_id="live-tab"):
-                build_live(components)
+            with gr.Tab(LABELS["tab_live"], id="live", elem_id="live-tab") as components["live_tab"]:
+                build_live_tab(components)
         generations = wire_events(page) + examples()
-        wire_live(page)
+        wire_live_tab(page)
         page.stop.click(None, cancels=generations).then(stopped_status, outputs=page.status, api_visibility="private")
         demo.load(engine_note, [page.engine, page.weights], page.engine_note, api_visibility="private")
+    build_live_page(demo)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 

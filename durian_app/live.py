@@ -1,13 +1,78 @@
-"""What the Live tab keeps: a bounded number of live sessions at once, and each session's own animator."""
+"""What Live keeps: the edits the main page hands to its live view, a bounded number of live sessions at once,
+and each session's own animator."""
 
 from __future__ import annotations
 
+import base64
+import secrets
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
 
 from durian_core.live import LiveAnimator
+
+LIVE_JPEG_QUALITY = 85  # the live frames' JPEG quality: at 512² about 40 kB a frame, no visible blocks
+
+
+@dataclass(frozen=True)
+class LiveEdit:
+    """The edit a live view wears: what the main page held when Live was opened (paths and numbers only; the
+    pixels are in files and in the core's cache)."""
+
+    portrait: str
+    attributes: tuple[Any, ...]  # the session's AttributeEntry gallery
+    blend_first: int | None
+    blend_second: int | None
+    alpha: float
+    settings: Any  # GenerationSettings
+
+
+class LiveEdits:
+    """Edits handed from the main page to its live view by an unguessable token in the view's address.
+
+    The live view is a page of its own (so that each camera frame updates only its few components), and pages do
+    not share session state: the main page registers its edit here and puts the token in the view's address. A
+    token names nothing but an edit its session made; the oldest are forgotten beyond ``limit``, and any left
+    unused for ``max_idle_s``."""
+
+    def __init__(self, *, limit: int = 256, max_idle_s: float = 3600.0) -> None:
+        self.limit = limit
+        self.max_idle_s = max_idle_s
+        self._edits: OrderedDict[str, tuple[LiveEdit, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def register(self, edit: LiveEdit) -> str:
+        token = secrets.token_urlsafe(18)
+        with self._lock:
+            self._forget_stale(time.monotonic())
+            self._edits[token] = (edit, time.monotonic())
+            while len(self._edits) > self.limit:
+                self._edits.popitem(last=False)
+        return token
+
+    def get(self, token: str | None) -> LiveEdit | None:
+        """The edit registered under ``token`` (None for an unknown, forgotten or missing token)."""
+        if not token:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            self._forget_stale(now)
+            found = self._edits.get(token)
+            if found is None:
+                return None
+            self._edits[token] = (found[0], now)
+            self._edits.move_to_end(token)
+            return found[0]
+
+    def _forget_stale(self, now: float) -> None:
+        for token, (_, used) in list(self._edits.items()):
+            if now - used > self.max_idle_s:
+                del self._edits[token]
 
 
 class LiveSlots:
@@ -44,13 +109,14 @@ class LiveSlots:
 
 @dataclass
 class LiveState:
-    """One browser session's live animator, for one edit (``key``); rebuilt when the edit changes."""
+    """One live view's animator, for one edit (``key``, its token)."""
 
     animator: LiveAnimator
     key: str
     note: str
     started: float = field(default_factory=time.monotonic)
     reported: float = 0.0  # when the status line was last refreshed
+    status: str = ""  # the status line as last refreshed
     sent: deque = field(default_factory=lambda: deque(maxlen=120))  # when the latest frames were sent back
 
     def frames_per_second(self, now: float) -> float:
@@ -65,3 +131,11 @@ def close_live_state(state: LiveState | None) -> None:
     """``gr.State``'s delete callback: a closed tab frees its face tracker."""
     if isinstance(state, LiveState):
         state.close()
+
+
+def jpeg_data_url(frame: np.ndarray, *, quality: int = LIVE_JPEG_QUALITY) -> str:
+    """An RGB frame as a ``data:image/jpeg`` address, for an ``<img>`` that shows it without another request."""
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"could not encode a {frame.shape} frame as JPEG")
+    return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
