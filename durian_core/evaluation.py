@@ -219,6 +219,8 @@ def example_grid_inputs() -> tuple[dict[str, Path], dict[str, tuple[Path, str]]]
     portraits = {path.stem: path for path in sorted((EXAMPLES / "portraits").glob("*.jpg"))}
     attributes = {f"hair_{name}": (path, "hair") for name, path in portraits.items()}
     for path in sorted((EXAMPLES / "attributes").glob("*.png")):
+        if path.stem.endswith("_mask"):  # a brushed mask for an attribute (the README's --mask example), not one
+            continue
         attributes[path.stem] = (path, path.stem.split("_")[0])
     return portraits, attributes
 

@@ -102,3 +102,20 @@ def test_the_grid_scores_every_pair_and_draws_a_sheet(tmp_path):
     from durian_core.media import load_image
 
     assert load_image(sheet).rgb.shape == (2 * 256, 3 * 256, 3)
+
+
+def test_the_default_grid_takes_every_example_attribute_and_no_brushed_mask():
+    from durian_core.evaluation import example_grid_inputs
+
+    portraits, attributes = example_grid_inputs()
+    assert set(portraits) == {"astronaut", "biden", "obama"}
+    kinds = {name: kind for name, (_, kind) in attributes.items()}
+    assert kinds == {
+        "hair_astronaut": "hair",
+        "hair_biden": "hair",
+        "hair_obama": "hair",
+        "beard_biden": "beard",
+        "glasses_obama": "glasses",
+        "hat_obama": "hat",
+        "makeup_biden": "makeup",
+    }, "hat_obama_mask.png is the README's brushed mask for the hat, not an attribute of its own"
