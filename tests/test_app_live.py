@@ -51,10 +51,13 @@ def test_a_live_frame_travels_as_a_jpeg_address_that_shows_the_frame():
     assert np.abs(shown.astype(int) - frame).mean() < 3, "what the page shows is the frame (colours not swapped)"
 
 
-@pytest.fixture(scope="module")
-def app_module():
+@pytest.fixture
+def app_module(monkeypatch):
+    """The app, with Live places of its own (sessions of other tests may still hold the shared ones)."""
     import app
+    from durian_app.live import LiveSlots
 
+    monkeypatch.setattr(app, "LIVE_SLOTS", LiveSlots(2))
     return app
 
 
@@ -114,7 +117,7 @@ def test_leaving_live_closes_the_live_view(app_module):
 def test_live_is_refused_past_its_session_limit_and_ends_at_its_time_limit(app_module, monkeypatch):
     from durian_app.live import LiveSlots
 
-    monkeypatch.setattr(app_module, "LIVE_SLOTS", LiveSlots(1))
+    monkeypatch.setattr(app_module, "LIVE_SLOTS", LiveSlots(1))  # one place
     token = app_module.LIVE_EDITS.register(an_edit())
     frame = camera_frame()
     first, second = gr.Request(session_hash="first"), gr.Request(session_hash="second")
