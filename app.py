@@ -189,6 +189,11 @@ def add_attribute(attribute_file: str | None, kind: str, mask: dict | None, weig
     return attributes_changed((*attributes, entry), selected=len(attributes))
 
 
+def is_pending(attribute_file: str | None, kind: str, attributes: Attributes) -> bool:
+    """Whether an attribute is uploaded but not yet in the gallery (Generate and Live add it first)."""
+    return attribute_file is not None and not any((e.source, e.kind) == (attribute_file, kind) for e in attributes)
+
+
 def attributes_changed(attributes: Attributes, *, selected: int | None, keep_blend: bool = True) -> tuple:
     """Outputs shared by every gallery edit: state, gallery, blend pickers, the selection and its weight."""
     choices = blend_choices(attributes)
@@ -300,7 +305,7 @@ def generate_result(
         raise gr.Error(MESSAGES["blend_incomplete"])
     notes = []
     gallery: tuple[Any, Any] = (gr.skip(), gr.skip())  # the gallery and the session's attributes
-    if attribute_file is not None and not any((e.source, e.kind) == (attribute_file, kind) for e in attributes):
+    if is_pending(attribute_file, kind, attributes):
         outputs = add_attribute(attribute_file, kind, mask, weight, attributes)
         attributes = outputs[0]
         gallery = (gallery_value(attributes), attributes)
@@ -424,7 +429,7 @@ def enter_live(
     if portrait is None:
         return *unchanged, "", MESSAGES["live_need_portrait"]
     gallery, note = unchanged, MESSAGES["live_ready"]
-    if attribute_file is not None and not any((e.source, e.kind) == (attribute_file, kind) for e in attributes):
+    if is_pending(attribute_file, kind, attributes):
         gallery = add_attribute(attribute_file, kind, mask, weight, attributes)
         attributes = gallery[0]
         note = MESSAGES["live_added"].format(name=Path(attribute_file).name, kind=kind)
@@ -689,6 +694,11 @@ def edit_inputs(page: Page) -> dict[str, Any]:
     }
 
 
+def upload_inputs(page: Page) -> dict[str, Any]:
+    """The attribute being uploaded, by the handlers' parameter names: its file, kind, edited mask and weight."""
+    return {"attribute_file": page.attribute_file, "kind": page.kind, "mask": page.mask_editor, "weight": page.weight}
+
+
 def generation_event(page: Page) -> dict[str, Any]:
     """The generate handler with its inputs, outputs and shared concurrency limit."""
     return {
@@ -697,10 +707,7 @@ def generation_event(page: Page) -> dict[str, Any]:
             **edit_inputs(page),
             "motion": page.motion,
             "driver": page.driver,
-            "attribute_file": page.attribute_file,
-            "kind": page.kind,
-            "mask": page.mask_editor,
-            "weight": page.weight,
+            **upload_inputs(page),
         },
         "outputs": [page.compare, page.video, page.download, page.status, page.gallery, page.attributes],
         "concurrency_limit": GENERATE_CONCURRENCY,
@@ -746,10 +753,7 @@ def wire_events(page: Page) -> list:
     page.add_attribute.click(
         add_attribute,
         inputs_kwargs={
-            "attribute_file": page.attribute_file,
-            "kind": page.kind,
-            "mask": page.mask_editor,
-            "weight": page.weight,
+            **upload_inputs(page),
             "attributes": page.attributes,
         },
         outputs=gallery_outputs,
@@ -806,10 +810,7 @@ def wire_live_tab(page: Page) -> None:
         enter_live,
         inputs_kwargs={
             **edit_inputs(page),
-            "attribute_file": page.attribute_file,
-            "kind": page.kind,
-            "mask": page.mask_editor,
-            "weight": page.weight,
+            **upload_inputs(page),
         },
         outputs=[*gallery_outputs_of(page), page.live_view, page.live_note],
         api_visibility="private",
