@@ -14,7 +14,7 @@ from durian_core.engines.editor import edit_portrait, remove_hair
 from durian_core.face import regions
 from durian_core.face.align import face_yaw
 from durian_core.face.landmarks import detect_landmarks
-from durian_core.face.masks import attribute_mask, fill_polygons, person_mask, refine_mask
+from durian_core.face.masks import attribute_mask, fill_polygons, person_mask, refine_mask, skin_likeness
 from durian_core.prepare import facing_away, mirror, prepare_inputs
 from durian_core.types import AttributeReference, GenerateRequest, Interpolation
 
@@ -105,6 +105,52 @@ def test_removed_hair_becomes_background_around_the_head_and_skin_on_it(astronau
     # The face itself is untouched.
     eyes = polygon(own.shape, astronaut_landmarks, regions.RIGHT_EYE)
     assert np.array_equal(removed[eyes], astronaut[eyes])
+
+
+def test_the_skin_on_the_skull_meets_the_forehead_without_an_edge(astronaut, astronaut_landmarks):
+    # Short new hair covering only the crown: between it and her brows, where her fringe was, the forehead goes on.
+    own = attribute_mask(astronaut, astronaut_landmarks, "hair")
+    size = regions.face_size(astronaut_landmarks)
+    top = astronaut_landmarks[regions.FOREHEAD_TOP]
+    rows = np.arange(own.shape[0])[:, None]
+    covered = own * (rows < top[1] - 0.3 * size)
+    removed = remove_hair(astronaut, own, covered, astronaut_landmarks)
+    colours = lab(removed)
+    changed = np.abs(removed.astype(int) - astronaut.astype(int)).sum(axis=2) > 0
+    steps = []
+    for x in range(int(top[0] - 0.15 * size), int(top[0] + 0.15 * size)):
+        filled = np.nonzero(changed[: int(astronaut_landmarks[regions.NOSE_TIP, 1]), x])[0]
+        bottom = filled.max()
+        above = colours[bottom - 4 : bottom - 1, x].mean(axis=0)
+        below = colours[bottom + 2 : bottom + 5, x].mean(axis=0)
+        steps.append(np.linalg.norm(above - below))
+    # The fill had been a flat plane of the eye band's colour: a step of 29 at its lower edge.
+    assert np.median(steps) < 16
+
+
+def test_no_old_hair_shows_through_the_soft_edge_of_the_new(astronaut, astronaut_landmarks):
+    own = attribute_mask(astronaut, astronaut_landmarks, "hair")
+    removed = remove_hair(astronaut, own, 0.8 * own, astronaut_landmarks)
+    under = own > 0.8
+    hair = lab(astronaut)[under].mean(axis=0)
+    assert np.linalg.norm(lab(removed)[under].mean(axis=0) - hair) > 40
+
+
+def test_hair_inside_the_face_outline_at_her_temples_goes_too(astronaut, astronaut_landmarks):
+    own = attribute_mask(astronaut, astronaut_landmarks, "hair")
+    size = regions.face_size(astronaut_landmarks)
+    face = polygon(own.shape, astronaut_landmarks, regions.FACE_OVAL)
+    rows = np.arange(own.shape[0])[:, None]
+    eye_band = (rows > astronaut_landmarks[regions.FOREHEAD_TOP, 1] + 0.2 * size) & (
+        rows < astronaut_landmarks[regions.NOSE_TIP, 1]
+    )
+    temples = face & eye_band & (own > 0.5) & (skin_likeness(astronaut, astronaut_landmarks) < 0.3)
+    assert temples.sum() > 30  # the landmarks' oval takes in some of her hair beside the eyes
+    removed = remove_hair(astronaut, own, np.zeros_like(own), astronaut_landmarks)
+    hair = lab(astronaut)[own > 0.8].mean(axis=0)
+    assert np.linalg.norm(lab(removed)[temples].mean(axis=0) - hair) > 1.5 * np.linalg.norm(
+        lab(astronaut)[temples].mean(axis=0) - hair
+    )
 
 
 def test_a_brush_stroke_seeds_grabcut_and_an_erased_stroke_takes_out_what_matches(biden, biden_landmarks):

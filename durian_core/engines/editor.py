@@ -14,7 +14,7 @@ import numpy as np
 
 from durian_core.face import regions
 from durian_core.face.fill import fill_hole
-from durian_core.face.masks import feather, fill_polygons
+from durian_core.face.masks import feather, fill_polygons, skin_likeness
 from durian_core.face.matting import foreground_colours
 from durian_core.types import PreparedAttribute, PreparedInputs
 
@@ -73,6 +73,22 @@ def protected_features(landmarks: np.ndarray, shape: tuple[int, int], *, margin:
     return cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)) > 0.5
 
 
+def _hair_at_temples(image: np.ndarray, own: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Hair inside the face outline beside the eyes (bool): the landmarks' oval runs a little wide of a face framed
+    by hair, and what hair it takes in would stay as dark strips down the temples. Only pixels near the oval's
+    edge, down to the nose's tip, that are hair and unlike the skin."""
+    shape = image.shape[:2]
+    size = regions.face_size(landmarks)
+    face = fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]]) > 0.5
+    band = max(1, int(round(0.1 * size)))
+    near_edge = face & ~(cv2.erode(face.astype(np.uint8), _disc(band)) > 0)
+    rows = np.arange(shape[0])[:, None]
+    near_edge &= rows < landmarks[regions.NOSE_TIP, 1]
+    hair = near_edge & (own > 0.5) & (skin_likeness(image, landmarks) < 0.3)
+    # With the pixels along it, which mix the hair with the skin.
+    return near_edge & (own > 0.1) & (cv2.dilate(hair.astype(np.uint8), _disc(0.02 * size)) > 0)
+
+
 def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The portrait without its own hair where the new hair (``covered``) does not reach: background around the
     head, skin on the skull (:func:`durian_core.face.fill.fill_hole`).
@@ -84,8 +100,9 @@ def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmar
     radius = max(1, int(round(0.025 * size)))
     hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))) > 0
     hole &= skin_region(landmarks, image.shape[:2], forehead=False) < 0.5
+    hole |= _hair_at_temples(image, own, landmarks)
     hole &= ~protected_features(landmarks, image.shape[:2])
-    hole &= covered < 0.7
+    # Under the new hair too: where its edge is soft or a strand parts, the head shows through, not the old hair.
     return fill_hole(image, hole.astype(np.float32), landmarks, covered=covered)
 
 

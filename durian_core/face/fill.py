@@ -69,8 +69,12 @@ def forehead_skin(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return face & above & (eyes_and_brows < 0.5)
 
 
-def _skin_continuation(image: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray | None:
-    """A plane per Lab channel fitted to the ``source`` pixels, evaluated everywhere, with the source's grain."""
+def _skin_continuation(
+    image: np.ndarray, source: np.ndarray, target: np.ndarray, *, reach: float
+) -> np.ndarray | None:
+    """The skin of ``source`` continued over ``target``: a plane per Lab channel fitted to the source (the face's
+    shading), plus the source's own departure from that plane carried in from the nearest source pixels and fading
+    over about ``reach`` pixels, so the fill meets the real skin without an edge; with the skin's fine grain."""
     ys, xs = np.nonzero(source)
     if len(xs) < 24:
         return None
@@ -89,10 +93,35 @@ def _skin_continuation(image: np.ndarray, source: np.ndarray, target: np.ndarray
     # upwards drifts, and the hairline's own rows are shaded by the hair.
     grid_y = np.maximum(grid_y, float(np.median(ys)))
     plane = coefficients[0] + grid_x[..., None] * coefficients[1] + grid_y[..., None] * coefficients[2]
-    grain = float(np.median(np.abs(samples[:, 0] - (design @ coefficients)[:, 0])))
-    noise = np.random.default_rng(0).normal(0.0, 0.6 * grain, (height, width)).astype(np.float32)
-    plane[..., 0] += cv2.GaussianBlur(noise, (3, 3), 0.7)
-    filled = cv2.cvtColor(np.clip(plane, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    # What the plane misses next to the hole (the skin under a fringe is often shaded) is carried into it from the
+    # nearest skin, smoothly: an average over all the source would bring in the eye sockets' shade.
+    trusted = cv2.erode(source.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    if trusted.sum() < 24:
+        trusted = source
+    sigma = max(1.0, 0.04 * reach)
+    weight = cv2.GaussianBlur(trusted.astype(np.float32), (0, 0), sigma)
+    local = cv2.GaussianBlur(lab * trusted[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
+    distance, labels = cv2.distanceTransformWithLabels(
+        (~trusted).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    nearest_y, nearest_x = np.zeros(labels.max() + 1, np.intp), np.zeros(labels.max() + 1, np.intp)
+    trusted_y, trusted_x = np.nonzero(trusted)
+    nearest_y[labels[trusted_y, trusted_x]], nearest_x[labels[trusted_y, trusted_x]] = trusted_y, trusted_x
+    departure = (local - plane)[nearest_y[labels], nearest_x[labels]]
+    # Smoothed along the hole only: the source's own rows below would darken it again.
+    outside = (~trusted).astype(np.float32)
+    departure = (
+        cv2.GaussianBlur(departure * outside[..., None], (0, 0), 4 * sigma)
+        / np.maximum(cv2.GaussianBlur(outside, (0, 0), 4 * sigma), 1e-6)[..., None]
+    )
+    fade = np.exp(-distance / max(reach, 1.0))[..., None]
+    filled_lab = plane + departure * fade
+    grey = lab[..., 0]
+    detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.5))[trusted]
+    grain = float(np.median(detail)) if detail.size else 0.0
+    noise = np.random.default_rng(0).normal(0.0, grain, (height, width)).astype(np.float32)
+    filled_lab[..., 0] += cv2.GaussianBlur(noise, (3, 3), 0.7)
+    filled = cv2.cvtColor(np.clip(filled_lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
     return np.where(target[..., None], filled, image)
 
 
@@ -169,7 +198,7 @@ def fill_hole(
     known_background = (person < 0.3) & ~hole & ~skull
     result = _background_continuation(image, known_background, background_part)
     source = forehead_skin(landmarks, shape) & ~hole & (skin_likeness(image, landmarks) > 0.5)
-    skin = _skin_continuation(image, source, skin_part)
+    skin = _skin_continuation(image, source, skin_part, reach=0.5 * size)
     if skin is not None:
         # Skull and background meet softly, as a head's outline does in a photo.
         skull_alpha = feather(skull.astype(np.float32), 0.012 * size)[..., None]
