@@ -1,7 +1,8 @@
 """The classical engine's editor: the portrait wearing the attributes, as one still image.
 
-The portrait's own hair is removed where the new hair does not cover it, and each aligned attribute is pasted with
-its lighting matched to the portrait's skin. Two attributes of one kind blend as ``(1 − α)·edit₁ + α·edit₂``.
+The portrait's own hair is removed (what lay under it is filled in: background, skin on the skull up to the new
+hair's top), and each aligned attribute is pasted with its lighting matched to the portrait's skin. Two attributes
+of one kind blend as ``(1 − α)·edit₁ + α·edit₂``.
 """
 
 from __future__ import annotations
@@ -90,10 +91,12 @@ def _hair_at_temples(image: np.ndarray, own: np.ndarray, landmarks: np.ndarray) 
 
 
 def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The portrait without its own hair where the new hair (``covered``) does not reach: background around the
-    head, skin on the skull (:func:`durian_core.face.fill.fill_hole`).
+    """The portrait without its own hair: background around the head, skin on the skull, which ends at the top of
+    the new hair (``covered``) (:func:`durian_core.face.fill.fill_hole`). Under the new hair too, since its soft
+    edge and parted strands show what lies beneath.
 
-    The hole reaches a little past the old hair's matte, so no ring of its edge is left, but never into the face.
+    The hole reaches a little past the old hair's matte, so no ring of its edge is left, but never into the face
+    (save the hair the landmarks' oval takes in at the temples).
     """
     size = regions.face_size(landmarks)
     hole = (own > 0.1).astype(np.uint8)
