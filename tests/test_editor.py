@@ -10,7 +10,7 @@ import pytest
 
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
-from durian_core.engines.editor import edit_portrait, remove_hair
+from durian_core.engines.editor import edit_portrait, glasses_overlays, remove_hair
 from durian_core.face import regions
 from durian_core.face.align import face_yaw
 from durian_core.face.landmarks import detect_landmarks
@@ -192,12 +192,29 @@ def test_glasses_frames_are_opaque_and_the_lenses_tint_the_portraits_own_eyes(as
     aligned = prepared.attributes[0].aligned_image
     frames = (lab(aligned)[..., 0] < 40) & (prepared.attributes[0].aligned_mask > 0.5)
     frames &= ~polygon(shape, landmarks, regions.RIGHT_EYE) & ~polygon(shape, landmarks, regions.LEFT_EYE)
-    assert lab(still)[frames][:, 0].mean() < 50  # the frames are there, dark
+    # The frames are there, dark: a fraction of her cheeks' lightness (their edges are anti-aliased, so not black).
+    cheeks = polygon(shape, landmarks, (205, 50, 101, 36))
+    assert lab(still)[frames][:, 0].mean() < 0.3 * lab(still)[cheeks][:, 0].mean()
     # Through the lens: her own iris and lids (they match her portrait in shape), only darker.
     eye = polygon(shape, landmarks, regions.RIGHT_EYE)
     before, after = prepared.portrait[eye].astype(float), still[eye].astype(float)
     assert np.corrcoef(before.mean(axis=1), after.mean(axis=1))[0, 1] > 0.9
     assert 0.5 < after.mean() / before.mean() < 0.97
+
+
+def test_glasses_shrunk_onto_a_smaller_face_keep_smooth_rims(astronaut, example_attributes):
+    # Her face is about half the size of the face the glasses were drawn on. Frames found on the shrunk image were
+    # all-or-nothing pixels (stairs and broken dots: 8 % of the frame's pixels partly opaque); found at the glasses'
+    # own resolution and carried over, the rims' edges are anti-aliased.
+    request = GenerateRequest(
+        astronaut, (AttributeReference(example_attributes["glasses"], "glasses"),), settings=SETTINGS
+    )
+    prepared = prepare_inputs(request, cache=FeatureCache())
+    ((overlay, _),) = glasses_overlays(prepared, [1.0])
+    frames = overlay.frame_alpha > 0.1
+    assert frames.sum() > 100
+    assert (frames & (overlay.frame_alpha < 0.9)).sum() / frames.sum() > 0.3
+    assert overlay.frame_alpha.max() > 0.9  # and they are still opaque in the middle
 
 
 def test_her_own_hair_as_one_end_of_a_blend_is_the_untouched_portrait(astronaut, biden):

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from durian_core.face import regions
+from durian_core.face.align import mesh_align
 from durian_core.face.fill import fill_hole
 from durian_core.face.masks import feather, fill_polygons, skin_likeness
 from durian_core.face.matting import foreground_colours
@@ -142,7 +143,7 @@ def _attribute_layer(
     relit[..., 0] *= float(np.clip(gain**RELIGHT_STRENGTH, 1 / RELIGHT_MAX_GAIN, RELIGHT_MAX_GAIN))
     relit[..., 1:] += RELIGHT_WHITE_BALANCE * (skin_portrait[1:] - skin_attribute[1:])
     if attribute.kind == "glasses":
-        return glasses_layer(attribute, _rgb(relit), layer_lab, skin_attribute, landmarks)
+        return glasses_layer(attribute, _rgb(relit), skin_attribute, landmarks)
     return _rgb(relit), alpha
 
 
@@ -162,24 +163,46 @@ def _enclosed(barrier: np.ndarray) -> np.ndarray:
 def glasses_layer(
     attribute: PreparedAttribute,
     relit: np.ndarray,
-    layer_lab: np.ndarray,
     skin_attribute: np.ndarray,
     landmarks: np.ndarray,
 ) -> GlassesOverlay:
     """Glasses as glasses are: the frames opaque, the lenses a colour filter over the portrait's own eyes.
 
-    Frames are the attribute's darkest pixels in the glasses region: first the surest (under a fifth of its skin's
-    lightness, darker than any brow; never the other person's eyes), whose enclosed holes are the lenses; then, in a
-    band around the lenses and along the arms, everything under a third of the skin's lightness with a soft edge,
-    so the rims keep their thickness where they cross the brows. A lens's tint is, per channel, the lens's colour
-    over the cheek just below it (the same skin seen with and without the lens); the portrait seen through the lens
-    is multiplied by it (:class:`GlassesOverlay`). Rimless glasses (nothing enclosed) keep only their frames.
+    Frames and lenses are found in the attribute's own image (:func:`glasses_parts`), where the rims are drawn at
+    their own resolution, and their opacities are carried onto the portrait by the attribute's warp, blurred first
+    by as much as the face shrinks: found on the already shrunk image, a rim a few pixels wide came out as stairs
+    and broken dots. ``relit`` gives the frames' colour on the portrait.
     """
-    shape = attribute.aligned_mask.shape
+    frames, lenses, tint = glasses_parts(
+        _lab(attribute.image), attribute.mask, attribute.landmarks, float(skin_attribute[0])
+    )
+    parts = np.dstack([frames, lenses])
+    scale = regions.face_size(landmarks) / max(regions.face_size(attribute.landmarks), 1e-6)
+    if scale < 1.0:
+        parts = cv2.GaussianBlur(parts, (0, 0), 0.5 * np.sqrt(1.0 / scale**2 - 1.0))
+    carried = np.clip(mesh_align(parts, attribute.landmarks, landmarks, relit.shape[1::-1]), 0.0, 1.0)
+    frame_alpha, lens_alpha = carried[..., 0], carried[..., 1]
+    return GlassesOverlay(relit, frame_alpha, lens_alpha if tint is not None else np.zeros_like(lens_alpha), tint)
+
+
+def glasses_parts(
+    lab: np.ndarray, mask: np.ndarray, landmarks: np.ndarray, skin_lightness: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The frames' opacity, the lenses' opacity and the lenses' tint of glasses worn in an image (Lab ``lab``, the
+    glasses' ``mask``, the wearer's ``landmarks`` and skin lightness).
+
+    Frames are the darkest pixels in the glasses region: first the surest (under a fifth of the skin's lightness,
+    darker than any brow; never the wearer's eyes), whose enclosed holes are the lenses; then, in a band around the
+    lenses and along the arms, everything under a third of the skin's lightness with a soft edge, so the rims keep
+    their thickness where they cross the brows. A lens's tint is, per channel, the lens's colour over the cheek just
+    below it (the same skin seen with and without the lens). Rimless glasses (nothing enclosed) have frames only;
+    the tint is None then, or when no lens or cheek can be measured.
+    """
+    shape = mask.shape
     size = regions.face_size(landmarks)
-    region = attribute.aligned_mask > 0.3
-    lightness = layer_lab[..., 0]
-    skin_lightness = float(skin_attribute[0]) + 1e-6
+    region = mask > 0.3
+    lightness = lab[..., 0]
+    skin_lightness = skin_lightness + 1e-6
     eyes = cv2.dilate(
         fill_polygons(shape, [landmarks[list(regions.RIGHT_EYE)], landmarks[list(regions.LEFT_EYE)]]), _disc(1)
     )
@@ -192,12 +215,12 @@ def glasses_layer(
     rim_zone = cv2.dilate(lenses.astype(np.uint8), _disc(0.04 * size)) > 0
     darkness = np.clip((0.34 * skin_lightness - lightness) / (0.14 * skin_lightness), 0.0, 1.0)
     darkness *= region & (eyes < 0.5) & ~lenses
-    darkness *= np.where(rim_zone, 1.0, brows < 0.5)  # beyond the rims, the brows stay the portrait's
-    frame_alpha = (darkness * attribute.aligned_mask).astype(np.float32)
+    darkness *= np.where(rim_zone, 1.0, brows < 0.5)  # beyond the rims, the brows stay the wearer's
+    frame_alpha = (darkness * mask).astype(np.float32)
     lens_alpha = np.zeros(shape, np.float32)
     tint = None
     if lenses.sum() > 0.002 * lenses.size:
-        attribute_rgb = attribute.aligned_image.astype(np.float32)
+        rgb = _rgb(lab).astype(np.float32)
         lens_rows = np.nonzero(lenses.any(axis=1))[0]
         bottom = lens_rows.max()
         lower_lens = lenses & (np.arange(shape[0])[:, None] > bottom - 0.35 * (bottom - lens_rows.min()))
@@ -207,12 +230,10 @@ def glasses_layer(
         columns = lenses.any(axis=0)
         cheek = below & columns[None, :] & (skin_region(landmarks, shape) > 0) & (darkness < 0.05)
         if lower_lens.sum() >= 16 and cheek.sum() >= 16:
-            tint = np.median(attribute_rgb[lower_lens], axis=0) / np.maximum(
-                np.median(attribute_rgb[cheek], axis=0), 1
-            )
+            tint = np.median(rgb[lower_lens], axis=0) / np.maximum(np.median(rgb[cheek], axis=0), 1)
             tint = np.clip(tint, 0.15, 1.0).astype(np.float32)
             lens_alpha = feather(lenses.astype(np.float32), 0.004 * size)
-    return GlassesOverlay(relit, frame_alpha, lens_alpha, tint)
+    return frame_alpha, lens_alpha, tint
 
 
 @dataclass(frozen=True, eq=False)
