@@ -204,7 +204,7 @@ def test_glasses_frames_are_opaque_and_the_lenses_tint_the_portraits_own_eyes(as
 
 def test_glasses_shrunk_onto_a_smaller_face_keep_smooth_rims(astronaut, example_attributes):
     # Her face is about half the size of the face the glasses were drawn on. Frames found on the shrunk image were
-    # all-or-nothing pixels (stairs and broken dots: 8 % of the frame's pixels partly opaque); found at the glasses'
+    # all-or-nothing pixels (stairs and broken dots: 7 % of the frame's pixels partly opaque); found at the glasses'
     # own resolution and carried over, the rims' edges are anti-aliased.
     request = GenerateRequest(
         astronaut, (AttributeReference(example_attributes["glasses"], "glasses"),), settings=SETTINGS
