@@ -7,6 +7,7 @@ gets the source position of its triangle's affine map — and resamples once wit
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -293,10 +294,29 @@ def mesh_align(
 ) -> np.ndarray:
     """Warp ``image`` so every face landmark lands on the target's (face-anchored attributes)."""
     height, width = image.shape[:2]
-    mesh = MeshWarp.build(source_landmarks, size, source_size=(width, height))
+    map_x, map_y = _mesh_maps(
+        np.asarray(source_landmarks, np.float32).tobytes(),
+        np.asarray(target_landmarks, np.float32).tobytes(),
+        tuple(size),
+        (width, height),
+    )
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+@functools.lru_cache(maxsize=4)
+def _mesh_maps(
+    source: bytes, target: bytes, size: tuple[int, int], source_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The backward maps of :func:`mesh_align` (landmarks as float32 bytes), kept for the last few pairs: the
+    glasses' frames and lenses follow the same warp as their image, which took most of a glasses edit's time."""
+    source_landmarks = np.frombuffer(source, np.float32).reshape(-1, 2)
+    target_landmarks = np.frombuffer(target, np.float32).reshape(-1, 2)
+    mesh = MeshWarp.build(source_landmarks, size, source_size=source_size)
     # The anchors follow a similarity of the whole face, so what lies past the mesh (glasses' arms) stays coherent.
     index = list(regions.RIGID)
     rigid = similarity_transform(source_landmarks[index], target_landmarks[index])
-    target = mesh.target_points(target_landmarks, anchors=apply_affine(rigid, mesh.anchors))
-    map_x, map_y = mesh.backward_map(target, fallback=invert_affine(rigid))
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    target_points = mesh.target_points(target_landmarks, anchors=apply_affine(rigid, mesh.anchors))
+    map_x, map_y = mesh.backward_map(target_points, fallback=invert_affine(rigid))
+    map_x.setflags(write=False)
+    map_y.setflags(write=False)
+    return map_x, map_y
