@@ -181,8 +181,7 @@ def glasses_layer(
     if scale < 1.0:
         parts = cv2.GaussianBlur(parts, (0, 0), 0.5 * np.sqrt(1.0 / scale**2 - 1.0))
     carried = np.clip(mesh_align(parts, attribute.landmarks, landmarks, relit.shape[1::-1]), 0.0, 1.0)
-    frame_alpha, lens_alpha = carried[..., 0], carried[..., 1]
-    return GlassesOverlay(relit, frame_alpha, lens_alpha if tint is not None else np.zeros_like(lens_alpha), tint)
+    return GlassesOverlay(relit, carried[..., 0], carried[..., 1], tint)
 
 
 def glasses_parts(
