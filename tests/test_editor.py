@@ -76,6 +76,19 @@ def test_a_clean_shaven_face_has_no_beard_and_a_bearded_one_does(obama, example_
     assert beard[polygon(beard.shape, landmarks, regions.LIPS_INNER)].mean() < 0.1
 
 
+def test_a_beard_carried_onto_a_smile_leaves_no_specks_at_its_corners(astronaut, example_attributes):
+    # Her open mouth over his closed one squeezes the triangles of the mesh along her lower lip; each of their
+    # pixels sampled his chin several pixels apart, and single beard hairs landed at the corners of her smile.
+    request = GenerateRequest(
+        astronaut, (AttributeReference(example_attributes["beard"], "beard"),), settings=SETTINGS
+    )
+    prepared = prepare_inputs(request, cache=FeatureCache())
+    mask = prepared.attributes[0].aligned_mask
+    alone = (mask > 0.5) & (cv2.blur(mask, (7, 7)) < 0.15)
+    assert alone.sum() == 0  # 4 before
+    assert (mask > 0.5).sum() > 2000  # and the beard is there
+
+
 def test_the_hair_matte_is_soft_along_its_edge(biden, biden_landmarks):
     mask = attribute_mask(biden, biden_landmarks, "hair")
     binary = (mask > 0.5).astype(np.uint8)

@@ -170,6 +170,52 @@ def triangle_affines(target: np.ndarray, source: np.ndarray) -> tuple[np.ndarray
     return coefficients.astype(np.float32), valid
 
 
+def _signed_area(corners: np.ndarray) -> np.ndarray:
+    """Twice the signed area of each triangle (T×3×2): its sign is the corners' turning direction."""
+    corners = corners.astype(np.float64)
+    a, b = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    return a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+
+
+SLIVER_STRETCH = 4.0
+"""A triangle whose map stretches the source this many times more than the face's overall scale is a sliver."""
+
+
+def collapse_slivers(affines: np.ndarray, target: np.ndarray, source: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``affines`` (T×3×2, from :func:`triangle_affines`) with the map of every sliver and every folded triangle
+    replaced by its source triangle's centre. Squeezed thin or turned over (the lips of an open mouth over a
+    closed one), a triangle's few pixels sampled its source several pixels apart or from across the fold, each
+    one a speck of whatever it landed on (a beard's hair at the corner of a smile)."""
+    target_area, source_area = _signed_area(target), _signed_area(source)
+    if not valid.any() or np.abs(source_area[valid]).sum() <= 0:
+        return affines
+    folded = np.sign(target_area) != np.sign(source_area)
+    typical = np.sqrt(np.abs(source_area[valid]).sum() / max(np.abs(target_area[valid]).sum(), 1e-9))
+    # The largest singular value of each 2×2 linear part, in closed form.
+    linear = affines[:, :2].astype(np.float64).reshape(-1, 4)
+    squares = (linear**2).sum(axis=1)
+    determinant = linear[:, 0] * linear[:, 3] - linear[:, 1] * linear[:, 2]
+    stretch = np.sqrt(0.5 * (squares + np.sqrt(np.maximum(squares**2 - 4 * determinant**2, 0.0))))
+    slivers = valid & ((stretch > SLIVER_STRETCH * typical) | folded)
+    if not slivers.any():
+        return affines
+    affines = affines.copy()
+    affines[slivers, :2] = 0.0
+    affines[slivers, 2] = source[slivers].mean(axis=1)
+    return affines
+
+
+def drawing_order(target: np.ndarray, source: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The valid triangles (T×3×2 corners) in the order to rasterise them: those the target folds over (their
+    corners turn the other way round than in the source) first, so a triangle that keeps its orientation wins
+    where they overlap. A folded sliver drawn last sampled the source from across the fold: an open mouth over a
+    closed one took single pixels of the beard under the lip."""
+
+    folded = np.sign(_signed_area(target)) != np.sign(_signed_area(source))
+    indices = np.flatnonzero(valid)
+    return np.concatenate([indices[folded[indices]], indices[~folded[indices]]])
+
+
 @dataclass(frozen=True, eq=False)
 class MeshWarp:
     """A triangulated source mesh that can be warped onto any target positions of its landmarks.
@@ -226,15 +272,10 @@ class MeshWarp:
         ids = np.full((height, width), -1, np.int32)
         target_tris = target[self.triangles]  # T×3×2
         source_tris = self.points[self.triangles]
-        # Affine per triangle mapping target → source, solved for all triangles at once.
-        ones = np.ones((len(self.triangles), 3, 1), np.float32)
-        lhs = np.concatenate([target_tris, ones], axis=2)  # T×3×3
-        determinant = np.linalg.det(lhs)
-        valid = np.abs(determinant) > 1e-6
-        affines = np.zeros((len(self.triangles), 3, 2), np.float32)
-        affines[valid] = np.linalg.solve(lhs[valid], source_tris[valid])
+        affines, valid = triangle_affines(target_tris, source_tris)
+        affines = collapse_slivers(affines, target_tris, source_tris, valid)
         fixed = np.round(target_tris * 16).astype(np.int32)
-        for index in np.flatnonzero(valid):
+        for index in drawing_order(target_tris, source_tris, valid):
             cv2.fillConvexPoly(ids, fixed[index], int(index), lineType=cv2.LINE_8, shift=4)
         flat = ids.ravel()
         xs = np.tile(np.arange(width, dtype=np.float32), height)
@@ -266,12 +307,13 @@ class MeshWarp:
         # puts it, so the upsampling below interpolates exactly.
         offset = (factor - 1) / 2.0
         affines, valid = triangle_affines(target[self.triangles], self.points[self.triangles])
+        affines = collapse_slivers(affines, target[self.triangles], self.points[self.triangles], valid)
         # An extra last "triangle": the identity, for pixels no triangle covers.
         affines = np.concatenate([affines, np.array([[[1, 0], [0, 1], [0, 0]]], np.float32)])
         ids = np.full((coarse_h, coarse_w), len(self.triangles), np.int32)
         coarse_tris = (target[self.triangles] - np.array([x0 + offset, y0 + offset], np.float32)) / factor
         fixed = np.round(coarse_tris * 16).astype(np.int32)
-        for index in np.flatnonzero(valid):
+        for index in drawing_order(target[self.triangles], self.points[self.triangles], valid):
             cv2.fillConvexPoly(ids, fixed[index], int(index), lineType=cv2.LINE_8, shift=4)
         xs = (np.arange(coarse_w, dtype=np.float32) * factor + x0 + offset)[None, :]
         ys = (np.arange(coarse_h, dtype=np.float32) * factor + y0 + offset)[:, None]
