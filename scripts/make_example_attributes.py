@@ -187,7 +187,11 @@ def _beard_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     region = fill_polygons(shape, [outline])
     lips = fill_polygons(shape, [landmarks[list(regions.LIPS_OUTER)]])
     lips = cv2.dilate(lips, np.ones((3, 3), np.uint8))
-    return np.clip(cv2.GaussianBlur(region, (0, 0), 0.012 * size) * (1 - lips), 0, 1)
+    # A beard thins out over its edge instead of stopping at a line: a wide soft border, ragged along its length.
+    soft = cv2.GaussianBlur(region, (0, 0), 0.03 * size)
+    ragged = cv2.GaussianBlur(np.random.default_rng(1).normal(0, 1, shape).astype(np.float32), (0, 0), 0.02 * size)
+    soft = np.clip(soft + 0.3 * soft * (1 - soft) * ragged / max(float(ragged.std()), 1e-6), 0, 1)
+    return np.clip(soft * (1 - lips), 0, 1)
 
 
 def draw_beard(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

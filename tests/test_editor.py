@@ -74,6 +74,22 @@ def test_a_clean_shaven_face_has_no_beard_and_a_bearded_one_does(obama, example_
     chin = landmarks[regions.CHIN]
     assert beard[int(chin[1]) - 5 : int(chin[1]) + 5, int(chin[0]) - 5 : int(chin[0]) + 5].mean() > 0.8
     assert beard[polygon(beard.shape, landmarks, regions.LIPS_INNER)].mean() < 0.1
+    # The moustache, between his nose and his upper lip, is part of it (the mask stopped at the lip: 0.0).
+    nose, lip = landmarks[2], landmarks[0]
+    between = beard[int(nose[1]) + 3 : int(lip[1]) - 3, int(lip[0]) - 15 : int(lip[0]) + 15]
+    assert between.mean() > 0.6
+
+
+def test_a_beard_thins_out_over_its_edge(example_attributes):
+    # The old matte went from beard to skin within a couple of pixels: a drawn outline round the beard.
+    bearded = example_attributes["beard"]
+    landmarks = detect_landmarks(bearded)
+    beard = attribute_mask(bearded, landmarks, "beard")
+    solid = beard > 0.9
+    rim = cv2.dilate(solid.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # up to 4 pixels past the solid beard
+    soft = (beard > 0.1) & (beard < 0.9)
+    assert soft.sum() > 0.3 * solid.sum()  # 0.23 before
+    assert (soft & ~rim).sum() > 0.2 * soft.sum()  # strands reaching farther out (3 % before)
 
 
 def test_a_beard_carried_onto_a_smile_leaves_no_specks_at_its_corners(astronaut, example_attributes):

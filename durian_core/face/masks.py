@@ -286,8 +286,10 @@ def beard_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray |
     shape = image.shape[:2]
     size = regions.face_size(landmarks)
     jaw = landmarks[list(regions.JAW)]
-    under_nose = landmarks[[411, 425, 436, 410, 0, 186, 216, 205, 187]][::-1]
-    lower_face = fill_polygons(shape, [np.concatenate([jaw, under_nose[::-1]])])
+    # Up to the nostrils, so a moustache is in it (along the upper lip, the region left it out), and up the cheeks
+    # beside the nose.
+    under_nose = landmarks[[411, 425, 426, 327, 2, 98, 206, 205, 187]]
+    lower_face = fill_polygons(shape, [np.concatenate([jaw, under_nose])])
     drop = max(1, int(0.22 * size))
     # Grow downwards only: a one-sided vertical kernel anchored at its bottom reaches below the jaw.
     chin_drop = cv2.dilate(lower_face, np.ones((drop, 1), np.uint8), anchor=(0, drop - 1))
@@ -302,8 +304,13 @@ def beard_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray |
     sure_not = (lips > 0.5) | (person < 0.2) | (region < 0.05)
     beard = grabcut_refine(image, candidate, sure_foreground=sure_beard, sure_background=sure_not)
     beard = keep_connected(beard, sure_beard)
-    matte = alpha_matte(image, trimap(beard, max(1.0, 0.015 * size)))
-    return (matte * (1.0 - lips)).astype(np.float32)
+    # A wide band: a beard thins out over its edge, strand by strand, and the matte can follow the strands.
+    matte = alpha_matte(image, trimap(beard, max(1.0, 0.035 * size))) * (1.0 - lips)
+    # Strands stay where the beard is around them; a lone dark pixel out in the band (a lip's corner, a crease)
+    # would be carried onto the portrait as a speck.
+    side = 2 * max(1, int(round(0.015 * size))) + 1
+    support = cv2.blur(matte, (side, side))
+    return (matte * np.clip(support / 0.25, 0.0, 1.0)).astype(np.float32)
 
 
 def attribute_mask(
