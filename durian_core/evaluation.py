@@ -235,7 +235,13 @@ def cross_identity_grid(
     attributes: dict[str, tuple[Path, str]] | None = None,
 ) -> dict:
     """Every portrait wearing every attribute (a still each): identity distance to the portrait, attribute colour
-    distance, and (with ``sheet``) a contact sheet PNG: portraits down, attributes across."""
+    distance, and (with ``sheet``) a contact sheet PNG: portraits down, attributes across.
+
+    Each cell also carries its attribute's *wearer distance*: the identity distance between the attribute image and
+    the bare portrait of the person wearing it, when that person is one of the portraits (``glasses_obama`` is worn
+    by ``obama``). That is what the attribute itself does to the embedding on its own wearer, a perfect edit: a cell
+    above it is the editor's doing, a cell below it is the attribute's.
+    """
     from durian_core.api import build_request, generate, load_attribute
     from durian_core.media import load_image, write_image
     from durian_core.prepare import prepare_inputs
@@ -246,6 +252,7 @@ def cross_identity_grid(
     settings = GenerationSettings(engine=engine, output_size=size)
     cache = FeatureCache(512 << 20)
     cells, outputs = [], {}
+    wearers = wearer_distances(portraits, attributes) if identity_available() else {}
     for portrait_name, portrait_path in portraits.items():
         for attribute_name, (attribute_path, kind) in attributes.items():
             reference = load_attribute(attribute_path, kind)
@@ -265,6 +272,7 @@ def cross_identity_grid(
                     "identity_distance": identity_distance(still, prepared.full_portrait)
                     if identity_available()
                     else None,
+                    "wearer_identity_distance": wearers.get(attribute_name),
                     "colour_distance": distance["histogram"],
                     "colour_delta_e": distance["delta_e"],
                 }
@@ -278,14 +286,38 @@ def cross_identity_grid(
     return report
 
 
+def wearer_distances(portraits: dict[str, Path], attributes: dict[str, tuple[Path, str]]) -> dict[str, float]:
+    """Per attribute named ``<kind>_<person>`` whose person is one of the portraits: the identity distance of the
+    attribute image to that person's bare portrait (0 for a portrait's own hair: the same image)."""
+    from durian_core.media import load_image
+
+    distances = {}
+    for name, (path, _) in attributes.items():
+        wearer = name.split("_", 1)[-1]
+        if wearer in portraits:
+            distance = identity_distance(load_image(path).rgb, load_image(portraits[wearer]).rgb)
+            if distance is not None:
+                distances[name] = distance
+    return distances
+
+
+IDENTITY_BAR = 0.3  # the grid's goal per cell; dlib's own same-person line is 0.6
+
+
 def grid_summary(cells: list[dict]) -> dict:
     identity = [cell["identity_distance"] for cell in cells if cell["identity_distance"] is not None]
     colour = [cell["colour_distance"] for cell in cells]
+    over = [cell for cell in cells if (cell["identity_distance"] or 0.0) >= IDENTITY_BAR]
     return {
         "cells": len(cells),
         "identity_distance_max": max(identity) if identity else None,
         "identity_distance_mean": float(np.mean(identity)) if identity else None,
         "identity_not_found": len(cells) - len(identity),
+        # Cells at or over the bar, and those of them whose attribute moves its own wearer less (the editor's part).
+        "identity_over_bar": len(over),
+        "identity_over_bar_and_wearer": sum(
+            cell["identity_distance"] > (cell.get("wearer_identity_distance") or 0.0) for cell in over
+        ),
         "colour_distance_mean": float(np.mean(colour)) if colour else math.nan,
     }
 

@@ -92,6 +92,7 @@ def test_the_grid_scores_every_pair_and_draws_a_sheet(tmp_path):
     attributes = {
         "hair_obama": (EXAMPLES / "portraits" / "obama.jpg", "hair"),
         "hair_biden": (EXAMPLES / "portraits" / "biden.jpg", "hair"),
+        "glasses_obama": (EXAMPLES / "attributes" / "glasses_obama.png", "glasses"),
     }
     sheet = tmp_path / "grid.png"
     report = cross_identity_grid(size=256, sheet=sheet, portraits=portraits, attributes=attributes)
@@ -99,9 +100,18 @@ def test_the_grid_scores_every_pair_and_draws_a_sheet(tmp_path):
     assert set(cells) == set(attributes)
     assert cells["hair_obama"]["colour_distance"] < cells["hair_biden"]["colour_distance"]  # his own hair
     assert cells["hair_biden"]["identity_distance"] < 0.6  # still Obama
+    # What each attribute does to its own wearer: his own hair is his portrait (0); the drawn glasses alone move
+    # dlib's embedding of him; Biden is not among the portraits, so his hair has no wearer to measure on.
+    assert cells["hair_obama"]["wearer_identity_distance"] == pytest.approx(0.0, abs=1e-6)
+    assert cells["glasses_obama"]["wearer_identity_distance"] > 0.2
+    assert cells["hair_biden"]["wearer_identity_distance"] is None
+    summary = report["summary"]
+    over = [cell for cell in report["cells"] if cell["identity_distance"] >= 0.3]
+    assert summary["identity_over_bar"] == len(over)
+    assert summary["identity_over_bar_and_wearer"] <= len(over)
     from durian_core.media import load_image
 
-    assert load_image(sheet).rgb.shape == (2 * 256, 3 * 256, 3)
+    assert load_image(sheet).rgb.shape == (2 * 256, 4 * 256, 3)
 
 
 def test_the_default_grid_takes_every_example_attribute_and_no_brushed_mask():
