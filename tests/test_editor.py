@@ -210,6 +210,28 @@ def test_a_brush_stroke_seeds_grabcut_and_an_erased_stroke_takes_out_what_matche
     assert (erased[top:] > 0.5).sum() > 0.5 * (full[top:] > 0.5).sum()
 
 
+def test_flyaway_strands_of_the_old_hair_go_with_it(biden, obama):
+    # Biden's white hair has curls and flyaways beyond its matte; with Obama's short hair they floated over the
+    # filled curtain as a fringe of the old outline (133 thin bright pixels, of 339 in the portrait).
+    request = GenerateRequest(biden, (AttributeReference(obama, "hair"),), settings=SETTINGS)
+    prepared = prepare_inputs(request, cache=FeatureCache())
+    still = edit_portrait(prepared)
+    landmarks = prepared.portrait_landmarks
+    size = regions.face_size(landmarks)
+    reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(0.16 * size) | 1,) * 2)
+    around = (cv2.dilate((prepared.own_hair > 0.1).astype(np.uint8), reach) > 0) & (
+        prepared.attributes[0].aligned_mask < 0.05
+    )
+    around &= np.arange(still.shape[0])[:, None] < landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].min()
+    line = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+
+    def strands(image: np.ndarray) -> int:
+        return int(((cv2.morphologyEx(lab(image)[..., 0], cv2.MORPH_TOPHAT, line) > 20) & around).sum())
+
+    assert strands(prepared.portrait) > 200  # they are there to remove
+    assert strands(still) < 0.1 * strands(prepared.portrait)
+
+
 def test_glasses_frames_are_opaque_and_the_lenses_tint_the_portraits_own_eyes(astronaut, example_attributes):
     request = GenerateRequest(
         astronaut, (AttributeReference(example_attributes["glasses"], "glasses"),), settings=SETTINGS

@@ -91,6 +91,30 @@ def _hair_at_temples(image: np.ndarray, own: np.ndarray, landmarks: np.ndarray) 
     return near_edge & (own > 0.1) & (cv2.dilate(hair.astype(np.uint8), _disc(0.02 * size)) > 0)
 
 
+def _stray_strands(image: np.ndarray, hole: np.ndarray, own: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Thin hairs just outside the removed hair, above the brows (bool): flyaways and curls the matte left out,
+    lines a few pixels wide that are lighter than what is around them for light hair, darker for dark hair. Left,
+    they float over the filled background as a fringe of the old outline."""
+    size = regions.face_size(landmarks)
+    band = (cv2.dilate(hole.astype(np.uint8), _disc(0.08 * size)) > 0) & ~hole
+    band &= ~(skin_region(landmarks, image.shape[:2]) > 0.5)
+    # Above the brows: over the crown flyaways stand out against the background; beside the ears the hair's own
+    # edge (a sideburn) would be taken for them.
+    band &= np.arange(image.shape[0])[:, None] < landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].min()
+    hair = own > 0.5
+    if band.sum() < 16 or hair.sum() < 16:
+        return np.zeros(hole.shape, bool)
+    lightness = _lab(image)[..., 0]
+    kernel = _disc(0.015 * size)
+    lighter = float(np.median(lightness[hair])) > float(np.median(lightness[band]))
+    operation = cv2.MORPH_TOPHAT if lighter else cv2.MORPH_BLACKHAT
+    thin = cv2.morphologyEx(lightness, operation, kernel) > 12.0
+    strands = cv2.dilate((thin & band).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    # With the specks of background left between them and the hole, which hold the strands' blurred edges.
+    joined = cv2.morphologyEx((strands | hole).astype(np.uint8), cv2.MORPH_CLOSE, _disc(0.015 * size)) > 0
+    return joined & (band | strands)
+
+
 def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The portrait without its own hair: background around the head, skin on the skull, which ends at the top of
     the new hair (``covered``) (:func:`durian_core.face.fill.fill_hole`). Under the new hair too, since its soft
@@ -105,6 +129,7 @@ def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmar
     hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))) > 0
     hole &= skin_region(landmarks, image.shape[:2], forehead=False) < 0.5
     hole |= _hair_at_temples(image, own, landmarks)
+    hole |= _stray_strands(image, hole, own, landmarks)
     hole &= ~protected_features(landmarks, image.shape[:2])
     # Under the new hair too: where its edge is soft or a strand parts, the head shows through, not the old hair.
     return fill_hole(image, hole.astype(np.float32), landmarks, covered=covered)
