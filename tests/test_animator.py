@@ -111,6 +111,28 @@ def test_hair_moves_with_the_head_as_one_piece(astronaut, example_attributes):
         assert np.linalg.norm((moved - still) - shift) < 0.1 * size, (moved - still, shift)
 
 
+def test_a_head_that_moves_far_leaves_none_of_its_hair_behind(astronaut, example_attributes):
+    # Past the ring of anchors that follows the head the map is the identity: the tip of a wisp of Biden's hair
+    # near the ring stayed where it was and floated beside the head once it had moved away (frame 100 of the
+    # README's first example).
+    request = build_request(astronaut, (AttributeReference(example_attributes["hair"], "hair"),), settings=CLASSICAL)
+    cache = FeatureCache()
+    prepared = prepare_inputs(request, cache=cache)
+    render, _ = ClassicalEngine().renderer(prepared, CLASSICAL, cache=cache)
+    from durian_core.engines.editor import edit_portrait
+
+    rig = ClassicalEngine.rig(edit_portrait(prepared), prepared, cache=cache)
+    landmarks = prepared.portrait_landmarks
+    size = regions.face_size(landmarks)
+    shift = np.array([-0.6 * size, 0.0], np.float32)
+    frame = render(landmarks + shift)
+    ring = rig.mesh.anchors + shift
+    outside = fill_polygons(frame.shape[:2], [cv2.convexHull(ring).reshape(-1, 2)]) < 0.5
+    left_behind = head_pixels(frame, rig.plate) & outside
+    assert head_pixels(frame, rig.plate).sum() > 1000  # the head is drawn
+    assert left_behind.sum() == 0
+
+
 def test_a_group_photo_keeps_its_size_and_only_the_chosen_face_changes(tmp_path):
     group = load_image(EXAMPLES / "group" / "group.jpg").rgb
     faces = detect_faces(group)

@@ -222,9 +222,13 @@ class HeadRig:
         x1, y1 = np.minimum(np.ceil(anchors.max(axis=0)).astype(int) + 1, [width, height])
         frame = self.plate.copy()
         if x1 - x0 >= 2 and y1 - y0 >= 2:
-            map_x, map_y = self.mesh.fast_map(points, box=(int(x0), int(y0), int(x1), int(y1)), factor=MAP_FACTOR)
+            map_x, map_y, inside = self.mesh.fast_map(
+                points, box=(int(x0), int(y0), int(x1), int(y1)), factor=MAP_FACTOR, coverage=True
+            )
             colour = cv2.remap(self.layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-            alpha = cv2.remap(self.opacity, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            # Past the moved ring the map is the identity: the head layer is not there (a wisp of hair near the
+            # ring stayed where it was, and floated beside a head that had moved away from it).
+            alpha = cv2.remap(self.opacity, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) * inside
             frame[y0:y1, x0:x1] = cv2.blendLinear(colour, frame[y0:y1, x0:x1], alpha, 1.0 - alpha)
         return self.mouth(frame, target, driver_frame, driver_landmarks)
 

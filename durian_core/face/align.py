@@ -291,14 +291,15 @@ class MeshWarp:
         return map_x.reshape(height, width), map_y.reshape(height, width)
 
     def fast_map(
-        self, target: np.ndarray, *, box: tuple[int, int, int, int], factor: int = 4
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, target: np.ndarray, *, box: tuple[int, int, int, int], factor: int = 4, coverage: bool = False
+    ) -> tuple[np.ndarray, ...]:
         """``(map_x, map_y)`` for the output pixels of ``box`` (x0, y0, x1, y1), computed on a grid ``factor``
         times coarser and upsampled.
 
         A piecewise-affine map is linear inside each triangle and continuous across their edges, so the coarse
         grid loses almost nothing (a fraction of a pixel along triangle edges) and costs ``factor²`` times less.
-        Pixels no triangle covers map to themselves. Maps are float32, as ``cv2.remap`` takes them.
+        Pixels no triangle covers map to themselves. Maps are float32, as ``cv2.remap`` takes them. With
+        ``coverage``, a third array says how far each pixel lies inside the mesh (1) or outside it (0).
         """
         x0, y0, x1, y1 = box
         width, height = x1 - x0, y1 - y0
@@ -323,7 +324,12 @@ class MeshWarp:
         size = (coarse_w * factor, coarse_h * factor)
         full_x = cv2.resize(map_x, size, interpolation=cv2.INTER_LINEAR)[:height, :width]
         full_y = cv2.resize(map_y, size, interpolation=cv2.INTER_LINEAR)[:height, :width]
-        return np.ascontiguousarray(full_x), np.ascontiguousarray(full_y)
+        if not coverage:
+            return np.ascontiguousarray(full_x), np.ascontiguousarray(full_y)
+        # Shrunk by a coarse pixel first, so the upsampled edge fades out inside the mesh, not past it.
+        covered = cv2.erode((ids < len(self.triangles)).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
+        full_covered = cv2.resize(covered, size, interpolation=cv2.INTER_LINEAR)[:height, :width]
+        return np.ascontiguousarray(full_x), np.ascontiguousarray(full_y), np.ascontiguousarray(full_covered)
 
     def warp(self, image: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Resample ``image`` (source geometry) so its mesh lands on ``target`` (a full point set)."""
