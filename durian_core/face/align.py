@@ -181,15 +181,23 @@ SLIVER_STRETCH = 4.0
 """A triangle whose map stretches the source this many times more than the face's overall scale is a sliver."""
 
 
-def collapse_slivers(affines: np.ndarray, target: np.ndarray, source: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``affines`` (T×3×2, from :func:`triangle_affines`) with the map of every sliver and every folded triangle
-    replaced by its source triangle's centre. Squeezed thin or turned over (the lips of an open mouth over a
-    closed one), a triangle's few pixels sampled its source several pixels apart or from across the fold, each
-    one a speck of whatever it landed on (a beard's hair at the corner of a smile)."""
+def mesh_affines(target: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per triangle (T×3×2 corners), the affine map from its ``target`` corners onto its ``source`` ones
+    (:func:`triangle_affines`), and the order to rasterise the non-degenerate ones in.
+
+    A triangle squeezed thin (stretching its source over :data:`SLIVER_STRETCH` times the face's overall scale) or
+    turned over (the lips of an open mouth over a closed one) sampled its source several pixels apart or from
+    across the fold, each pixel a speck of whatever it landed on (a beard's hair at the corner of a smile): its map
+    is its source triangle's centre instead. Folded triangles come first in the order, so a triangle that keeps
+    its orientation wins where they overlap.
+    """
+    affines, valid = triangle_affines(target, source)
     target_area, source_area = _signed_area(target), _signed_area(source)
-    if not valid.any() or np.abs(source_area[valid]).sum() <= 0:
-        return affines
     folded = np.sign(target_area) != np.sign(source_area)
+    indices = np.flatnonzero(valid)
+    order = np.concatenate([indices[folded[indices]], indices[~folded[indices]]])
+    if not valid.any() or np.abs(source_area[valid]).sum() <= 0:
+        return affines, order
     typical = np.sqrt(np.abs(source_area[valid]).sum() / max(np.abs(target_area[valid]).sum(), 1e-9))
     # The largest singular value of each 2×2 linear part, in closed form.
     linear = affines[:, :2].astype(np.float64).reshape(-1, 4)
@@ -197,23 +205,11 @@ def collapse_slivers(affines: np.ndarray, target: np.ndarray, source: np.ndarray
     determinant = linear[:, 0] * linear[:, 3] - linear[:, 1] * linear[:, 2]
     stretch = np.sqrt(0.5 * (squares + np.sqrt(np.maximum(squares**2 - 4 * determinant**2, 0.0))))
     slivers = valid & ((stretch > SLIVER_STRETCH * typical) | folded)
-    if not slivers.any():
-        return affines
-    affines = affines.copy()
-    affines[slivers, :2] = 0.0
-    affines[slivers, 2] = source[slivers].mean(axis=1)
-    return affines
-
-
-def drawing_order(target: np.ndarray, source: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """The valid triangles (T×3×2 corners) in the order to rasterise them: those the target folds over (their
-    corners turn the other way round than in the source) first, so a triangle that keeps its orientation wins
-    where they overlap. A folded sliver drawn last sampled the source from across the fold: an open mouth over a
-    closed one took single pixels of the beard under the lip."""
-
-    folded = np.sign(_signed_area(target)) != np.sign(_signed_area(source))
-    indices = np.flatnonzero(valid)
-    return np.concatenate([indices[folded[indices]], indices[~folded[indices]]])
+    if slivers.any():
+        affines = affines.copy()
+        affines[slivers, :2] = 0.0
+        affines[slivers, 2] = source[slivers].mean(axis=1)
+    return affines, order
 
 
 @dataclass(frozen=True, eq=False)
@@ -272,10 +268,9 @@ class MeshWarp:
         ids = np.full((height, width), -1, np.int32)
         target_tris = target[self.triangles]  # T×3×2
         source_tris = self.points[self.triangles]
-        affines, valid = triangle_affines(target_tris, source_tris)
-        affines = collapse_slivers(affines, target_tris, source_tris, valid)
+        affines, order = mesh_affines(target_tris, source_tris)
         fixed = np.round(target_tris * 16).astype(np.int32)
-        for index in drawing_order(target_tris, source_tris, valid):
+        for index in order:
             cv2.fillConvexPoly(ids, fixed[index], int(index), lineType=cv2.LINE_8, shift=4)
         flat = ids.ravel()
         xs = np.tile(np.arange(width, dtype=np.float32), height)
@@ -307,14 +302,14 @@ class MeshWarp:
         # Coarse pixel i sits at output x0 + factor·i + (factor − 1)/2, where a plain linear resize by ``factor``
         # puts it, so the upsampling below interpolates exactly.
         offset = (factor - 1) / 2.0
-        affines, valid = triangle_affines(target[self.triangles], self.points[self.triangles])
-        affines = collapse_slivers(affines, target[self.triangles], self.points[self.triangles], valid)
+        target_tris = target[self.triangles]
+        affines, order = mesh_affines(target_tris, self.points[self.triangles])
         # An extra last "triangle": the identity, for pixels no triangle covers.
         affines = np.concatenate([affines, np.array([[[1, 0], [0, 1], [0, 0]]], np.float32)])
         ids = np.full((coarse_h, coarse_w), len(self.triangles), np.int32)
-        coarse_tris = (target[self.triangles] - np.array([x0 + offset, y0 + offset], np.float32)) / factor
+        coarse_tris = (target_tris - np.array([x0 + offset, y0 + offset], np.float32)) / factor
         fixed = np.round(coarse_tris * 16).astype(np.int32)
-        for index in drawing_order(target[self.triangles], self.points[self.triangles], valid):
+        for index in order:
             cv2.fillConvexPoly(ids, fixed[index], int(index), lineType=cv2.LINE_8, shift=4)
         xs = (np.arange(coarse_w, dtype=np.float32) * factor + x0 + offset)[None, :]
         ys = (np.arange(coarse_h, dtype=np.float32) * factor + y0 + offset)[:, None]
