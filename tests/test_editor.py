@@ -13,6 +13,7 @@ from durian_core.config import GenerationSettings
 from durian_core.engines.editor import edit_portrait, glasses_overlays, remove_hair
 from durian_core.face import regions
 from durian_core.face.align import face_yaw
+from durian_core.face.fill import continue_background, push_pull
 from durian_core.face.landmarks import detect_landmarks
 from durian_core.face.masks import attribute_mask, fill_polygons, person_mask, refine_mask, skin_likeness
 from durian_core.prepare import facing_away, mirror, prepare_inputs
@@ -136,6 +137,22 @@ def test_removed_hair_becomes_background_around_the_head_and_skin_on_it(astronau
     assert np.array_equal(removed[eyes], astronaut[eyes])
 
 
+@pytest.mark.parametrize("centre", [(60, 200), (60, 150), (452, 200), (80, 80)])
+def test_a_curtains_folds_carry_across_a_gap_in_it(biden, centre):
+    # A gap cut into the curtain behind Biden, filled from the curtain around it: the folds go on across it. The
+    # smooth fill alone (what filled the background before) leaves a blot of their mean colour, 16 to 23 off.
+    hole = np.zeros(biden.shape[:2], np.uint8)
+    cv2.circle(hole, centre, 35, 1, -1)
+    hole = hole > 0
+    known = ~hole & (person_mask(biden) < 0.3)
+    filled = continue_background(biden, known, hole, size=200.0)
+    error = np.abs(filled.astype(np.float32) - biden.astype(np.float32))[hole].mean()
+    smooth = push_pull(biden, cv2.erode(known.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    smooth_error = np.abs(smooth - biden.astype(np.float32))[hole].mean()
+    assert error < 10.0 and error < 0.6 * smooth_error, (error, smooth_error)
+    assert np.array_equal(filled[~hole], biden[~hole])
+
+
 def test_the_skin_on_the_skull_meets_the_forehead_without_an_edge(astronaut, astronaut_landmarks):
     # Short new hair covering only the crown: between it and her brows, where her fringe was, the forehead goes on.
     own = attribute_mask(astronaut, astronaut_landmarks, "hair")
@@ -212,7 +229,7 @@ def test_a_brush_stroke_seeds_grabcut_and_an_erased_stroke_takes_out_what_matche
 
 def test_flyaway_strands_of_the_old_hair_go_with_it(biden, obama):
     # Biden's white hair has curls and flyaways beyond its matte; with Obama's short hair they floated over the
-    # filled curtain as a fringe of the old outline (133 thin bright pixels, of 339 in the portrait).
+    # filled curtain as a fringe of the old outline (97 of its 339 thin bright pixels stayed where they were).
     request = GenerateRequest(biden, (AttributeReference(obama, "hair"),), settings=SETTINGS)
     prepared = prepare_inputs(request, cache=FeatureCache())
     still = edit_portrait(prepared)
@@ -225,11 +242,13 @@ def test_flyaway_strands_of_the_old_hair_go_with_it(biden, obama):
     around &= np.arange(still.shape[0])[:, None] < landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].min()
     line = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
 
-    def strands(image: np.ndarray) -> int:
-        return int(((cv2.morphologyEx(lab(image)[..., 0], cv2.MORPH_TOPHAT, line) > 20) & around).sum())
+    def strands(image: np.ndarray) -> np.ndarray:
+        return (cv2.morphologyEx(lab(image)[..., 0], cv2.MORPH_TOPHAT, line) > 20) & around
 
-    assert strands(prepared.portrait) > 200  # they are there to remove
-    assert strands(still) < 0.1 * strands(prepared.portrait)
+    own = strands(prepared.portrait)
+    assert own.sum() > 200  # they are there to remove
+    # Counted where they were: the curtain continued over the gap has thin light folds of its own.
+    assert (strands(still) & own).sum() < 0.1 * own.sum()
 
 
 def test_glasses_frames_are_opaque_and_the_lenses_tint_the_portraits_own_eyes(astronaut, example_attributes):

@@ -15,6 +15,9 @@ import numpy as np
 from durian_core.face import regions
 from durian_core.face.masks import feather, fill_polygons, person_mask, skin_likeness
 
+# How far a clear grain is trusted over the smooth fill: a coherence of a third or more continues it fully.
+GRAIN_TRUST = 3.0
+
 
 def skull_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The head without its hair (float32 H×W): the face oval, and above it an ellipse as wide as the face rising a
@@ -150,23 +153,98 @@ def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     return coarse
 
 
-def _background_continuation(image: np.ndarray, known: np.ndarray, target: np.ndarray) -> np.ndarray:
+def _known_average(image: np.ndarray, known: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """A Gaussian average of ``image`` over the ``known`` pixels only, and how much of each pixel's neighbourhood
+    was known."""
+    weight = cv2.GaussianBlur(known.astype(np.float32), (0, 0), sigma)
+    values = cv2.GaussianBlur(image.astype(np.float32) * known[..., None], (0, 0), sigma)
+    return values / np.maximum(weight, 1e-6)[..., None], weight
+
+
+def _grain_direction(image: np.ndarray, known: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The direction the background's stripes and folds run in, everywhere (radians), and how clearly it runs
+    one way (coherence in [0, 1]), from the structure tensor of the ``known`` pixels, averaged over ``sigma`` and
+    carried smoothly into the rest (:func:`push_pull`): where the directions around a gap disagree, their average
+    has none."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    dx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    dy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    inner = cv2.erode(known.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # no gradient across the gap's edge
+    tensor, weight = _known_average(np.stack([dx * dx, dy * dy, dx * dy], axis=-1), inner, sigma)
+    xx, yy, xy = np.moveaxis(push_pull(tensor, weight > 0.3), -1, 0)
+    across = np.sqrt((xx - yy) ** 2 + 4 * xy**2)
+    coherence = (across / np.maximum(xx + yy, 1e-6)) ** 2
+    return 0.5 * np.arctan2(2 * xy, xx - yy) + np.pi / 2, coherence  # the gradient turned a quarter: the grain
+
+
+def along_the_grain(image: np.ndarray, known: np.ndarray, target: np.ndarray, *, sigma: float) -> tuple:
+    """``target`` continued along the background's grain: from each target pixel a line runs both ways in the
+    local direction (:func:`_grain_direction`) to the first ``known`` pixel, and the two colours found are mixed by
+    closeness (one, where the other side leaves the image). Stripes and folds of a curtain carry across the gap
+    instead of melting into a blur. Returns the fill (float32 H×W×3) and its trust (H×W: the direction's
+    coherence where a line found a known pixel, else 0)."""
+    height, width = known.shape
+    direction, coherence = _grain_direction(image, known, sigma)
+    colours, _ = _known_average(image, known, 1.0)
+    ys, xs = np.nonzero(target)
+    steps = np.stack([np.cos(direction[ys, xs]), np.sin(direction[ys, xs])], axis=1).astype(np.float32)
+    total = np.zeros((len(xs), 3), np.float32)
+    weights = np.zeros(len(xs), np.float32)
+    for sign in (1.0, -1.0):
+        searching = np.ones(len(xs), bool)
+        distance = 1.0
+        while searching.any() and distance < max(height, width):
+            index = np.nonzero(searching)[0]
+            x = np.rint(xs[index] + sign * distance * steps[index, 0]).astype(np.intp)
+            y = np.rint(ys[index] + sign * distance * steps[index, 1]).astype(np.intp)
+            inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+            searching[index[~inside]] = False
+            index, x, y = index[inside], x[inside], y[inside]
+            hit = known[y, x]
+            total[index[hit]] += colours[y[hit], x[hit]] / distance
+            weights[index[hit]] += 1.0 / distance
+            searching[index[hit]] = False
+            distance += 1.0
+    fill = np.zeros((height, width, 3), np.float32)
+    trust = np.zeros((height, width), np.float32)
+    found = weights > 0
+    fill[ys[found], xs[found]] = total[found] / weights[found, None]
+    trust[ys[found], xs[found]] = coherence[ys[found], xs[found]]
+    return fill, trust
+
+
+def continue_background(image: np.ndarray, known: np.ndarray, target: np.ndarray, *, size: float) -> np.ndarray:
     """``target`` filled from the ``known`` pixels only, with the background's own fine grain.
 
-    Pulled in smoothly (:func:`push_pull`): on the bundled clip's self-reconstruction it scores as patch-based
-    shift-map inpainting does (head PSNR 20.08 against 20.10, SSIM 0.627 against 0.620) at a tenth of the time.
+    Where the background runs one way around the gap (a curtain's stripes and folds), it is continued along that
+    way (:func:`along_the_grain`, found at half resolution: the fill is soft anyway); elsewhere pulled in smoothly
+    (:func:`push_pull`). Push-pull alone scores as patch-based shift-map inpainting does on the bundled clip's
+    self-reconstruction (head PSNR 20.08 against 20.10, SSIM 0.627 against 0.620) at a tenth of the time, but leaves
+    a flat blot where a large head of hair stood before a patterned background.
     """
     if not target.any() or known.sum() < 16:
         return image
     # Edge pixels of the head are a mix of head and background: they are not trusted as background.
     known = cv2.erode(known.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     smooth = push_pull(image, known)
+    height, width = known.shape
+    half = (max(1, width // 2), max(1, height // 2))
+    small_known = cv2.resize(known.astype(np.float32), half, interpolation=cv2.INTER_AREA) > 0.99
+    small_target = cv2.resize(target.astype(np.float32), half, interpolation=cv2.INTER_AREA) > 0
+    grain, trust = along_the_grain(
+        cv2.resize(image, half, interpolation=cv2.INTER_AREA), small_known, small_target, sigma=0.04 * size
+    )
+    trust = np.clip(GRAIN_TRUST * trust, 0.0, 1.0)
+    # Scaled up premultiplied by its trust, so the gap's edge does not mix in the zeros around it.
+    grain = cv2.resize(grain * trust[..., None], (width, height), interpolation=cv2.INTER_LINEAR)
+    trust = cv2.resize(trust, (width, height), interpolation=cv2.INTER_LINEAR)[..., None]
+    fill = grain + smooth * (1.0 - trust)
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 2.0))[known]
-    grain = float(np.median(detail)) if detail.size else 0.0
-    noise = np.random.default_rng(1).normal(0.0, grain, image.shape[:2]).astype(np.float32)[..., None]
+    fine = float(np.median(detail)) if detail.size else 0.0
+    noise = np.random.default_rng(1).normal(0.0, fine, image.shape[:2]).astype(np.float32)[..., None]
     out = image.copy()
-    out[target] = np.clip(smooth + noise, 0, 255).astype(np.uint8)[target]
+    out[target] = np.clip(fill + noise, 0, 255).astype(np.uint8)[target]
     return out
 
 
@@ -196,7 +274,7 @@ def fill_hole(
     skin_part = hole & skull
     background_part = hole & ~skull
     known_background = (person < 0.3) & ~hole & ~skull
-    result = _background_continuation(image, known_background, background_part)
+    result = continue_background(image, known_background, background_part, size=size)
     source = forehead_skin(landmarks, shape) & ~hole & (skin_likeness(image, landmarks) > 0.5)
     skin = _skin_continuation(image, source, skin_part, reach=0.5 * size)
     if skin is not None:
