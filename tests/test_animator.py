@@ -133,6 +133,36 @@ def test_a_head_that_moves_far_leaves_none_of_its_hair_behind(astronaut, example
     assert left_behind.sum() == 0
 
 
+@pytest.mark.parametrize("lift", [0.1, 0.2])
+def test_a_rising_head_stretches_the_neck_without_showing_the_collar_twice(obama, biden, lift):
+    # The neck moved rigidly with the head and faded out over the body below it: the collar's V showed twice, one
+    # half-transparent over the other (9 % and 7 % of the throat's pixels matched no pixel of the portrait near
+    # them, at these lifts). Stretched between the jaw and a base that stays with the body, each pixel below the
+    # chin is one of the portrait's, moved up a little.
+    request = build_request(obama, (AttributeReference(biden, "hair"),), settings=CLASSICAL)
+    cache = FeatureCache()
+    prepared = prepare_inputs(request, cache=cache)
+    render, _ = ClassicalEngine().renderer(prepared, CLASSICAL, cache=cache)
+    from durian_core.engines.editor import edit_portrait
+
+    still = edit_portrait(prepared).astype(np.float32)
+    landmarks = prepared.portrait_landmarks
+    size = regions.face_size(landmarks)
+    rise = int(round(lift * size))
+    frame = render(landmarks - np.array([0, rise], np.float32)).astype(np.float32)
+    chin_x, chin_y = landmarks[regions.CHIN]
+    y0, y1 = int(chin_y) - rise, int(chin_y + 0.3 * size)
+    x0, x1 = int(chin_x - 0.2 * size), int(chin_x + 0.2 * size)
+    nearest = np.full((y1 - y0, x1 - x0), np.inf, np.float32)
+    for down in range(-2, rise + 3):  # the portrait's pixels up to the lift below, two beside
+        for aside in range(-2, 3):
+            there = still[y0 + down : y1 + down, x0 + aside : x1 + aside]
+            nearest = np.minimum(nearest, np.linalg.norm(frame[y0:y1, x0:x1] - there, axis=-1))
+    assert (nearest > 15).mean() < 0.04
+    # And the chin did rise: the throat's top rows are no longer the portrait's own.
+    assert np.abs(frame[y0 : y0 + rise] - still[y0 : y0 + rise]).mean() > 5
+
+
 def test_a_group_photo_keeps_its_size_and_only_the_chosen_face_changes(tmp_path):
     group = load_image(EXAMPLES / "group" / "group.jpg").rgb
     faces = detect_faces(group)

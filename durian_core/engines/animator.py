@@ -23,6 +23,7 @@ from durian_core.types import PreparedInputs
 
 MAP_FACTOR = 4  # the backward map is computed on a grid this much coarser than the frame, then upsampled
 NECK_FADE = 0.25  # face sizes below the chin over which the neck hands the head's motion over to the body
+NECK_OPAQUE = 0.6  # the share of that the neck is drawn opaque, fading out only where it has all but stopped moving
 HEAD_KINDS = ("hair", "hat")
 
 
@@ -175,9 +176,10 @@ class HeadRig:
     layer: np.ndarray  # H×W×3 uint8: the edited still
     opacity: np.ndarray  # H×W float32 in [0, 1]: the head's opacity over the plate
     plate: np.ndarray  # H×W×3 uint8: the still with the head filled in from around it
-    mesh: MeshWarp  # the animated landmarks, then the anchor ring (moved by the head's similarity)
+    mesh: MeshWarp  # the animated landmarks, then the anchors: the ring (moved by the head's similarity), the neck's
     landmarks: np.ndarray  # 478×2 float32, the portrait's
     mouth: DriverMouth
+    body: np.ndarray  # per anchor in [0, 1]: how much it stays with the body instead of following the head
 
     @classmethod
     def build(cls, still: np.ndarray, prepared: PreparedInputs) -> HeadRig:
@@ -196,9 +198,24 @@ class HeadRig:
         points = landmarks[list(regions.WARP_POINTS)]
         ring_scale = hair_ring_scale(prepared)
         ring = head_ring(landmarks, scale=ring_scale, count=20)
-        mesh = MeshWarp.from_points(points, ring, (width, height))
+        # The neck stretches between the jaw, which moves with the head, and a row of anchors across its base that
+        # stays with the body, as do the ring's anchors below the chin (on the shoulders). Moved rigidly with the
+        # head, the neck's fading end slid over the body and showed the collar and chin twice.
+        chin_y = float(landmarks[regions.CHIN, 1])
+        jaw = landmarks[list(regions.JAW)]
+        base_y = chin_y + NECK_FADE * size
+        base = np.stack([np.linspace(jaw[:, 0].min(), jaw[:, 0].max(), 5), np.full(5, base_y)], axis=1)
+        anchors = np.concatenate([ring, base.astype(np.float32)])
+        mesh = MeshWarp.from_points(points, anchors, (width, height))
+        body = np.clip((anchors[:, 1] - chin_y) / (NECK_FADE * size), 0.0, 1.0)
         return cls(
-            layer, alpha.astype(np.float32), plate, mesh, landmarks.astype(np.float32), DriverMouth(still, landmarks)
+            layer,
+            alpha.astype(np.float32),
+            plate,
+            mesh,
+            landmarks.astype(np.float32),
+            DriverMouth(still, landmarks),
+            body.astype(np.float32)[:, None],
         )
 
     def head_motion(self, target: np.ndarray) -> np.ndarray:
@@ -215,7 +232,8 @@ class HeadRig:
     ) -> np.ndarray:
         """One frame: the head moved to the ``target`` landmarks (478×2) over the plate, the mouth filled."""
         motion = self.head_motion(target)
-        anchors = apply_affine(motion, self.mesh.anchors)
+        rest = self.mesh.anchors
+        anchors = apply_affine(motion, rest) * (1.0 - self.body) + rest * self.body
         points = self.mesh.target_points(target[list(regions.WARP_POINTS)], anchors)
         height, width = self.plate.shape[:2]
         x0, y0 = np.maximum(np.floor(anchors.min(axis=0)).astype(int), 0)
@@ -253,7 +271,7 @@ def head_opacity(prepared: PreparedInputs, shape: tuple[int, int], *, person: np
     # below the chin, so a head that tilts or rises never uncovers what lies under the chin.
     chin_y = float(landmarks[regions.CHIN, 1])
     rows = np.arange(shape[0], dtype=np.float32)[:, None]
-    fade = np.clip(1.0 - (rows - chin_y) / (NECK_FADE * size), 0.0, 1.0)
+    fade = np.clip((1.0 - (rows - chin_y) / (NECK_FADE * size)) / (1.0 - NECK_OPAQUE), 0.0, 1.0)
     neck = throat(landmarks, shape) * fade * np.clip(person * 1.5, 0, 1)
     below = rows > chin_y
     head = np.where(below, np.maximum(head * fade, neck), np.maximum(head, neck))
