@@ -81,6 +81,31 @@ def test_the_drivers_teeth_appear_in_the_portraits_mouth(biden, carphone, driver
     assert with_white > 0.15 and with_white > without + 0.1  # the teeth are the driver's, not painted ones
 
 
+def test_an_open_mouth_is_dark_red_inside_not_the_driver_cameras_blue(astronaut, carphone, driver_tracks):
+    # The clip's shadows are blue (its darkest pixels are too), and its speaker's open mouth came out navy where it
+    # is darkest: the darker half of the mouth was 9 redder than blue, here (in the README's first example, 7
+    # bluer than red). Matched to the portrait's colour at the lips, it takes their warmth: 21.
+    wide = [
+        index
+        for index, points in enumerate(driver_tracks)
+        if np.linalg.norm(points[regions.LOWER_LIP_INNER] - points[regions.UPPER_LIP_INNER])
+        > 0.06 * regions.face_size(points)
+    ]
+    frames = carphone.frames[: max(wide) + 1]
+    request = build_request(astronaut, (), driver=DrivingVideo(frames, carphone.fps), settings=CLASSICAL)
+    result = generate(request, cache=FeatureCache()).frames
+    prepared = prepare_inputs(request, cache=FeatureCache())
+    crop = prepared.placement
+    redder = []
+    for index in wide:
+        points = prepared.motion[index] / crop.scale + np.array([crop.x0, crop.y0])
+        mouth = fill_polygons(result[index].shape[:2], [points[list(regions.LIPS_INNER)]]) > 0.5
+        pixels = result[index][mouth].astype(np.float32)
+        darker = pixels[pixels.mean(axis=1) <= np.median(pixels.mean(axis=1))]
+        redder.append(float(darker[:, 0].mean() - darker[:, 2].mean()))
+    assert np.mean(redder) > 15.0, redder
+
+
 def head_pixels(frame: np.ndarray, plate: np.ndarray) -> np.ndarray:
     return np.abs(frame.astype(int) - plate.astype(int)).sum(axis=-1) > 40
 

@@ -102,6 +102,7 @@ class DriverMouth:
     def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
         self.fallback = MouthFiller(image, landmarks)
         self.skin = cheek_colour(image, landmarks)
+        self.lips = lip_chroma(image, landmarks)
 
     def __call__(
         self,
@@ -135,7 +136,12 @@ class DriverMouth:
         )
         # One gain for all channels: the portrait's light, not the driver's colour cast.
         gain = float(self.skin.mean() / max(cheek_colour(driver_frame, driver_landmarks).mean(), 1.0))
-        patch = np.clip(patch.astype(np.float32) * np.clip(gain, 0.5, 2.0), 0, 255)
+        patch = np.clip(patch.astype(np.float32) * np.clip(gain, 0.5, 2.0), 0, 255).astype(np.uint8)
+        # And the portrait's colour, matched at the lips, which both faces show: a mouth's inside is mostly shadow,
+        # where a webcam or a compressed clip turns blue.
+        lab = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).astype(np.float32)
+        lab[..., 1:] += self.lips - lip_chroma(driver_frame, driver_landmarks)
+        patch = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.float32)
         mouth = cv2.GaussianBlur(
             fill_polygons((y1 - y0, x1 - x0), [inner - np.array([x0, y0], np.float32)]), (3, 3), 0.8
         )
@@ -144,6 +150,21 @@ class DriverMouth:
         region = out[y0:y1, x0:x1].astype(np.float32)
         out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + patch * alpha + 0.5, 0, 255).astype(np.uint8)
         return out
+
+
+def lip_chroma(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The lips' mean colour without its lightness (Lab a and b, 8-bit scale), between their outer and inner edge."""
+    height, width = image.shape[:2]
+    outer, inner = landmarks[list(regions.LIPS_OUTER)], landmarks[list(regions.LIPS_INNER)]
+    x0, y0 = np.maximum(np.floor(outer.min(axis=0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(outer.max(axis=0)).astype(int) + 1, [width, height])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return np.full(2, 128.0, np.float32)
+    corner = np.array([x0, y0], np.float32)
+    lips = fill_polygons((y1 - y0, x1 - x0), [outer - corner]) - fill_polygons((y1 - y0, x1 - x0), [inner - corner])
+    lab = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB)
+    chosen = lab[lips > 0.5]
+    return chosen[:, 1:].astype(np.float32).mean(axis=0) if len(chosen) else np.full(2, 128.0, np.float32)
 
 
 def cheek_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
