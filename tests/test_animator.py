@@ -58,13 +58,18 @@ def mouth_brightness(frames: np.ndarray, landmarks: np.ndarray) -> list[float]:
     return shares
 
 
-def test_the_drivers_teeth_appear_in_the_portraits_mouth(biden, carphone, driver_tracks):
-    wide = [
+def wide_open(tracks: np.ndarray) -> list[int]:
+    """The frames whose mouth is wide open (inner-lip gap over 6 % of the face size)."""
+    return [
         index
-        for index, points in enumerate(driver_tracks)
+        for index, points in enumerate(tracks)
         if np.linalg.norm(points[regions.LOWER_LIP_INNER] - points[regions.UPPER_LIP_INNER])
         > 0.06 * regions.face_size(points)
     ]
+
+
+def test_the_drivers_teeth_appear_in_the_portraits_mouth(biden, carphone, driver_tracks):
+    wide = wide_open(driver_tracks)
     assert len(wide) >= 5  # the clip's speaker opens his mouth wide now and then
     frames = carphone.frames[: max(wide) + 1]
     results = {}
@@ -85,12 +90,7 @@ def test_an_open_mouth_is_dark_red_inside_not_the_driver_cameras_blue(astronaut,
     # The clip's shadows are blue (its darkest pixels are too), and its speaker's open mouth came out navy where it
     # is darkest: the darker half of the mouth was 9 redder than blue, here (in the README's first example, 7
     # bluer than red). Matched to the portrait's colour at the lips, it takes their warmth: 21.
-    wide = [
-        index
-        for index, points in enumerate(driver_tracks)
-        if np.linalg.norm(points[regions.LOWER_LIP_INNER] - points[regions.UPPER_LIP_INNER])
-        > 0.06 * regions.face_size(points)
-    ]
+    wide = wide_open(driver_tracks)
     frames = carphone.frames[: max(wide) + 1]
     request = build_request(astronaut, (), driver=DrivingVideo(frames, carphone.fps), settings=CLASSICAL)
     result = generate(request, cache=FeatureCache()).frames

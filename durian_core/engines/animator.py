@@ -197,7 +197,7 @@ class HeadRig:
     layer: np.ndarray  # H×W×3 uint8: the edited still
     opacity: np.ndarray  # H×W float32 in [0, 1]: the head's opacity over the plate
     plate: np.ndarray  # H×W×3 uint8: the still with the head filled in from around it
-    mesh: MeshWarp  # the animated landmarks, then the anchors: the ring (moved by the head's similarity), the neck's
+    mesh: MeshWarp  # the animated landmarks, then the anchors: the ring round the head, a row across the neck's base
     landmarks: np.ndarray  # 478×2 float32, the portrait's
     mouth: DriverMouth
     body: np.ndarray  # per anchor in [0, 1]: how much it stays with the body instead of following the head

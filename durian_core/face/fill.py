@@ -177,7 +177,9 @@ def _grain_direction(image: np.ndarray, known: np.ndarray, sigma: float) -> tupl
     return 0.5 * np.arctan2(2 * xy, xx - yy) + np.pi / 2, coherence  # the gradient turned a quarter: the grain
 
 
-def along_the_grain(image: np.ndarray, known: np.ndarray, target: np.ndarray, *, sigma: float) -> tuple:
+def along_the_grain(
+    image: np.ndarray, known: np.ndarray, target: np.ndarray, *, sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
     """``target`` continued along the background's grain: from each target pixel a line runs both ways in the
     local direction (:func:`_grain_direction`) to the first ``known`` pixel, and the two colours found are mixed by
     closeness (one, where the other side leaves the image). Stripes and folds of a curtain carry across the gap
