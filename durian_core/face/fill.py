@@ -72,6 +72,14 @@ def forehead_skin(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return face & above & (eyes_and_brows < 0.5)
 
 
+def _known_average(image: np.ndarray, known: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """A Gaussian average of ``image`` over the ``known`` pixels only, and how much of each pixel's neighbourhood
+    was known."""
+    weight = cv2.GaussianBlur(known.astype(np.float32), (0, 0), sigma)
+    values = cv2.GaussianBlur(image.astype(np.float32) * known[..., None], (0, 0), sigma)
+    return values / np.maximum(weight, 1e-6)[..., None], weight
+
+
 def _skin_continuation(
     image: np.ndarray, source: np.ndarray, target: np.ndarray, *, reach: float
 ) -> np.ndarray | None:
@@ -102,8 +110,7 @@ def _skin_continuation(
     if trusted.sum() < 24:
         trusted = source
     sigma = max(1.0, 0.04 * reach)
-    weight = cv2.GaussianBlur(trusted.astype(np.float32), (0, 0), sigma)
-    local = cv2.GaussianBlur(lab * trusted[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
+    local, _ = _known_average(lab, trusted, sigma)
     distance, labels = cv2.distanceTransformWithLabels(
         (~trusted).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
     )
@@ -112,11 +119,7 @@ def _skin_continuation(
     nearest_y[labels[trusted_y, trusted_x]], nearest_x[labels[trusted_y, trusted_x]] = trusted_y, trusted_x
     departure = (local - plane)[nearest_y[labels], nearest_x[labels]]
     # Smoothed along the hole only: the source's own rows below would darken it again.
-    outside = (~trusted).astype(np.float32)
-    departure = (
-        cv2.GaussianBlur(departure * outside[..., None], (0, 0), 4 * sigma)
-        / np.maximum(cv2.GaussianBlur(outside, (0, 0), 4 * sigma), 1e-6)[..., None]
-    )
+    departure, _ = _known_average(departure, ~trusted, 4 * sigma)
     fade = np.exp(-distance / max(reach, 1.0))[..., None]
     filled_lab = plane + departure * fade
     grey = lab[..., 0]
@@ -151,14 +154,6 @@ def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
         confidence = np.clip(finer_weights * 4.0, 0.0, 1.0)[..., None]
         coarse = own * confidence + up * (1.0 - confidence)
     return coarse
-
-
-def _known_average(image: np.ndarray, known: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """A Gaussian average of ``image`` over the ``known`` pixels only, and how much of each pixel's neighbourhood
-    was known."""
-    weight = cv2.GaussianBlur(known.astype(np.float32), (0, 0), sigma)
-    values = cv2.GaussianBlur(image.astype(np.float32) * known[..., None], (0, 0), sigma)
-    return values / np.maximum(weight, 1e-6)[..., None], weight
 
 
 def _grain_direction(image: np.ndarray, known: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
