@@ -33,6 +33,10 @@ from durian_core.types import Interpolation, PreparedAttribute, PreparedInputs
 HAIR_STYLES = ("short", "bob", "long", "spiky", "bun")
 _SUPERSAMPLE = 4  # drawn at 4× and area-downscaled: anti-aliased edges and soft, exact masks
 _SKIN_TONES = ((245, 215, 190), (236, 200, 170), (210, 160, 120), (190, 140, 105), (160, 110, 80), (110, 75, 55))
+# Sunglasses: dark lenses and rims a pixel wide at 32², so the glasses show at the toy model's size (tinted lenses
+# at 0.35 and rims 0.035 face heights wide were half a pixel of faint colour there).
+_LENS_OPACITY = 0.7
+_RIM = 0.06  # rim, bridge and temple width, in face heights
 _EYE_COLOURS = ((40, 30, 25), (70, 45, 25), (50, 90, 140), (60, 110, 70), (110, 110, 120))
 HELD_OUT = 10_000
 """People and looks from this index on are held out: no dataset :func:`write_toy_dataset` writes holds them, so
@@ -367,14 +371,14 @@ def _draw_glasses(canvas: _Canvas, landmarks: np.ndarray, colour, height: float)
         centre = landmarks[list(eye)].mean(axis=0)
         width = np.ptp(landmarks[list(eye), 0])
         rims.append(_arc(tuple(centre), (0.75 * width + 0.02 * height, 0.1 * height), 0, 360, 24))
-    canvas.draw(rims, colour, label="glasses", opacity=0.35)  # tinted lenses
-    canvas.draw(rims, colour, label="glasses", thickness=0.035 * height)
+    canvas.draw(rims, colour, label="glasses", opacity=_LENS_OPACITY)
+    canvas.draw(rims, colour, label="glasses", thickness=_RIM * height)
     bridge = np.stack([rims[0][np.argmax(rims[0][:, 0])], rims[1][np.argmin(rims[1][:, 0])]])
     temples = [
         np.stack([rims[0][np.argmin(rims[0][:, 0])], landmarks[regions.RIGHT_TEMPLE]]),
         np.stack([rims[1][np.argmax(rims[1][:, 0])], landmarks[regions.LEFT_TEMPLE]]),
     ]
-    canvas.draw([bridge, *temples], colour, label="glasses", thickness=0.03 * height, closed=False)
+    canvas.draw([bridge, *temples], colour, label="glasses", thickness=_RIM * height, closed=False)
 
 
 def render_toy_video(identity: ToyIdentity, *, num_frames: int, resolution: int, seed: int = 0) -> ToyVideo:
