@@ -1,8 +1,8 @@
 """The paper's central claim at toy size: a model trained only on self-reconstruction of toy videos carries an
 attribute onto people and looks it never saw, blends two attributes with α and composes two in one pass.
 
-One run of the ``toy`` preset on the ``train --toy-data`` dataset (the VAE fit, then stage 1: about 15 minutes on
-two cores), then the held-out measure through the durian engine. The contact sheet goes to
+One run of the ``toy`` preset on the ``train --toy-data`` dataset (the VAE fit, then stage 1), then the held-out
+measure through the durian engine: about 15 minutes on two cores. The contact sheet goes to
 ``test-output/toy_transfer.png`` and the figures to ``test-output/toy_transfer.json``.
 """
 
@@ -16,8 +16,8 @@ from durian_core.training.config import load_training_config
 from durian_core.training.loop import train_stage
 from durian_core.training.toy import TOY_DATASET, write_toy_dataset
 
-# The run is sized for 15 minutes on two cores; on slower two-core machines it has taken up to 24, and a
-# measurement cut short by the suite's 15-minute timeout says nothing, so this module waits longer.
+# The run is sized for 15 minutes on two cores; a slower machine may take longer, and a measurement cut short by
+# the suite's 15-minute timeout says nothing, so this module waits longer.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
@@ -48,14 +48,27 @@ def test_alpha_walks_the_hair_colour_from_one_attribute_to_the_other(report):
     assert median["to_attribute"] < median["to_portrait"], report
 
 
+def test_the_face_stays_the_portraits(report):
+    # On at least 80 % of held-out pairs the face keeps the portrait's skin rather than taking the attribute
+    # person's (four runs of this model and step count, the VAE fitted 2000 to 3000 steps: 12, 12, 12 and 11 of 12).
+    assert report["face_closer_to_portrait"] >= 0.8, report
+
+
 @pytest.mark.xfail(
-    reason="run to run the shares vary more than the bars allow: one run of the preset gave hair 11, face 10, both "
-    "9 of 12 held-out pairs, another (its latent scale 7 % lower) 9, 6 and 5; where the face is right the hair is "
-    "sometimes a blotchy mix of colours; glasses from a second reference do not appear (alone: 1 of 12)",
+    reason="runs vary around the bar: four runs of this model and step count gave hair 12, 10, 9 and 10 of 12 "
+    "held-out pairs (the preset's own: 10) and hair and face together 12, 10, 9 and 9; the misses are hue shifts "
+    "(orange hair turned red, red pink)",
     strict=False,
 )
-def test_transfer_keeps_the_face_and_two_attributes_compose(report):
+def test_transfer_carries_the_hair_and_keeps_the_face(report):
     assert report["hair_closer_to_attribute"] >= 0.8, report
-    assert report["face_closer_to_portrait"] >= 0.8, report
     assert report["transfer"] >= 0.8, report
+
+
+@pytest.mark.xfail(
+    reason="glasses are not learnt: a glasses reference, alone or beside a hair reference, adds no glasses, and "
+    "alone it even loses the portrait's own hair colour",
+    strict=False,
+)
+def test_two_attributes_compose(report):
     assert report["composition"] >= 0.8, report
