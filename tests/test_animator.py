@@ -16,6 +16,7 @@ from durian_core.api import build_request, generate
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.engines.classical import ClassicalEngine
+from durian_core.engines.editor import edit_portrait
 from durian_core.face import regions
 from durian_core.face.landmarks import detect_faces, track_landmarks
 from durian_core.face.masks import fill_polygons
@@ -168,8 +169,6 @@ def test_a_rising_head_stretches_the_neck_without_showing_the_collar_twice(obama
     cache = FeatureCache()
     prepared = prepare_inputs(request, cache=cache)
     render, _ = ClassicalEngine().renderer(prepared, CLASSICAL, cache=cache)
-    from durian_core.engines.editor import edit_portrait
-
     still = edit_portrait(prepared).astype(np.float32)
     landmarks = prepared.portrait_landmarks
     size = regions.face_size(landmarks)

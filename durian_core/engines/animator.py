@@ -117,12 +117,10 @@ class DriverMouth:
         if driver_frame is None or driver_landmarks is None or not mouth_visible(driver_landmarks):
             return self.fallback(frame, landmarks)
         inner = landmarks[list(regions.LIPS_INNER)]
-        height, width = frame.shape[:2]
-        x0, y0 = np.maximum(np.floor(inner.min(axis=0) - 2).astype(int), 0)
-        x1, y1 = np.ceil(inner.max(axis=0) + 3).astype(int)
-        x1, y1 = min(x1, width), min(y1, height)
-        if x1 - x0 < 2 or y1 - y0 < 2:
+        box = point_box(inner, frame.shape, margin=2)
+        if box is None:
             return frame
+        x0, y0, x1, y1 = box
         # Patch pixel (u, v) ↔ portrait (x0 + u, y0 + v) ↔ the driver's mouth, by the inner lips' affine fit.
         source = driver_landmarks[list(regions.LIPS_INNER)]
         design = np.hstack([inner - np.array([x0, y0], np.float32), np.ones((len(inner), 1), np.float32)])
@@ -152,14 +150,24 @@ class DriverMouth:
         return out
 
 
+def point_box(points: np.ndarray, shape: tuple[int, ...], *, margin: float = 0.0) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)``: the pixels ``points`` span, ``margin`` more on every side, clipped to an image of
+    ``shape``; ``None`` where less than 2 × 2 pixels remain."""
+    height, width = shape[:2]
+    x0, y0 = np.maximum(np.floor(points.min(axis=0) - margin).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(points.max(axis=0) + margin).astype(int) + 1, [width, height])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return int(x0), int(y0), int(x1), int(y1)
+
+
 def lip_chroma(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The lips' mean colour without its lightness (Lab a and b, 8-bit scale), between their outer and inner edge."""
-    height, width = image.shape[:2]
     outer, inner = landmarks[list(regions.LIPS_OUTER)], landmarks[list(regions.LIPS_INNER)]
-    x0, y0 = np.maximum(np.floor(outer.min(axis=0)).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(outer.max(axis=0)).astype(int) + 1, [width, height])
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    box = point_box(outer, image.shape)
+    if box is None:
         return np.full(2, 128.0, np.float32)
+    x0, y0, x1, y1 = box
     corner = np.array([x0, y0], np.float32)
     lips = fill_polygons((y1 - y0, x1 - x0), [outer - corner]) - fill_polygons((y1 - y0, x1 - x0), [inner - corner])
     lab = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB)
@@ -256,14 +264,11 @@ class HeadRig:
         rest = self.mesh.anchors
         anchors = apply_affine(motion, rest) * (1.0 - self.body) + rest * self.body
         points = self.mesh.target_points(target[list(regions.WARP_POINTS)], anchors)
-        height, width = self.plate.shape[:2]
-        x0, y0 = np.maximum(np.floor(anchors.min(axis=0)).astype(int), 0)
-        x1, y1 = np.minimum(np.ceil(anchors.max(axis=0)).astype(int) + 1, [width, height])
+        box = point_box(anchors, self.plate.shape)
         frame = self.plate.copy()
-        if x1 - x0 >= 2 and y1 - y0 >= 2:
-            map_x, map_y, inside = self.mesh.fast_map(
-                points, box=(int(x0), int(y0), int(x1), int(y1)), factor=MAP_FACTOR, coverage=True
-            )
+        if box is not None:
+            x0, y0, x1, y1 = box
+            map_x, map_y, inside = self.mesh.fast_map(points, box=box, factor=MAP_FACTOR, coverage=True)
             colour = cv2.remap(self.layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             # Past the moved ring the map is the identity: the head layer is not there (a wisp of hair near the
             # ring stayed where it was, and floated beside a head that had moved away from it).
