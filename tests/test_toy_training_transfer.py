@@ -55,9 +55,9 @@ def test_the_face_stays_the_portraits(report):
 
 
 @pytest.mark.xfail(
-    reason="runs vary around the bar: four runs of this model and step count gave hair 12, 10, 9 and 10 of 12 "
-    "held-out pairs (the preset's own: 10) and hair and face together 12, 10, 9 and 9; the misses are hue shifts "
-    "(orange hair turned red, red pink)",
+    reason="runs vary around the bar: with bright toy glasses, three runs gave hair 12, 12 and 12 of 12 "
+    "held-out pairs and hair and face together 11, 11 and 10 (the preset's own: 12 and 11); with the earlier dark "
+    "glasses, four runs gave hair 12, 10, 9 and 10 and both 12, 10, 9 and 9",
     strict=False,
 )
 def test_transfer_carries_the_hair_and_keeps_the_face(report):
@@ -66,8 +66,9 @@ def test_transfer_carries_the_hair_and_keeps_the_face(report):
 
 
 @pytest.mark.xfail(
-    reason="glasses are not learnt: a glasses reference, alone or beside a hair reference, adds no glasses, and "
-    "alone it even loses the portrait's own hair colour",
+    reason="glasses are not drawn: on training samples the glasses reference lowers the denoiser's error in the "
+    "glasses region by 15 to 25 % at mid to high noise (the hair reference in the hair region: 30 to 65 %), yet on "
+    "held-out pairs a glasses reference beside the hair one adds no glasses; alone it recolours the portrait's hair",
     strict=False,
 )
 def test_two_attributes_compose(report):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from durian_core.api import EngineChoice, load_engine
 from durian_core.errors import DurianInputError
-from durian_core.training.toy import HELD_OUT, make_identity, write_toy_dataset
+from durian_core.training.toy import HELD_OUT, make_identity, render_toy_video, toy_edit_inputs, write_toy_dataset
 from durian_core.training.transfer import delta_e, evaluate_transfer, held_out_pairs
 
 
@@ -88,3 +88,20 @@ def test_the_measurement_passes_a_real_transfer_and_fails_a_copy(tmp_path):
     assert json.loads(json.dumps(ideal))["pairs"] == 4
     image = np.asarray(Image.open(sheet))
     assert image.shape[0] > 4 * 2 * 64 and image.shape[1] > 10 * 2 * 64
+
+
+def test_a_glasses_edit_removes_every_portrait_pixel_the_new_glasses_touch():
+    # Training removes every pixel the attribute touches from the portrait reference; a held-out portrait wears
+    # no glasses, so what goes is where the aligned glasses lie. Their aligned mask is soft (about 0.6 on the
+    # pixels it touches), which as the removed region would leave a third of the eyes showing.
+    pair = held_out_pairs(1)[0]
+    portrait, glasses = (
+        render_toy_video(make_identity(person, look=look), num_frames=1, resolution=64, seed=person)
+        for person, look in (pair.portrait, pair.glasses)
+    )
+    assert "glasses" not in portrait.masks
+    prepared = toy_edit_inputs(portrait, [(glasses, "glasses")])
+    touched = prepared.attributes[0].aligned_mask > 0
+    assert touched.sum() > 100
+    assert prepared.attributes[0].aligned_mask[touched].mean() < 0.8  # the soft mask the removal must not use
+    assert (prepared.portrait_mask[touched] == 1.0).all()

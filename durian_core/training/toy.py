@@ -33,9 +33,10 @@ from durian_core.types import Interpolation, PreparedAttribute, PreparedInputs
 HAIR_STYLES = ("short", "bob", "long", "spiky", "bun")
 _SUPERSAMPLE = 4  # drawn at 4× and area-downscaled: anti-aliased edges and soft, exact masks
 _SKIN_TONES = ((245, 215, 190), (236, 200, 170), (210, 160, 120), (190, 140, 105), (160, 110, 80), (110, 75, 55))
-# Sunglasses: dark lenses and rims a pixel wide at 32², so the glasses show at the toy model's size (tinted lenses
-# at 0.35 and rims 0.035 face heights wide were half a pixel of faint colour there).
-_LENS_OPACITY = 0.7
+# Bright frames a pixel wide at 32² and lenses tinted in their colour, so the glasses show at the toy model's size
+# (lenses at 0.35 and rims 0.035 face heights wide were half a pixel of faint colour there) and their reference shows
+# them (dark sunglasses, masked, were nearly black on the masked-out black).
+_LENS_OPACITY = 0.6
 _RIM = 0.06  # rim, bridge and temple width, in face heights
 _EYE_COLOURS = ((40, 30, 25), (70, 45, 25), (50, 90, 140), (60, 110, 70), (110, 110, 120))
 HELD_OUT = 10_000
@@ -110,14 +111,17 @@ def make_person(index: int, *, seed: int = 0) -> dict:
 
 def make_look(index: int, *, seed: int = 0) -> dict:
     """The ``index``-th toy look: hair colour, style and volume, and glasses on every second look. Hair hues are
-    spread by the golden ratio, so any two looks differ."""
+    spread by the golden ratio, so any two looks differ; a glasses frame's hue is drawn on its own, so it says
+    nothing of the hair's."""
     rng = np.random.default_rng([seed, index, 23])
     hue = (0.61803398875 * index + 0.1 * seed) % 1.0
+    hair = _hsv(hue, float(rng.uniform(0.65, 0.95)), float(rng.uniform(0.55, 0.95)))
     glasses = None
     if index % 2 == 1:
-        glasses = _hsv(hue + 0.5, 0.8, float(rng.uniform(0.15, 0.5)))
+        # Bright frames and tinted lenses: the glasses reference (I_attr ⊙ M_attr) must not be dark on its black.
+        glasses = _hsv(float(rng.uniform()), 0.85, float(rng.uniform(0.75, 1.0)))
     return dict(
-        hair_colour=_hsv(hue, float(rng.uniform(0.65, 0.95)), float(rng.uniform(0.55, 0.95))),
+        hair_colour=hair,
         hair_style=HAIR_STYLES[index % len(HAIR_STYLES)],
         hair_volume=float(rng.uniform(0.06, 0.16)),
         glasses_colour=glasses,
@@ -476,15 +480,15 @@ def toy_edit_inputs(
 
     The portrait is ``portrait``'s first frame; each reference is ``(video, kind)``, that video's first frame and
     its ``kind`` mask, aligned onto the portrait by the rigid landmarks (as input preparation does for real photos).
-    The portrait's own region of every kind requested is removed as training removes it (grown slightly, soft
-    edges included), and the motion is the portrait video's own landmarks (``frames`` of them; ``None``: a still
-    edit).
+    The portrait's own region of every kind requested, and where the new attribute lies, is removed as training
+    removes it (grown slightly, every pixel touched), and the motion is the portrait video's own landmarks
+    (``frames`` of them; ``None``: a still edit).
     """
     if not references:
         raise DurianInputError("an edit needs at least one attribute reference")
     size = portrait.frames.shape[2], portrait.frames.shape[1]
     target = portrait.landmarks[0]
-    attributes, own_masks = [], {}
+    attributes, covered = [], {}
     for video, kind in references:
         if kind not in video.masks:
             raise DurianInputError(f"the attribute video has no {kind!r} (it has {sorted(video.masks)})")
@@ -502,11 +506,16 @@ def toy_edit_inputs(
                 name=f"toy {kind}",
             )
         )
+        covered[kind] = np.maximum(covered.get(kind, 0.0), attributes[-1].aligned_mask)
+    own_masks = {}
+    for kind, region in covered.items():
         own = portrait.masks.get(kind)
-        if own is not None and kind not in own_masks:
-            # Every touched pixel of the portrait's own attribute, grown a little along the face.
-            own_mask = own[0].astype(np.float32)
-            own_masks[kind] = np.maximum(expand_mask(own_mask, target, growth=0.04), (own_mask > 0).astype(np.float32))
+        if own is not None:
+            region = np.maximum(region, own[0].astype(np.float32))
+        # As training removes a region: every pixel touched, grown a little along the face. Where the portrait has
+        # no attribute of this kind (glasses on a face without), what goes is where the new one lies: its aligned
+        # mask is soft (about 0.6 over the pixels it touches) and would leave a third of the eyes under it.
+        own_masks[kind] = np.maximum(expand_mask(region, target, growth=0.04), (region > 0).astype(np.float32))
     return PreparedInputs(
         portrait=portrait.frames[0],
         portrait_landmarks=target,
