@@ -507,7 +507,7 @@ def toy_edit_inputs(
             )
         )
         covered[kind] = np.maximum(covered.get(kind, 0.0), attributes[-1].aligned_mask)
-    own_masks = {}
+    removed = {}
     for kind, region in covered.items():
         own = portrait.masks.get(kind)
         if own is not None:
@@ -515,11 +515,11 @@ def toy_edit_inputs(
         # As training removes a region: every pixel touched, grown a little along the face. Where the portrait has
         # no attribute of this kind (glasses on a face without), what goes is where the new one lies: its aligned
         # mask is soft (about 0.6 over the pixels it touches) and would leave a third of the eyes under it.
-        own_masks[kind] = np.maximum(expand_mask(region, target, growth=0.04), (region > 0).astype(np.float32))
+        removed[kind] = np.maximum(expand_mask(region, target, growth=0.04), (region > 0).astype(np.float32))
     return PreparedInputs(
         portrait=portrait.frames[0],
         portrait_landmarks=target,
-        portrait_masks=own_masks,
+        portrait_masks=removed,
         attributes=tuple(attributes),
         interpolation=interpolation,
         motion=None if frames is None else portrait.landmarks[:frames],
