@@ -10,7 +10,13 @@ import pytest
 
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
-from durian_core.engines.editor import edit_portrait, glasses_overlays, remove_hair
+from durian_core.engines.editor import (
+    edit_portrait,
+    glasses_overlays,
+    protected_features,
+    remove_hair,
+    skin_region,
+)
 from durian_core.face import regions
 from durian_core.face.align import face_yaw
 from durian_core.face.fill import continue_background, push_pull
@@ -172,6 +178,24 @@ def test_the_skin_on_the_skull_meets_the_forehead_without_an_edge(astronaut, ast
         steps.append(np.linalg.norm(above - below))
     # The fill had been a flat plane of the eye band's colour: a step of 29 at its lower edge.
     assert np.median(steps) < 16
+
+
+def test_the_ends_of_her_fringe_above_her_brows_go_with_it(astronaut, astronaut_landmarks):
+    # New hair on the crown only: the strip of forehead above her brows shows. The matte stops short of her fringe's
+    # ends, and they (with the shade they cast) had stayed as a brown line above the brows and brown wedges beside
+    # them: 11 % of the strip darker than her forehead by 10 or more; now 6 %.
+    own = attribute_mask(astronaut, astronaut_landmarks, "hair")
+    size = regions.face_size(astronaut_landmarks)
+    rows = np.arange(own.shape[0])[:, None]
+    covered = own * (rows < astronaut_landmarks[regions.FOREHEAD_TOP, 1] - 0.3 * size)
+    removed = remove_hair(astronaut, own, covered, astronaut_landmarks)
+    brows = astronaut_landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].min()
+    strip = polygon(own.shape, astronaut_landmarks, regions.FACE_OVAL) & (rows < brows) & (rows > brows - 0.25 * size)
+    strip &= ~protected_features(astronaut_landmarks, own.shape, margin=0.01)
+    lightness = lab(removed)[..., 0]
+    upper_face = skin_region(astronaut_landmarks, own.shape) & (rows < astronaut_landmarks[regions.NOSE_TIP, 1])
+    dark = strip & (lightness < np.percentile(lightness[upper_face], 60) - 10)
+    assert dark.sum() < 0.08 * strip.sum(), (int(dark.sum()), int(strip.sum()))
 
 
 def test_no_old_hair_shows_through_the_soft_edge_of_the_new(astronaut, astronaut_landmarks):

@@ -115,6 +115,47 @@ def _stray_strands(image: np.ndarray, hole: np.ndarray, own: np.ndarray, landmar
     return joined & (band | strands)
 
 
+def _fringe(own: np.ndarray, hole: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The removed hair that lay over the face (bool): a fringe, or hair over the temples; a bald scalp's faint matte
+    is not hair here."""
+    face = fill_polygons(own.shape, [landmarks[list(regions.FACE_OVAL)]]) > 0.5
+    return hole & face & (own > 0.5)
+
+
+def _fringe_ends(image: np.ndarray, fringe: np.ndarray, hole: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The ends of a fringe below it, in the face (bool): strands and the shade they cast that the matte left out,
+    darker than the forehead's skin, close below the ``fringe`` and clear of the brows and eyes. Left, they stay as a
+    brown line above the brows and brown wedges beside them."""
+    shape = image.shape[:2]
+    size = regions.face_size(landmarks)
+    face = fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]]) > 0.5
+    band = face & (cv2.dilate(fringe.astype(np.uint8), _disc(0.08 * size)) > 0) & ~hole
+    band &= ~protected_features(landmarks, shape, margin=0.01)
+    lightness = _lab(image)[..., 0]
+    upper_face = skin_region(landmarks, shape) & ~hole & ~band
+    upper_face &= np.arange(shape[0])[:, None] < landmarks[regions.NOSE_TIP, 1]
+    if band.sum() < 16 or upper_face.sum() < 16:
+        return np.zeros(shape, bool)
+    dark = band & (lightness < np.percentile(lightness[upper_face], 60) - 8.0)
+    # With the skin caught between the strands and the fringe.
+    joined = cv2.morphologyEx((dark | fringe).astype(np.uint8), cv2.MORPH_CLOSE, _disc(0.02 * size)) > 0
+    return joined & band
+
+
+def _forehead_blend(hole: np.ndarray, fringe: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """How much of the fill shows (float32): all of it in the hole, and below a fringe, in the face above the eyes,
+    a ramp over a twentieth of a face size, so the refilled forehead runs into the real one without a line."""
+    shape = hole.shape
+    size = regions.face_size(landmarks)
+    reach = max(1.0, 0.05 * size)
+    distance = cv2.distanceTransform((~fringe).astype(np.uint8), cv2.DIST_L2, 5)
+    ramp = fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]]) > 0.5
+    ramp &= ~protected_features(landmarks, shape, margin=0.01)
+    ramp &= np.arange(shape[0])[:, None] < landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].min()
+    weight = np.where(ramp, np.clip(1.0 - distance / reach, 0.0, 1.0), 0.0)
+    return np.where(hole, 1.0, weight).astype(np.float32)
+
+
 def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """The portrait without its own hair: background around the head, skin on the skull, which ends at the top of
     the new hair (``covered``) (:func:`durian_core.face.fill.fill_hole`). Under the new hair too, since its soft
@@ -131,8 +172,13 @@ def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmar
     hole |= _hair_at_temples(image, own, landmarks)
     hole |= _stray_strands(image, hole, own, landmarks)
     hole &= ~protected_features(landmarks, image.shape[:2])
+    fringe = _fringe(own, hole, landmarks)
+    fringe |= _fringe_ends(image, fringe, hole, landmarks)
+    hole |= fringe
+    blend = _forehead_blend(hole, fringe, landmarks)[..., None]
     # Under the new hair too: where its edge is soft or a strand parts, the head shows through, not the old hair.
-    return fill_hole(image, hole.astype(np.float32), landmarks, covered=covered)
+    filled = fill_hole(image, (blend[..., 0] > 0).astype(np.float32), landmarks, covered=covered)
+    return np.clip(image * (1.0 - blend) + filled * blend + 0.5, 0, 255).astype(np.uint8)
 
 
 def _attribute_layer(
