@@ -74,6 +74,20 @@ class _PasteEngine:
         return np.clip(result + 0.5, 0, 255).astype(np.uint8)[None], {}
 
 
+class _SmearEngine:
+    """Paints the first attribute's hair colour over the whole head, face included, and leaves the background: what a
+    toy model whose loss weighed the attribute's region too heavily drew (a cloud of the new hair's colour)."""
+
+    def generate(self, prepared, settings, *, cache, progress=None):
+        attribute = prepared.attributes[0]
+        colour = np.median(attribute.aligned_image[attribute.aligned_mask > 0.5].astype(np.float32), axis=0)
+        head = (prepared.portrait_masks["hair"] > 0) | (attribute.aligned_mask > 0)
+        rows, columns = np.nonzero(head)
+        image = prepared.portrait.astype(np.float32).copy()
+        image[rows.min() :, columns.min() : columns.max() + 1] = colour
+        return np.clip(image + 0.5, 0, 255).astype(np.uint8)[None], {}
+
+
 def test_the_measurement_passes_a_real_transfer_and_fails_a_copy(tmp_path):
     sheet = tmp_path / "paste.png"
     ideal = evaluate_transfer(_PasteEngine(), pairs=4, sheet=sheet).summary()
@@ -85,6 +99,10 @@ def test_the_measurement_passes_a_real_transfer_and_fails_a_copy(tmp_path):
     # A copy keeps the portrait's hair, never moves with α and shows no glasses.
     assert copy["hair_closer_to_attribute"] == 0.0 and copy["alpha_monotonic"] == 0.0 and copy["composition"] == 0
     assert copy["face_closer_to_portrait"] == 1.0  # the face test alone cannot tell a copy from an edit
+    # The new hair's colour over the whole head passes the hair test alone; the face test fails it.
+    smear = evaluate_transfer(_SmearEngine(), pairs=4).summary()
+    assert smear["hair_closer_to_attribute"] == 1.0 and smear["face_closer_to_portrait"] == 0.0, smear
+    assert smear["transfer"] == 0.0
     assert json.loads(json.dumps(ideal))["pairs"] == 4
     image = np.asarray(Image.open(sheet))
     assert image.shape[0] > 4 * 2 * 64 and image.shape[1] > 10 * 2 * 64
