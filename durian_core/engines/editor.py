@@ -115,22 +115,21 @@ def _stray_strands(image: np.ndarray, hole: np.ndarray, own: np.ndarray, landmar
     return joined & (band | strands)
 
 
-def _fringe(own: np.ndarray, hole: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The removed hair that lay over the face (bool): a fringe, or hair over the temples; a bald scalp's faint matte
-    is not hair here."""
-    face = fill_polygons(own.shape, [landmarks[list(regions.FACE_OVAL)]]) > 0.5
-    return hole & face & (own > 0.5)
-
-
-def _fringe_ends(image: np.ndarray, fringe: np.ndarray, hole: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The ends of a fringe below it, in the face (bool): strands and the shade they cast that the matte left out,
-    darker than the forehead's skin, close below the ``fringe`` and clear of the brows and eyes. Left, they stay as a
-    brown line above the brows and brown wedges beside them."""
+def _fringe_ends(
+    image: np.ndarray,
+    fringe: np.ndarray,
+    hole: np.ndarray,
+    landmarks: np.ndarray,
+    *,
+    face: np.ndarray,
+    clear: np.ndarray,
+) -> np.ndarray:
+    """The ends of a fringe below it, in the ``face`` (bool): strands and the shade they cast that the matte left out,
+    darker than the forehead's skin, close below the ``fringe`` and ``clear`` of the brows and eyes. Left, they stay
+    as a brown line above the brows and brown wedges beside them."""
     shape = image.shape[:2]
     size = regions.face_size(landmarks)
-    face = fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]]) > 0.5
-    band = face & (cv2.dilate(fringe.astype(np.uint8), _disc(0.08 * size)) > 0) & ~hole
-    band &= ~protected_features(landmarks, shape, margin=0.01)
+    band = face & clear & (cv2.dilate(fringe.astype(np.uint8), _disc(0.08 * size)) > 0) & ~hole
     lightness = _lab(image)[..., 0]
     upper_face = skin_region(landmarks, shape) & ~hole & ~band
     upper_face &= np.arange(shape[0])[:, None] < landmarks[regions.NOSE_TIP, 1]
@@ -142,16 +141,16 @@ def _fringe_ends(image: np.ndarray, fringe: np.ndarray, hole: np.ndarray, landma
     return joined & band
 
 
-def _forehead_blend(hole: np.ndarray, fringe: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """How much of the fill shows (float32): all of it in the hole, and below a fringe, in the face above the eyes,
-    a ramp over a twentieth of a face size, so the refilled forehead runs into the real one without a line."""
-    shape = hole.shape
-    size = regions.face_size(landmarks)
-    reach = max(1.0, 0.05 * size)
+def _forehead_blend(
+    hole: np.ndarray, fringe: np.ndarray, landmarks: np.ndarray, *, face: np.ndarray, clear: np.ndarray
+) -> np.ndarray:
+    """How much of the fill shows (float32): all of it in the hole, and below a fringe, in the ``face`` above the eyes
+    and ``clear`` of the brows, a ramp over a twentieth of a face size, so the refilled forehead runs into the real one
+    without a line."""
+    reach = max(1.0, 0.05 * regions.face_size(landmarks))
     distance = cv2.distanceTransform((~fringe).astype(np.uint8), cv2.DIST_L2, 5)
-    ramp = fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]]) > 0.5
-    ramp &= ~protected_features(landmarks, shape, margin=0.01)
-    ramp &= np.arange(shape[0])[:, None] < landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].min()
+    ramp = face & clear
+    ramp &= np.arange(hole.shape[0])[:, None] < landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].min()
     weight = np.where(ramp, np.clip(1.0 - distance / reach, 0.0, 1.0), 0.0)
     return np.where(hole, 1.0, weight).astype(np.float32)
 
@@ -162,7 +161,8 @@ def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmar
     edge and parted strands show what lies beneath.
 
     The hole reaches a little past the old hair's matte, so no ring of its edge is left, but never into the face
-    (save the hair the landmarks' oval takes in at the temples).
+    (save the hair the landmarks' oval takes in at the temples and the ends of a fringe, below which the fill fades
+    into the real forehead).
     """
     size = regions.face_size(landmarks)
     hole = (own > 0.1).astype(np.uint8)
@@ -172,10 +172,14 @@ def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmar
     hole |= _hair_at_temples(image, own, landmarks)
     hole |= _stray_strands(image, hole, own, landmarks)
     hole &= ~protected_features(landmarks, image.shape[:2])
-    fringe = _fringe(own, hole, landmarks)
-    fringe |= _fringe_ends(image, fringe, hole, landmarks)
+    # The removed hair that lay over the face (a fringe, hair over the temples; a bald scalp's faint matte is not
+    # hair here), with the ends the matte left out.
+    face = fill_polygons(image.shape[:2], [landmarks[list(regions.FACE_OVAL)]]) > 0.5
+    clear = ~protected_features(landmarks, image.shape[:2], margin=0.01)
+    fringe = hole & face & (own > 0.5)
+    fringe |= _fringe_ends(image, fringe, hole, landmarks, face=face, clear=clear)
     hole |= fringe
-    blend = _forehead_blend(hole, fringe, landmarks)[..., None]
+    blend = _forehead_blend(hole, fringe, landmarks, face=face, clear=clear)[..., None]
     # Under the new hair too: where its edge is soft or a strand parts, the head shows through, not the old hair.
     filled = fill_hole(image, (blend[..., 0] > 0).astype(np.float32), landmarks, covered=covered)
     return np.clip(image * (1.0 - blend) + filled * blend + 0.5, 0, 255).astype(np.uint8)
