@@ -27,9 +27,8 @@ import numpy as np
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.engines.base import Engine
-from durian_core.face import regions
 from durian_core.face.landmarks import track_landmarks
-from durian_core.face.masks import attribute_mask, expand_mask, fill_polygons
+from durian_core.face.masks import attribute_mask, expand_mask, face_oval
 from durian_core.face.motion import retarget_motion
 from durian_core.metrics import colour_distance, identity_available, identity_distance, video_metrics
 from durian_core.types import DrivingVideo, PreparedInputs
@@ -55,7 +54,7 @@ def frame_regions(frames: np.ndarray, tracks: np.ndarray, kind: str) -> tuple[np
     heads, attributes = [], []
     for frame, landmarks in zip(frames, tracks):
         hair = attribute_mask(frame, landmarks, "hair")
-        face = fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]])
+        face = face_oval(landmarks, shape)
         heads.append(np.maximum(face, hair) > 0.5)
         region = hair if kind == "hair" else attribute_mask(frame, landmarks, kind)
         attributes.append(region > 0.5)

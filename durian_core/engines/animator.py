@@ -18,7 +18,7 @@ import numpy as np
 from durian_core.face import regions
 from durian_core.face.align import MeshWarp, apply_affine, head_ring, similarity_transform
 from durian_core.face.fill import push_pull, skull_region
-from durian_core.face.masks import feather, fill_polygons, person_mask
+from durian_core.face.masks import face_oval, feather, fill_polygons, person_mask
 from durian_core.types import PreparedInputs
 
 MAP_FACTOR = 4  # the backward map is computed on a grid this much coarser than the frame, then upsampled
@@ -282,7 +282,7 @@ def head_opacity(prepared: PreparedInputs, shape: tuple[int, int], *, person: np
     where attributes bring them, the portrait's own otherwise), fading out down the neck."""
     landmarks = prepared.portrait_landmarks
     size = regions.face_size(landmarks)
-    face = cv2.dilate(fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]]), _disc(0.05 * size))
+    face = cv2.dilate(face_oval(landmarks, shape), _disc(0.05 * size))
     # Only the person moves with the head: a margin around the face that is background stays with the plate.
     head = np.maximum(face, skull_region(landmarks, shape)) * np.clip(person * 1.5, 0, 1)
     worn = [

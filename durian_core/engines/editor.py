@@ -16,7 +16,7 @@ import numpy as np
 from durian_core.face import regions
 from durian_core.face.align import mesh_align
 from durian_core.face.fill import fill_hole
-from durian_core.face.masks import feather, fill_polygons, skin_likeness
+from durian_core.face.masks import face_oval, feather, fill_polygons, skin_likeness
 from durian_core.face.matting import foreground_colours
 from durian_core.types import PreparedAttribute, PreparedInputs
 
@@ -39,7 +39,7 @@ def _rgb(lab: np.ndarray) -> np.ndarray:
 def skin_region(landmarks: np.ndarray, shape: tuple[int, int], *, forehead: bool = True) -> np.ndarray:
     """Cheeks and forehead: the face oval without eyes, brows and mouth (for lighting statistics); without the
     forehead above the brows when ``forehead`` is false (where a fringe may lie)."""
-    face = fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]])
+    face = face_oval(landmarks, shape)
     if not forehead:
         brow_line = landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].min()
         face[: max(0, int(brow_line))] = 0
@@ -81,7 +81,7 @@ def _hair_at_temples(image: np.ndarray, own: np.ndarray, landmarks: np.ndarray) 
     edge, down to the nose's tip, that are hair and unlike the skin."""
     shape = image.shape[:2]
     size = regions.face_size(landmarks)
-    face = fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]]) > 0.5
+    face = face_oval(landmarks, shape) > 0.5
     band = max(1, int(round(0.1 * size)))
     near_edge = face & ~(cv2.erode(face.astype(np.uint8), _disc(band)) > 0)
     rows = np.arange(shape[0])[:, None]
@@ -174,7 +174,7 @@ def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmar
     hole &= ~protected_features(landmarks, image.shape[:2])
     # The removed hair that lay over the face (a fringe, hair over the temples; a bald scalp's faint matte is not
     # hair here), with the ends the matte left out.
-    face = fill_polygons(image.shape[:2], [landmarks[list(regions.FACE_OVAL)]]) > 0.5
+    face = face_oval(landmarks, image.shape[:2]) > 0.5
     clear = ~protected_features(landmarks, image.shape[:2], margin=0.01)
     fringe = hole & face & (own > 0.5)
     fringe |= _fringe_ends(image, fringe, hole, landmarks, face=face, clear=clear)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from durian_core.face import regions
-from durian_core.face.masks import feather, fill_polygons, person_mask, skin_likeness
+from durian_core.face.masks import face_oval, feather, fill_polygons, person_mask, skin_likeness
 
 # How far a clear grain is trusted over the smooth fill: a coherence of a third or more continues it fully.
 GRAIN_TRUST = 3.0
@@ -45,7 +45,7 @@ def skull_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         cv2.LINE_AA,
     )
     skull = canvas.astype(np.float32) / 255.0
-    return np.maximum(skull, fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]]))
+    return np.maximum(skull, face_oval(landmarks, shape))
 
 
 def above_the_top(mask: np.ndarray) -> np.ndarray:
@@ -59,7 +59,7 @@ def above_the_top(mask: np.ndarray) -> np.ndarray:
 def forehead_skin(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Skin of the upper face, where the scalp's colour is best predicted (bool): the forehead and, beside and
     between the eyes, down to the nose's middle (a fringe may hide the whole forehead)."""
-    face = fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]]) > 0.5
+    face = face_oval(landmarks, shape) > 0.5
     rows = np.arange(shape[0])[:, None]
     above = rows < landmarks[regions.NOSE_BRIDGE[3], 1]
     eyes_and_brows = fill_polygons(

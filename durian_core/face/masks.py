@@ -60,7 +60,8 @@ def feather(mask: np.ndarray, radius: float) -> np.ndarray:
     return cv2.GaussianBlur(mask, (size, size), radius / 2)
 
 
-def _face_oval(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def face_oval(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The face inside the landmarks' outline (float32 H×W, antialiased edge)."""
     return fill_polygons(shape, [landmarks[list(regions.FACE_OVAL)]])
 
 
@@ -102,7 +103,7 @@ def hair_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | 
     shape = image.shape[:2]
     person = person_mask(image) if person is None else person
     size = regions.face_size(landmarks)
-    face = _face_oval(landmarks, shape)
+    face = face_oval(landmarks, shape)
     neck = _neck(landmarks, shape)
     head = _head_region(landmarks, shape)
     # A fringe lies on the forehead, inside the face oval: above the brows, hair is told from skin by colour alone.
@@ -197,7 +198,7 @@ def hat_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | N
     shape = image.shape[:2]
     person = person_mask(image) if person is None else person
     size = regions.face_size(landmarks)
-    face = _face_oval(landmarks, shape)
+    face = face_oval(landmarks, shape)
     above = _above_brows(landmarks, shape)
     top = person * above * _head_region(landmarks, shape) * (1.0 - face)
     grow = max(1, int(0.25 * size))
@@ -382,10 +383,7 @@ def refine_mask(
     if not painted.any() and not erased.any():
         return combined
     size = regions.face_size(landmarks)
-    sure_not = (
-        erased
-        | (fill_polygons(image.shape[:2], [landmarks[list(regions.FACE_OVAL)]]) > 0.5) & (automatic < 0.1) & ~painted
-    )
+    sure_not = erased | (face_oval(landmarks, image.shape[:2]) > 0.5) & (automatic < 0.1) & ~painted
     # GrabCut is slow to flip what starts as background: around a stroke, what has the stroke's colours starts as
     # probable foreground instead.
     probable = np.maximum(automatic, painted.astype(np.float32))
