@@ -19,7 +19,7 @@ from durian_core.engines.editor import (
 )
 from durian_core.face import regions
 from durian_core.face.align import face_yaw
-from durian_core.face.fill import continue_background, push_pull
+from durian_core.face.fill import continue_background, head_under_hair, push_pull, skull_region
 from durian_core.face.landmarks import detect_landmarks
 from durian_core.face.masks import attribute_mask, fill_polygons, person_mask, refine_mask, skin_likeness
 from durian_core.prepare import facing_away, mirror, prepare_inputs
@@ -196,6 +196,47 @@ def test_the_ends_of_her_fringe_above_her_brows_go_with_it(astronaut, astronaut_
     upper_face = skin_region(astronaut_landmarks, own.shape) & (rows < astronaut_landmarks[regions.NOSE_TIP, 1])
     dark = strip & (lightness < np.percentile(lightness[upper_face], 60) - 10)
     assert dark.sum() < 0.08 * strip.sum(), (int(dark.sum()), int(strip.sum()))
+
+
+def test_a_bald_crown_is_shaded_round_not_flat(astronaut, astronaut_landmarks):
+    # New hair on the back of the crown only: her whole scalp in front of it is refilled skin. A head turns away from
+    # the light towards its outline; a plane of the forehead's colour made it a flat pale cap.
+    own = attribute_mask(astronaut, astronaut_landmarks, "hair")
+    size = regions.face_size(astronaut_landmarks)
+    top = astronaut_landmarks[regions.FOREHEAD_TOP]
+    rows = np.arange(own.shape[0])[:, None]
+    covered = own * (rows < top[1] - 0.3 * size)
+    removed = remove_hair(astronaut, own, covered, astronaut_landmarks)
+    head = (skull_region(astronaut_landmarks, own.shape) > 0.5) & (rows >= top[1] - 0.3 * size)
+    row = int(top[1] - 0.1 * size)
+    columns = np.flatnonzero(head[row])
+    lightness = lab(removed)[row, :, 0]
+    middle = lightness[int(columns.mean()) - 3 : int(columns.mean()) + 4].mean()
+    inset = int(0.04 * size)
+    sides = lightness[columns[0] + inset], lightness[columns[-1] - inset]
+    assert all(middle - side > 8 for side in sides), (middle, sides)
+
+
+def test_new_hair_wider_than_her_head_sits_on_it_not_on_a_strip_of_background(astronaut_landmarks):
+    # Hair with more volume than the skull drawn from her landmarks stands a little off it, beside the head. Between
+    # the two is the side of her head (skin), not a strip of backdrop; but not below her eyes (there it would widen the
+    # cheeks), and not for hair too far off to be on her head at all.
+    landmarks = astronaut_landmarks
+    shape = (512, 512)
+    size = regions.face_size(landmarks)
+    skull = skull_region(landmarks, shape) > 0.5
+    rows, columns = np.mgrid[: shape[0], : shape[1]]
+    edge = np.where(skull.any(axis=1), shape[1] - 1 - skull[:, ::-1].argmax(axis=1), -1)[:, None]
+    eyes = landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1]
+    beside = (rows > eyes.min() - 0.4 * size) & (rows < eyes.max() + 0.2 * size) & (edge >= 0)
+    near = beside & (columns > edge + 0.08 * size) & (columns < edge + 0.16 * size)
+    far = beside & (columns > edge + 0.45 * size) & (columns < edge + 0.55 * size)
+    head = head_under_hair(skull, near | far, landmarks)
+    gap = beside & (columns > edge) & (columns < edge + 0.08 * size)
+    above_eyes = rows < eyes.min() - 1
+    assert head[gap & above_eyes].all()
+    assert not head[gap & (rows > eyes.max())].any()
+    assert not head[beside & (columns > edge + 0.16 * size) & ~near].any()
 
 
 def test_no_old_hair_shows_through_the_soft_edge_of_the_new(astronaut, astronaut_landmarks):

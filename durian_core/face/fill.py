@@ -17,6 +17,8 @@ from durian_core.face.masks import face_oval, feather, fill_polygons, person_mas
 
 # How far a clear grain is trusted over the smooth fill: a coherence of a third or more continues it fully.
 GRAIN_TRUST = 3.0
+# How much darker a refilled scalp is at the skull's outline than in its middle.
+SKULL_SHADE = 0.25
 
 
 def skull_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -54,6 +56,59 @@ def above_the_top(mask: np.ndarray) -> np.ndarray:
     present = mask.any(axis=0)
     top = np.where(present, mask.argmax(axis=0), mask.shape[0])
     return rows < top[None, :]
+
+
+def head_under_hair(skull: np.ndarray, hair: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """``skull`` (bool) widened, above the eyes, out to the inner edge of new ``hair`` lying beside it: hair with more
+    volume than the portrait's skull sits on the head, not on a strip of background between them. Row by row, on each
+    side, up to the first hair pixel within a third of a face size."""
+    size = regions.face_size(landmarks)
+    reach = int(round(0.33 * size))
+    eye_line = int(landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].min())
+    head = skull.copy()
+    for row in range(max(0, min(eye_line, skull.shape[0]))):
+        columns = np.flatnonzero(skull[row])
+        strands = np.flatnonzero(hair[row])
+        if not len(columns) or not len(strands):
+            continue
+        first, last = columns[0], columns[-1]
+        right = strands[(strands > last) & (strands <= last + reach)]
+        if len(right):
+            head[row, last : right[0]] = True
+        left = strands[(strands < first) & (strands >= first - reach)]
+        if len(left):
+            head[row, left[-1] + 1 : first] = True
+    return head
+
+
+def _within_the_cheeks(skull: np.ndarray, hole: np.ndarray, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """``skull`` (bool) cut, below the eyes, to the width of the real skin at that row or below, and above them
+    widening by at most three columns a row (a steep slope, at any size). The landmarks' oval runs a little wide of a
+    face framed by hair, and the hair it takes in beside the cheeks is background behind the face, not more face:
+    filled as skin it stands out as a tab beside the cheek, or as a step where the wider skull begins."""
+    size = regions.face_size(landmarks)
+    slack = max(1, int(round(0.02 * size)))
+    eye_line = int(landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].mean())
+    real = skull & ~hole & (skin_likeness(image, landmarks) > 0.5)
+    height, width = skull.shape
+    present = skull.any(axis=1)
+    left = np.where(present, skull.argmax(axis=1), width).astype(np.float64)
+    right = np.where(present, width - 1 - skull[:, ::-1].argmax(axis=1), -1).astype(np.float64)
+    # A face is no narrower at a row than anywhere below it down to the chin (its cheekbones are its widest), so the
+    # real skin's widest extent at or below each row bounds it, and hair over a temple does not narrow the face there.
+    widest_left, widest_right = float(width), -1.0
+    for row in range(height - 1, max(0, eye_line) - 1, -1):
+        columns = np.flatnonzero(real[row])
+        if len(columns) >= 2:
+            widest_left, widest_right = min(widest_left, columns[0]), max(widest_right, columns[-1])
+        if widest_right >= 0:
+            left[row] = max(left[row], widest_left - slack)
+            right[row] = min(right[row], widest_right + slack)
+    for row in range(min(eye_line, height - 1) - 1, -1, -1):
+        left[row] = max(left[row], left[row + 1] - 3.0)
+        right[row] = min(right[row], right[row + 1] + 3.0)
+    columns = np.arange(width)[None, :]
+    return skull & (columns >= left[:, None]) & (columns <= right[:, None])
 
 
 def forehead_skin(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -129,6 +184,21 @@ def _skin_continuation(
     filled_lab[..., 0] += cv2.GaussianBlur(noise, (3, 3), 0.7)
     filled = cv2.cvtColor(np.clip(filled_lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
     return np.where(target[..., None], filled, image)
+
+
+def _rounded(
+    skin: np.ndarray, head: np.ndarray, forehead: np.ndarray, source: np.ndarray, target: np.ndarray, *, size: float
+) -> np.ndarray:
+    """The refilled scalp and temples shaded as a round head is: darker towards the ``head``'s outline, where it turns
+    away from the light (by SKULL_SHADE at the outline, fading over a fifth of a face size), but not on the
+    ``forehead`` (float, soft-edged: it follows the shading fitted to the face) and only away from the real skin
+    (``source``), which the fill must meet without a step."""
+    to_edge = cv2.distanceTransform(head.astype(np.uint8), cv2.DIST_L2, 5)
+    to_skin = cv2.distanceTransform((~source).astype(np.uint8), cv2.DIST_L2, 5)
+    edge = (1.0 - np.clip(to_edge / (0.2 * size), 0.0, 1.0)) ** 1.5
+    away = np.clip(to_skin / (0.1 * size), 0.0, 1.0)
+    gain = 1.0 - SKULL_SHADE * edge * away * target * (1.0 - forehead)
+    return np.clip(skin.astype(np.float32) * gain[..., None] + 0.5, 0, 255).astype(np.uint8)
 
 
 def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -265,9 +335,12 @@ def fill_hole(
     shape = image.shape[:2]
     size = regions.face_size(landmarks)
     person = person_mask(image) if person is None else person
-    skull = skull_region(landmarks, shape) > 0.5
+    head = skull_region(landmarks, shape) > 0.5  # the head's outline, which the scalp's shading follows
+    skull = head
     if covered is not None:
-        skull &= ~above_the_top(covered > 0.5)
+        head = head_under_hair(head, covered > 0.5, landmarks)
+        skull = head & ~above_the_top(covered > 0.5)
+    skull = _within_the_cheeks(skull, hole, image, landmarks)
     skin_part = hole & skull
     background_part = hole & ~skull
     known_background = (person < 0.3) & ~hole & ~skull
@@ -275,6 +348,10 @@ def fill_hole(
     source = forehead_skin(landmarks, shape) & ~hole & (skin_likeness(image, landmarks) > 0.5)
     skin = _skin_continuation(image, source, skin_part, reach=0.5 * size)
     if skin is not None:
+        forehead = face_oval(landmarks, shape)
+        forehead[int(landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].max()) :] = 0
+        forehead = feather(forehead, 0.03 * size)
+        skin = _rounded(skin, head, forehead, source, skin_part, size=size)
         # Skull and background meet softly, as a head's outline does in a photo.
         skull_alpha = feather(skull.astype(np.float32), 0.012 * size)[..., None]
         inside = skin.astype(np.float32) * skull_alpha + result.astype(np.float32) * (1 - skull_alpha)
