@@ -115,6 +115,32 @@ def _stray_strands(image: np.ndarray, hole: np.ndarray, own: np.ndarray, landmar
     return joined & (band | strands)
 
 
+def _hair_tips(image: np.ndarray, hole: np.ndarray, landmarks: np.ndarray, *, face: np.ndarray) -> np.ndarray:
+    """The thin ends of the removed hair beside the cheeks that its matte stopped short of (bool): pointed wisps,
+    just outside the hole and the ``face``, between the eyes and the chin, unlike the backdrop around them, and
+    thinner than a fourteenth of a face size. Left, they stay as skin-coloured hooks beside the jaw. An ear is
+    thicker, and stays."""
+    shape = image.shape[:2]
+    size = regions.face_size(landmarks)
+    band = (cv2.dilate(hole.astype(np.uint8), _disc(0.1 * size)) > 0) & ~hole & ~face
+    rows = np.arange(shape[0])[:, None]
+    band &= (rows > landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].mean()) & (
+        rows < landmarks[regions.CHIN, 1]
+    )
+    if not band.any():
+        return np.zeros(shape, bool)
+    # Not background: unlike the backdrop around them (the backdrop's own colour, taken from outside the band).
+    lab = _lab(image)
+    around = (cv2.dilate(band.astype(np.uint8), _disc(0.08 * size)) > 0) & ~band & ~hole & ~face
+    if around.sum() < 16:
+        return np.zeros(shape, bool)
+    backdrop = np.median(lab[around], axis=0)
+    unlike = np.linalg.norm(lab - backdrop, axis=-1) > 12.0
+    candidates = (band & unlike).astype(np.uint8)
+    thick = cv2.morphologyEx(candidates, cv2.MORPH_OPEN, _disc(0.035 * size)) > 0
+    return (candidates > 0) & ~(cv2.dilate(thick.astype(np.uint8), _disc(0.01 * size)) > 0)
+
+
 def _fringe_ends(
     image: np.ndarray,
     fringe: np.ndarray,
@@ -179,6 +205,7 @@ def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmar
     fringe = hole & face & (own > 0.5)
     fringe |= _fringe_ends(image, fringe, hole, landmarks, face=face, clear=clear)
     hole |= fringe
+    hole |= _hair_tips(image, hole, landmarks, face=face)
     blend = _forehead_blend(hole, fringe, landmarks, face=face, clear=clear)[..., None]
     # Under the new hair too: where its edge is soft or a strand parts, the head shows through, not the old hair.
     filled = fill_hole(image, (blend[..., 0] > 0).astype(np.float32), landmarks, covered=covered)

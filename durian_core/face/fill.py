@@ -335,12 +335,12 @@ def fill_hole(
     shape = image.shape[:2]
     size = regions.face_size(landmarks)
     person = person_mask(image) if person is None else person
-    head = skull_region(landmarks, shape) > 0.5  # the head's outline, which the scalp's shading follows
-    skull = head
+    # The head's outline, which the scalp's shading follows; the skull is the part of it under the new hair's top.
+    head = skull_region(landmarks, shape) > 0.5
     if covered is not None:
         head = head_under_hair(head, covered > 0.5, landmarks)
-        skull = head & ~above_the_top(covered > 0.5)
-    skull = _within_the_cheeks(skull, hole, image, landmarks)
+    head = _within_the_cheeks(head, hole, image, landmarks)
+    skull = head & ~above_the_top(covered > 0.5) if covered is not None else head
     skin_part = hole & skull
     background_part = hole & ~skull
     known_background = (person < 0.3) & ~hole & ~skull
