@@ -81,15 +81,15 @@ def head_under_hair(skull: np.ndarray, hair: np.ndarray, landmarks: np.ndarray) 
     return head
 
 
-def _within_the_cheeks(skull: np.ndarray, hole: np.ndarray, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """``skull`` (bool) cut, below the eyes, to the width of the real skin at that row or below, and above them
+def _within_the_cheeks(skull: np.ndarray, real: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """``skull`` (bool) cut, below the eyes, to the width of the ``real`` skin at that row or below, and above them
     widening by at most three columns a row (a steep slope, at any size). The landmarks' oval runs a little wide of a
     face framed by hair, and the hair it takes in beside the cheeks is background behind the face, not more face:
     filled as skin it stands out as a tab beside the cheek, or as a step where the wider skull begins."""
     size = regions.face_size(landmarks)
     slack = max(1, int(round(0.02 * size)))
     eye_line = int(landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].mean())
-    real = skull & ~hole & (skin_likeness(image, landmarks) > 0.5)
+    real = real & skull
     height, width = skull.shape
     present = skull.any(axis=1)
     left = np.where(present, skull.argmax(axis=1), width).astype(np.float64)
@@ -339,13 +339,14 @@ def fill_hole(
     head = skull_region(landmarks, shape) > 0.5
     if covered is not None:
         head = head_under_hair(head, covered > 0.5, landmarks)
-    head = _within_the_cheeks(head, hole, image, landmarks)
+    skin_like = skin_likeness(image, landmarks) > 0.5
+    head = _within_the_cheeks(head, skin_like & ~hole, landmarks)
     skull = head & ~above_the_top(covered > 0.5) if covered is not None else head
     skin_part = hole & skull
     background_part = hole & ~skull
     known_background = (person < 0.3) & ~hole & ~skull
     result = continue_background(image, known_background, background_part, size=size)
-    source = forehead_skin(landmarks, shape) & ~hole & (skin_likeness(image, landmarks) > 0.5)
+    source = forehead_skin(landmarks, shape) & ~hole & skin_like
     skin = _skin_continuation(image, source, skin_part, reach=0.5 * size)
     if skin is not None:
         forehead = face_oval(landmarks, shape)
