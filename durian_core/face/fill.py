@@ -19,6 +19,9 @@ from durian_core.face.masks import face_oval, feather, fill_polygons, person_mas
 GRAIN_TRUST = 3.0
 # How much darker a refilled scalp is at the skull's outline than in its middle.
 SKULL_SHADE = 0.25
+# How far (in face sizes) the skull beside a cheek may be cut in to the real skin's width: the landmarks' oval runs
+# about a tenth of a face size wide of a face framed by hair.
+CHEEK_CUT = 0.15
 
 
 def skull_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -82,12 +85,14 @@ def head_under_hair(skull: np.ndarray, hair: np.ndarray, landmarks: np.ndarray) 
 
 
 def _within_the_cheeks(skull: np.ndarray, real: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """``skull`` (bool) cut, below the eyes, to the width of the ``real`` skin at that row or below, and above them
-    widening by at most three columns a row (a steep slope, at any size). The landmarks' oval runs a little wide of a
-    face framed by hair, and the hair it takes in beside the cheeks is background behind the face, not more face:
-    filled as skin it stands out as a tab beside the cheek, or as a step where the wider skull begins."""
+    """``skull`` (bool) cut, below the eyes, to the width of the ``real`` skin at that row or below (by at most
+    CHEEK_CUT face sizes on a side), and above them widening by at most three columns a row (a steep slope, at any
+    size). The landmarks' oval runs a little wide of a face framed by hair, and the hair it takes in beside the cheeks
+    is background behind the face, not more face: filled as skin it stands out as a tab beside the cheek, or as a step
+    where the wider skull begins. The limit keeps a cheek under hanging hair, whose skin shows nowhere, a cheek."""
     size = regions.face_size(landmarks)
     slack = max(1, int(round(0.02 * size)))
+    most = CHEEK_CUT * size
     eye_line = int(landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].mean())
     real = real & skull
     height, width = skull.shape
@@ -102,8 +107,8 @@ def _within_the_cheeks(skull: np.ndarray, real: np.ndarray, landmarks: np.ndarra
         if len(columns) >= 2:
             widest_left, widest_right = min(widest_left, columns[0]), max(widest_right, columns[-1])
         if widest_right >= 0:
-            left[row] = max(left[row], widest_left - slack)
-            right[row] = min(right[row], widest_right + slack)
+            left[row] = max(left[row], min(widest_left - slack, left[row] + most))
+            right[row] = min(right[row], max(widest_right + slack, right[row] - most))
     for row in range(min(eye_line, height - 1) - 1, -1, -1):
         left[row] = max(left[row], left[row + 1] - 3.0)
         right[row] = min(right[row], right[row + 1] + 3.0)
@@ -323,7 +328,9 @@ def fill_hole(
     person: np.ndarray | None = None,
     covered: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``image`` with ``hole`` (> 0.5) replaced by what lies under it: background outside the skull, skin inside.
+    """``image`` with ``hole`` (> 0.5) replaced by what lies under it: background outside the skull, skin inside,
+    shaded darker towards the head's outline. The skull is the landmarks' (:func:`skull_region`), widened to new hair
+    standing beside it (:func:`head_under_hair`) and, beside the cheeks, no wider than the real face.
 
     ``person`` is the image's person mask (computed when not given); the background fill draws only from pixels
     outside it and outside the hole. ``covered`` is where new hair will lie: above it the head ends, so what the
@@ -350,7 +357,7 @@ def fill_hole(
     skin = _skin_continuation(image, source, skin_part, reach=0.5 * size)
     if skin is not None:
         forehead = face_oval(landmarks, shape)
-        forehead[int(landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].max()) :] = 0
+        forehead[max(0, int(landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].max())) :] = 0
         forehead = feather(forehead, 0.03 * size)
         skin = _rounded(skin, head, forehead, source, skin_part, size=size)
         # Skull and background meet softly, as a head's outline does in a photo.
