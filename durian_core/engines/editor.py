@@ -75,10 +75,10 @@ def protected_features(landmarks: np.ndarray, shape: tuple[int, int], *, margin:
     return cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)) > 0.5
 
 
-def _hair_at_temples(image: np.ndarray, own: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+def _hair_at_temples(image: np.ndarray, own: np.ndarray, landmarks: np.ndarray, *, likeness: np.ndarray) -> np.ndarray:
     """Hair inside the face outline beside the eyes (bool): the landmarks' oval runs a little wide of a face framed
     by hair, and what hair it takes in would stay as dark strips down the temples. Only pixels near the oval's
-    edge, down to the nose's tip, that are hair and unlike the skin."""
+    edge, down to the nose's tip, that are hair and unlike the skin (``likeness``: the image's skin likeness)."""
     shape = image.shape[:2]
     size = regions.face_size(landmarks)
     face = face_oval(landmarks, shape) > 0.5
@@ -86,7 +86,7 @@ def _hair_at_temples(image: np.ndarray, own: np.ndarray, landmarks: np.ndarray) 
     near_edge = face & ~(cv2.erode(face.astype(np.uint8), _disc(band)) > 0)
     rows = np.arange(shape[0])[:, None]
     near_edge &= rows < landmarks[regions.NOSE_TIP, 1]
-    hair = near_edge & (own > 0.5) & (skin_likeness(image, landmarks) < 0.3)
+    hair = near_edge & (own > 0.5) & (likeness < 0.3)
     # With the pixels along it, which mix the hair with the skin.
     return near_edge & (own > 0.1) & (cv2.dilate(hair.astype(np.uint8), _disc(0.02 * size)) > 0)
 
@@ -196,7 +196,8 @@ def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmar
     radius = max(1, int(round(0.025 * size)))
     hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))) > 0
     hole &= skin_region(landmarks, image.shape[:2], forehead=False) < 0.5
-    hole |= _hair_at_temples(image, own, landmarks)
+    likeness = skin_likeness(image, landmarks)
+    hole |= _hair_at_temples(image, own, landmarks, likeness=likeness)
     hole |= _stray_strands(image, hole, own, landmarks)
     hole &= ~protected_features(landmarks, image.shape[:2])
     # The removed hair that lay over the face (a fringe, hair over the temples; a bald scalp's faint matte is not
@@ -209,7 +210,7 @@ def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmar
     hole |= _hair_tips(image, hole, landmarks, face=face)
     blend = _forehead_blend(hole, fringe, landmarks, face=face, clear=clear)[..., None]
     # Under the new hair too: where its edge is soft or a strand parts, the head shows through, not the old hair.
-    filled = fill_hole(image, (blend[..., 0] > 0).astype(np.float32), landmarks, covered=covered)
+    filled = fill_hole(image, (blend[..., 0] > 0).astype(np.float32), landmarks, covered=covered, likeness=likeness)
     return np.clip(image * (1.0 - blend) + filled * blend + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -327,6 +327,7 @@ def fill_hole(
     *,
     person: np.ndarray | None = None,
     covered: np.ndarray | None = None,
+    likeness: np.ndarray | None = None,
 ) -> np.ndarray:
     """``image`` with ``hole`` (> 0.5) replaced by what lies under it: background outside the skull, skin inside,
     shaded darker towards the head's outline. The skull is the landmarks' (:func:`skull_region`), widened to new hair
@@ -334,7 +335,7 @@ def fill_hole(
 
     ``person`` is the image's person mask (computed when not given); the background fill draws only from pixels
     outside it and outside the hole. ``covered`` is where new hair will lie: above it the head ends, so what the
-    skull would leave there is background too.
+    skull would leave there is background too. ``likeness`` is the image's skin likeness (computed when not given).
     """
     hole = hole > 0.5
     if hole.sum() < 16:
@@ -346,7 +347,7 @@ def fill_hole(
     head = skull_region(landmarks, shape) > 0.5
     if covered is not None:
         head = head_under_hair(head, covered > 0.5, landmarks)
-    skin_like = skin_likeness(image, landmarks) > 0.5
+    skin_like = (skin_likeness(image, landmarks) if likeness is None else likeness) > 0.5
     head = _within_the_cheeks(head, skin_like & ~hole, landmarks)
     skull = head & ~above_the_top(covered > 0.5) if covered is not None else head
     skin_part = hole & skull
