@@ -34,7 +34,7 @@ def test_overrides_reach_nested_fields_with_their_types():
             "stage1.learning_rate=2e-5",
             "sampling.scale_range=[0.8, 1.2]",
             "snr_gamma=5",
-            "base_model=none",
+            "base_model=null",
             "gradient_checkpointing=false",
             "data=/data/cache",
         ],
@@ -61,8 +61,10 @@ def test_files_start_from_a_preset_and_round_trip(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["stage1.stepz=3"], "unknown training setting 'stage1.stepz'"),
-        (["stage1.steps=many"], "stage1.steps must be an integer"),
+        (["stage1.stepz=3"], "unknown training setting 'stage1.stepz'; known: batch_size"),
+        (["stage1.steps=many"], "training setting stage1.steps: .*'many'.* Integer"),
+        (["gradient_checkpointing=maybe"], "training setting gradient_checkpointing: .*'maybe'"),
+        (["adam_betas=[0.9]"], "adam_betas must be two numbers"),
         (["prediction_type=x0"], "prediction_type"),
         (["stage1.learning_rate=-1"], "learning_rate must be positive"),
         (["sampling.unconditional_probability=2"], "within"),
