@@ -1,138 +1,147 @@
 """Command line: ``python -m durian_core generate | evaluate | bench | preprocess | train``.
 
-Bad input exits with status 2 and one line ``error: <what is wrong>`` on stderr.
+Each command is a frozen dataclass; tyro builds its options from the fields: the flag from the name, the type and
+default from the annotation, the help from the comment beside (or above) the field. The generation settings'
+options come from :class:`~durian_core.config.GenerationSettings` itself, so they are declared once. Bad input
+exits with status 2 and one line ``error: <what is wrong>`` on stderr.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
 import os
 import sys
-import typing
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, TextIO, Union
 
-from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, EVALUATION_PROTOCOLS, GenerationSettings, field_help
+import tyro
+
+# tyro's hook for rejected input is not public yet (hence tyro's exact pin); it turns tyro's boxed messages into
+# the one line this command line promises.
+from tyro import _errors as tyro_errors
+from tyro.constructors import ConstructorRegistry, StructConstructorSpec, StructFieldSpec, StructTypeInfo
+
+from durian_core.config import ATTRIBUTE_KINDS, AttributeKind, EvaluationProtocol, GenerationSettings
 from durian_core.errors import DurianInputError
 
+if TYPE_CHECKING:
+    from durian_core.types import GenerateRequest
 
-class _AttributeAction(argparse.Action):
-    """``--attribute`` starts a new attribute; ``--kind``, ``--mask`` and ``--weight`` apply to the last one."""
+PROG = "python -m durian_core"
 
-    def __call__(self, parser, namespace, value, option_string=None):
-        attributes = list(getattr(namespace, "attributes", None) or [])
-        if self.dest == "attribute":
-            attributes.append({"path": value, "kind": None, "mask": None, "weight": 1.0})
-        elif not attributes:
-            parser.error(f"{option_string} must follow an --attribute")
-        else:
-            attributes[-1][self.dest] = value
-        namespace.attributes = attributes
+Repeatable = tyro.conf.UseAppendAction
+"""Each use of the flag adds one value."""
 
+Unprefixed = tyro.conf.OmitArgPrefixes
+"""A nested settings dataclass whose fields are flags of their own (``--seed``, not ``--settings.seed``)."""
 
-SETTING_FLAGS = {
-    "motion_multiplier": "--multiplier",
-    "output_size": "--size",
-    "num_inference_steps": "--steps",
-    "face_index": "--face",
+SETTING_FLAGS: dict[str, str] = {
+    "motion_multiplier": "multiplier",
+    "output_size": "size",
+    "num_inference_steps": "steps",
+    "face_index": "face",
 }
 """Short flags for a few settings; every other setting's flag is its field name with dashes."""
 
 
-def add_settings_options(
-    parser: argparse.ArgumentParser, *, only: Sequence[str] | None = None
-) -> argparse.ArgumentParser:
-    """One option per :class:`GenerationSettings` field (or the fields in ``only``): its type and default from the
-    field, its help from the field's comment. Unset options stay ``None``, so the dataclass's default applies."""
-    hints = typing.get_type_hints(GenerationSettings)
-    help_text = field_help(GenerationSettings)
-    group = parser.add_argument_group("generation settings")
-    for field in dataclasses.fields(GenerationSettings):
-        if only is not None and field.name not in only:
-            continue
-        flag = SETTING_FLAGS.get(field.name, "--" + field.name.replace("_", "-"))
-        options: dict = {
-            "dest": f"setting_{field.name}",
-            "default": None,
-            "type": hints[field.name],
-            "metavar": flag.removeprefix("--").replace("-", "_").upper(),
-        }
-        if field.name == "engine":
-            options["choices"] = ENGINE_NAMES
-        description = help_text.get(field.name, field.name.replace("_", " "))
-        group.add_argument(flag, help=f"{description} (default: {field.default})", **options)
-    return parser
+@dataclass(frozen=True)
+class AttributeOptions:
+    """One ``--attribute`` with the ``--kind``, ``--mask`` and ``--weight`` that follow it."""
+
+    path: str
+    kind: str | None = None
+    mask: str | None = None
+    weight: float = 1.0
 
 
-def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
-    """The settings the options gave, the dataclass's defaults for the rest."""
-    given = {
-        name.removeprefix("setting_"): value
-        for name, value in vars(args).items()
-        if name.startswith("setting_") and value is not None
-    }
-    return GenerationSettings(**given)
+@dataclass(frozen=True)
+class Generate:
+    """Transfer attributes onto a portrait and animate it with a driving video.
 
+    Example: generate --portrait me.jpg --attribute them.jpg --kind hair --driving talk.mp4 --output out.mp4
+    """
 
-def _add_generate(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "generate",
-        help="transfer attributes onto a portrait and animate it with a driving video",
-        description="Example: generate --portrait me.jpg --attribute them.jpg --kind hair --driving talk.mp4 "
-        "--output out.mp4",
-    )
-    parser.add_argument("--portrait", required=True, help="the identity: an image with one face")
-    parser.add_argument("--attribute", action=_AttributeAction, help="an attribute image (repeat for several)")
-    parser.add_argument("--kind", action=_AttributeAction, choices=ATTRIBUTE_KINDS, help="kind of the last attribute")
-    parser.add_argument(
-        "--mask",
-        action=_AttributeAction,
-        help="a mask PNG for the last attribute, white = attribute (added to the automatic mask, or used alone "
-        "with --mask-mode replace)",
-    )
-    parser.add_argument("--weight", action=_AttributeAction, type=float, help="opacity of the last attribute, 0..1")
-    parser.add_argument(
-        "--mask-mode",
-        choices=("add", "replace"),
-        default="add",
-        help="add: unite each --mask with the automatic mask; replace: use the --mask alone (default: add)",
-    )
-    parser.add_argument("--alpha", type=float, help="blend the first two attributes (one kind): 0 = first, 1 = second")
-    parser.add_argument("--driving", help="driving video (motion and audio); without it the output is a still edit")
-    parser.add_argument("--output", required=True, help="out.mp4 (with --driving) or out.png (still edit)")
-    _add_weights_option(parser)
-    add_settings_options(parser)
-    parser.set_defaults(func=_run_generate, attributes=[])
+    portrait: str  # the identity: an image with one face
+    output: str  # out.mp4 (with --driving) or out.png (still edit)
+    attribute: Annotated[tuple[str, ...], Repeatable] = ()  # an attribute image; repeat the flag for several
+    kind: Annotated[tuple[AttributeKind, ...], Repeatable] = ()  # kind of the --attribute before it
+    # a mask PNG for the --attribute before it, white = attribute (added to the automatic mask, or used alone with
+    # --mask-mode replace)
+    mask: Annotated[tuple[str, ...], Repeatable] = ()
+    weight: Annotated[tuple[float, ...], Repeatable] = ()  # opacity of the --attribute before it, 0..1 (default 1)
+    # add: unite each --mask with the automatic mask; replace: use the --mask alone
+    mask_mode: Literal["add", "replace"] = "add"
+    alpha: float | None = None  # blend the first two attributes (one kind): 0 = first, 1 = second
+    driving: str | None = None  # driving video (motion and audio); without it the output is a still edit
+    weights: str | None = None  # Durian weights: a local folder or a Hub id (unset: $DURIAN_WEIGHTS)
+    settings: Annotated[GenerationSettings, Unprefixed] = GenerationSettings()
+    # each --attribute with the --kind, --mask and --weight after it: tyro cannot group options by position, so
+    # parse_command pairs them from the command line's order
+    attributes: tyro.conf.Suppress[tuple[AttributeOptions, ...]] = ()
 
+    def run(self, *, progress: TextIO) -> int:
+        """Write the edit (no driver) or the video; progress goes to ``progress`` when it is a terminal."""
+        from durian_core.api import generate
 
-def _add_weights_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", help="Durian weights: a local folder or a Hub id (default: $DURIAN_WEIGHTS)")
+        output = Path(self.output)
+        if self.driving and output.suffix.lower() != ".mp4":
+            raise DurianInputError(f"with --driving the output must be an .mp4, got {output.name}")
+        if not self.driving and output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".mp4"):
+            raise DurianInputError(f"a still edit is written as .png, got {output.name}")
+        request = self.request()
+        if request.driver is None and output.suffix.lower() == ".mp4":
+            output = output.with_suffix(".png")
+        result = generate(request, weights=self.weights, output=output, progress=_progress_line(progress))
+        timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
+        sys.stdout.write(f"wrote {result.path} with the {result.engine} engine ({timings})\n")
+        for note in result.notes:
+            sys.stdout.write(f"note: {note}\n")
+        return 0
 
+    def request(self) -> GenerateRequest:
+        """The request these options describe, its attributes loaded."""
+        from durian_core.api import build_request, load_attribute
+        from durian_core.types import Interpolation
 
-def _build_request(args: argparse.Namespace):
-    from durian_core.api import build_request, load_attribute
-    from durian_core.types import Interpolation
-
-    references = []
-    for entry in args.attributes:
-        if entry["kind"] is None:
-            raise DurianInputError(f"attribute {entry['path']} needs a --kind ({', '.join(ATTRIBUTE_KINDS)})")
-        references.append(
-            load_attribute(
-                entry["path"], entry["kind"], mask=entry["mask"], mask_mode=args.mask_mode, weight=entry["weight"]
+        references = []
+        for entry in self.attributes:
+            if entry.kind is None:
+                raise DurianInputError(f"attribute {entry.path} needs a --kind ({', '.join(ATTRIBUTE_KINDS)})")
+            references.append(
+                load_attribute(entry.path, entry.kind, mask=entry.mask, mask_mode=self.mask_mode, weight=entry.weight)
             )
+        interpolation = None
+        if self.alpha is not None:
+            if len(references) < 2 or references[0].kind != references[1].kind:
+                raise DurianInputError("--alpha blends the first two attributes, which must be of one kind")
+            interpolation = Interpolation(0, 1, self.alpha)
+        return build_request(
+            self.portrait, references, driver=self.driving, interpolation=interpolation, settings=self.settings
         )
-    interpolation = None
-    if args.alpha is not None:
-        if len(references) < 2 or references[0].kind != references[1].kind:
-            raise DurianInputError("--alpha blends the first two attributes, which must be of one kind")
-        interpolation = Interpolation(0, 1, args.alpha)
-    return build_request(
-        args.portrait, references, driver=args.driving, interpolation=interpolation, settings=settings_from_args(args)
-    )
+
+
+def attribute_groups(command: Generate, argv: Sequence[str]) -> list[AttributeOptions]:
+    """Each ``--attribute`` with the ``--kind``, ``--mask`` and ``--weight`` after it.
+
+    tyro collects every use of a flag in order, but not where it stood; the command line's order says which
+    attribute each value belongs to.
+    """
+    values = {"--kind": iter(command.kind), "--mask": iter(command.mask), "--weight": iter(command.weight)}
+    paths = iter(command.attribute)
+    groups: list[dict] = []
+    for token in argv:
+        flag = token.partition("=")[0]
+        if flag == "--attribute":
+            groups.append({"path": next(paths)})
+        elif flag in values:
+            if not groups:
+                raise DurianInputError(f"{flag} must follow an --attribute")
+            groups[-1][flag.removeprefix("--")] = next(values[flag])
+    return [AttributeOptions(**group) for group in groups]
 
 
 def _progress_line(stream):
@@ -153,151 +162,226 @@ def _progress_line(stream):
     return report
 
 
-def _run_generate(args: argparse.Namespace) -> int:
-    from durian_core.api import generate
+@dataclass(frozen=True)
+class EvaluationSettings(GenerationSettings):
+    """Generation settings (evaluation takes these few)."""
 
-    output = Path(args.output)
-    if args.driving and output.suffix.lower() != ".mp4":
-        raise DurianInputError(f"with --driving the output must be an .mp4, got {output.name}")
-    if not args.driving and output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".mp4"):
-        raise DurianInputError(f"a still edit is written as .png, got {output.name}")
-    request = _build_request(args)
-    if request.driver is None and output.suffix.lower() == ".mp4":
-        output = output.with_suffix(".png")
-    result = generate(request, weights=args.weights, output=output, progress=_progress_line(args.progress_stream))
-    path = result.path
-    timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
-    sys.stdout.write(f"wrote {path} with the {result.engine} engine ({timings})\n")
-    for note in result.notes:
-        sys.stdout.write(f"note: {note}\n")
-    return 0
+    options: ClassVar[tuple[str, ...]] = ("engine", "max_seconds", "output_size")
 
 
-def _add_evaluate(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "evaluate",
-        help="measure transfer quality: self-reenactment, self-reconstruction (the paper's protocol), or the "
-        "cross-identity grid of the examples",
-        description="Examples: evaluate --video clip.mp4 (self-reenactment); evaluate --video clip.mp4 --protocol "
-        "reconstruction --kind hair; evaluate --grid --sheet grid.png; evaluate --toy-transfer --engine durian "
-        "--weights runs/toy/stage1/final --sheet transfer.png (held-out toy people and looks). Prints JSON.",
-    )
-    parser.add_argument("--video", help="a talking-face video (the two video protocols)")
-    parser.add_argument(
-        "--protocol",
-        choices=EVALUATION_PROTOCOLS,
-        default="reenactment",
-        help="reenactment: animate the first frame with the video's motion; reconstruction: rebuild every frame "
-        "from the first frame without its attribute and the middle frame's attribute (default: reenactment)",
-    )
-    parser.add_argument(
-        "--kind",
-        choices=ATTRIBUTE_KINDS,
-        default="hair",
-        help="the attribute the reconstruction transfers and whose region is scored (default: hair)",
-    )
-    parser.add_argument(
-        "--grid", action="store_true", help="every example portrait × every example attribute, as stills"
-    )
-    parser.add_argument(
-        "--toy-transfer",
-        action="store_true",
-        help="cross-identity transfer, α interpolation and composition on held-out toy people and looks (for "
-        "weights trained on toy data)",
-    )
-    parser.add_argument("--pairs", type=int, default=12, help="with --toy-transfer: held-out pairs (default: 12)")
-    parser.add_argument("--sheet", help="with --grid or --toy-transfer: write the contact sheet PNG here")
-    _add_weights_option(parser)
-    add_settings_options(parser, only=("engine", "max_seconds", "output_size"))
-    parser.set_defaults(func=_run_evaluate)
+@dataclass(frozen=True)
+class Evaluate:
+    """Measure transfer quality: self-reenactment, self-reconstruction (the paper's protocol), or the
+    cross-identity grid of the examples. Prints JSON.
+
+    Examples: evaluate --video clip.mp4 (self-reenactment); evaluate --video clip.mp4 --protocol
+    reconstruction --kind hair; evaluate --grid --sheet grid.png; evaluate --toy-transfer --engine durian --weights
+    runs/toy/stage1/final --sheet transfer.png (held-out toy people and looks).
+    """
+
+    video: str | None = None  # a talking-face video (the two video protocols)
+    # reenactment: animate the first frame with the video's motion; reconstruction: rebuild every frame from the
+    # first frame without its attribute and the middle frame's attribute
+    protocol: EvaluationProtocol = "reenactment"
+    kind: AttributeKind = "hair"  # the attribute the reconstruction transfers and whose region is scored
+    grid: bool = False  # every example portrait × every example attribute, as stills
+    # cross-identity transfer, α interpolation and composition on held-out toy people and looks (for weights
+    # trained on toy data)
+    toy_transfer: bool = False
+    pairs: int = 12  # with --toy-transfer: held-out pairs
+    sheet: str | None = None  # with --grid or --toy-transfer: write the contact sheet PNG here
+    weights: str | None = None  # Durian weights: a local folder or a Hub id (unset: $DURIAN_WEIGHTS)
+    settings: Annotated[EvaluationSettings, Unprefixed] = EvaluationSettings()
+
+    def run(self, *, progress: TextIO) -> int:
+        """Print the chosen measurement as JSON."""
+        from durian_core import evaluation
+
+        settings = self.settings
+        engine = settings.engine
+        if self.toy_transfer:
+            from durian_core.api import choose_engine, load_engine
+            from durian_core.training.transfer import evaluate_transfer
+
+            chosen = load_engine(choose_engine(engine, weights=self.weights))
+            report = evaluate_transfer(chosen, pairs=self.pairs, sheet=self.sheet).summary()
+        elif self.grid:
+            report = evaluation.cross_identity_grid(
+                engine=engine, weights=self.weights, size=settings.output_size, sheet=self.sheet
+            )
+        elif self.video is None:
+            raise DurianInputError("evaluate needs --video (or --grid)")
+        elif self.protocol == "reconstruction":
+            report = evaluation.self_reconstruction(
+                self.video, kind=self.kind, engine=engine, weights=self.weights, max_seconds=settings.max_seconds
+            )
+        else:
+            report = evaluation.self_reenactment(
+                self.video, engine=engine, weights=self.weights, max_seconds=settings.max_seconds, kind=self.kind
+            )
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return 0
 
 
-def _run_evaluate(args: argparse.Namespace) -> int:
-    from durian_core import evaluation
+@dataclass(frozen=True)
+class Bench:
+    """Per-stage timings (medians) as JSON."""
 
-    settings = settings_from_args(args)
-    engine = settings.engine
-    if args.toy_transfer:
-        from durian_core.api import choose_engine, load_engine
-        from durian_core.training.transfer import evaluate_transfer
+    engine: Literal["classical", "durian"] = "classical"  # the engine to time
+    repeats: int = 5  # timed runs per stage; the report gives medians
+    size: int = 512  # side of the square portrait and frames, in pixels
+    config: str = "tiny"  # durian model config: tiny, toy or sd15
+    random_weights: bool = False  # durian: random weights (speed only)
+    weights: str | None = None  # durian: weights to time instead (a folder or owner/name@revision)
+    frames: int = 16  # durian: frames per clip
+    steps: int = 25  # durian: denoising steps
+    compile_blocks: Annotated[bool, tyro.conf.arg(name="compile")] = False  # durian: compile the repeated blocks
 
-        chosen = load_engine(choose_engine(engine, weights=args.weights))
-        report = evaluate_transfer(chosen, pairs=args.pairs, sheet=args.sheet).summary()
-    elif args.grid:
-        report = evaluation.cross_identity_grid(
-            engine=engine, weights=args.weights, size=settings.output_size, sheet=args.sheet
-        )
-    elif args.video is None:
-        raise DurianInputError("evaluate needs --video (or --grid)")
-    elif args.protocol == "reconstruction":
-        report = evaluation.self_reconstruction(
-            args.video, kind=args.kind, engine=engine, weights=args.weights, max_seconds=settings.max_seconds
-        )
-    else:
-        report = evaluation.self_reenactment(
-            args.video, engine=engine, weights=args.weights, max_seconds=settings.max_seconds, kind=args.kind
-        )
-    sys.stdout.write(json.dumps(report, indent=2) + "\n")
-    return 0
+    def run(self, *, progress: TextIO) -> int:
+        """Print the timings as JSON."""
+        if self.engine == "classical":
+            from durian_core.bench.classical import bench_classical
 
+            report = bench_classical(size=self.size, repeats=self.repeats)
+        else:
+            from durian_core.bench.durian import bench_durian
 
-def _add_bench(subparsers) -> None:
-    parser = subparsers.add_parser("bench", help="per-stage timings (medians) as JSON")
-    parser.add_argument("--engine", choices=("classical", "durian"), default="classical", help="the engine to time")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per stage; the report gives medians")
-    parser.add_argument("--size", type=int, default=512, help="side of the square portrait and frames, in pixels")
-    parser.add_argument("--config", default="tiny", help="durian model config: tiny, toy or sd15")
-    parser.add_argument("--random-weights", action="store_true", help="durian: random weights (speed only)")
-    parser.add_argument("--weights", help="durian: weights to time instead (a folder or owner/name@revision)")
-    parser.add_argument("--frames", type=int, default=16, help="durian: frames per clip")
-    parser.add_argument("--steps", type=int, default=25, help="durian: denoising steps")
-    parser.add_argument("--compile", action="store_true", help="durian: compile the repeated blocks")
-    parser.set_defaults(func=_run_bench)
+            if not self.random_weights and not self.weights:
+                raise DurianInputError("bench --engine durian needs --random-weights or --weights")
+            report = bench_durian(
+                config=self.config,
+                random_weights=self.random_weights,
+                weights=self.weights,
+                frames=self.frames,
+                size=self.size,
+                steps=self.steps,
+                repeats=self.repeats,
+                compile_blocks=self.compile_blocks,
+            )
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return 0
 
 
-def _run_bench(args: argparse.Namespace) -> int:
-    if args.engine == "classical":
-        from durian_core.bench.classical import bench_classical
-
-        report = bench_classical(size=args.size, repeats=args.repeats)
-    else:
-        from durian_core.bench.durian import bench_durian
-
-        if not args.random_weights and not args.weights:
-            raise DurianInputError("bench --engine durian needs --random-weights or --weights")
-        report = bench_durian(
-            config=args.config,
-            random_weights=args.random_weights,
-            weights=args.weights,
-            frames=args.frames,
-            size=args.size,
-            steps=args.steps,
-            repeats=args.repeats,
-            compile_blocks=args.compile,
-        )
-    sys.stdout.write(json.dumps(report, indent=2) + "\n")
-    return 0
-
-
-def _add_training(subparsers) -> None:
+def _command_types() -> list:
+    commands = [
+        Annotated[Generate, tyro.conf.subcommand("generate")],
+        Annotated[Evaluate, tyro.conf.subcommand("evaluate")],
+        Annotated[Bench, tyro.conf.subcommand("bench")],
+    ]
     try:
-        from durian_core.training.cli import add_preprocess_parser, add_train_parser
+        from durian_core.training.cli import Preprocess, Train
     except ImportError:  # training code is optional at run time
-        return
-    add_preprocess_parser(subparsers)
-    add_train_parser(subparsers)
+        return commands
+    return [
+        *commands,
+        Annotated[Preprocess, tyro.conf.subcommand("preprocess")],
+        Annotated[Train, tyro.conf.subcommand("train")],
+    ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m durian_core", description="Portrait animation with attribute transfer."
-    )
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    _add_generate(subparsers)
-    _add_evaluate(subparsers)
-    _add_bench(subparsers)
-    _add_training(subparsers)
-    return parser
+Command = Union[tuple(_command_types())]  # noqa: UP007 (a union built from a list)
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """Portrait animation with attribute transfer."""
+
+    command: Annotated[Command, tyro.conf.arg(name="")]
+    verbose: bool = False  # keep native libraries' log output
+
+
+def _settings_registry() -> ConstructorRegistry:
+    """tyro's options for :class:`GenerationSettings`, with the short flags of :data:`SETTING_FLAGS` and, for a
+    subclass with ``options``, only those fields (the rest keep their defaults)."""
+    registry = ConstructorRegistry()
+    # The rule starts from the spec tyro's own dataclass rule makes; asking the registry for it asks this rule again.
+    building: list[type] = []
+
+    @registry.struct_rule
+    def settings_options(info: StructTypeInfo) -> StructConstructorSpec | None:
+        if building or not (isinstance(info.type, type) and issubclass(info.type, GenerationSettings)):
+            return None
+        building.append(info.type)
+        try:
+            spec = ConstructorRegistry.get_struct_spec(info)
+        finally:
+            building.pop()
+        if not isinstance(spec, StructConstructorSpec):
+            return None
+        shown = getattr(info.type, "options", None)
+        fields = tuple(_setting_option(field, shown=shown) for field in spec.fields)
+        return dataclasses.replace(spec, fields=fields)
+
+    return registry
+
+
+def _setting_option(field: StructFieldSpec, *, shown: tuple[str, ...] | None) -> StructFieldSpec:
+    kind = field.type
+    if field.name in SETTING_FLAGS:
+        kind = Annotated[kind, tyro.conf.arg(name=SETTING_FLAGS[field.name])]
+    if shown is not None and field.name not in shown:
+        kind = Annotated[kind, tyro.conf.Suppress]
+    return dataclasses.replace(field, type=kind)
+
+
+class UsageError(DurianInputError):
+    """The command line itself is wrong (an unknown flag, a bad choice, a missing option)."""
+
+
+def _usage_message(event: tyro_errors.ParseErrorEvent) -> str:
+    """One line for what tyro rejected (tyro draws a box with the usage around it)."""
+    if isinstance(event, tyro_errors.InvalidChoice):
+        return (
+            f"{event.argument.display_name()}: invalid choice {event.value!r} (choose from {', '.join(event.choices)})"
+        )
+    if isinstance(event, tyro_errors.InstantiationFailure):
+        name = event.argument.display_name() if event.argument is not None else None
+        return f"{name}: {event.message}" if name else event.message
+    if isinstance(event, tyro_errors.MissingArgs):
+        names = [context.arg.display_name() for context in event.missing_arguments]
+        return f"missing required option{'s' if len(names) > 1 else ''} {', '.join(names)}"
+    if isinstance(event, tyro_errors.MissingSubcommand):
+        return f"choose a command: {', '.join(event.subcommand_spec.parser_from_name)}"
+    if isinstance(event, tyro_errors.UnrecognizedArgs):
+        return f"unrecognized arguments: {' '.join(event.tokens)}"
+    if isinstance(event, tyro_errors.BadValue):
+        name = event.argument.display_name()
+        return f"{name} takes no value" if event.offending_value is not None else f"{name} needs a value"
+    return f"the command line cannot be read; see {event.prog} --help"
+
+
+def _raise_usage_error(event: tyro_errors.ParseErrorEvent) -> None:
+    raise UsageError(_usage_message(event))
+
+
+def _bare_resume(argv: Sequence[str]) -> list[str]:
+    """``train --resume`` without a path means the newest checkpoint (tyro's options always take a value)."""
+    words = list(argv)
+    if "train" not in words:
+        return words
+    for index, word in enumerate(words):
+        if word == "--resume" and (index + 1 == len(words) or words[index + 1].startswith("-")):
+            words[index + 1 : index + 1] = ["latest"]
+    return words
+
+
+def parse_command(argv: Sequence[str]) -> CommandLine:
+    """The command and its options; :class:`UsageError` for a command line that cannot be read.
+
+    ``--help`` prints the help and raises ``SystemExit(0)``.
+    """
+    with tyro_errors.on_parse_error(_raise_usage_error):
+        parsed = tyro.cli(
+            CommandLine,
+            args=_bare_resume(argv),
+            prog=PROG,
+            registry=_settings_registry(),
+            config=(tyro.conf.OmitSubcommandPrefixes, tyro.conf.CascadeSubcommandArgs, tyro.conf.FlagCreatePairsOff),
+        )
+    if isinstance(parsed.command, Generate):
+        attributes = tuple(attribute_groups(parsed.command, argv))
+        parsed = dataclasses.replace(parsed, command=dataclasses.replace(parsed.command, attributes=attributes))
+    return parsed
 
 
 @contextlib.contextmanager
@@ -328,13 +412,11 @@ def _native_logs_silenced(enabled: bool):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
-    parser = build_parser()
-    parser.add_argument("--verbose", action="store_true", help="keep native libraries' log output")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        with _native_logs_silenced(not args.verbose) as progress_stream:
-            args.progress_stream = progress_stream
-            return args.func(args)
+        parsed = parse_command(argv)
+        with _native_logs_silenced(not parsed.verbose) as progress:
+            return parsed.command.run(progress=progress)
     except (DurianInputError, ValueError) as error:
         sys.stderr.write(f"error: {error}\n")
         return 2

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import inspect
-import io
-import tokenize
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import Literal, get_args
 
-ATTRIBUTE_KINDS = ("hair", "glasses", "makeup", "beard", "hat")
+AttributeKind = Literal["hair", "glasses", "makeup", "beard", "hat"]
 """The attribute kinds the face module can mask and both engines can transfer."""
+ATTRIBUTE_KINDS: tuple[AttributeKind, ...] = get_args(AttributeKind)
 
-ENGINE_NAMES = ("auto", "classical", "durian")
+EngineName = Literal["auto", "classical", "durian"]
+ENGINE_NAMES: tuple[EngineName, ...] = get_args(EngineName)
 
-EVALUATION_PROTOCOLS = ("reenactment", "reconstruction")
+EvaluationProtocol = Literal["reenactment", "reconstruction"]
 """Self-reenactment and the paper's self-reconstruction (``durian_core.evaluation``)."""
+EVALUATION_PROTOCOLS: tuple[EvaluationProtocol, ...] = get_args(EvaluationProtocol)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class FaceSettings:
 class GenerationSettings:
     """What a user can tweak per request. Only the fields an engine uses affect its output."""
 
-    engine: str = "auto"  # which engine runs: auto (durian with weights and a GPU, else classical), classical, durian
+    # which engine runs: auto (durian with weights and a GPU, else classical), classical, durian
+    engine: EngineName = "auto"
     seed: int = 0  # seed of the diffusion engine's noise: the same seed gives the same video
     motion_multiplier: float = 1.0  # scales the driver's motion before it reaches the portrait (0 freezes it)
     max_seconds: float = 120.0  # use at most this many seconds of the driving video (at most 600)
@@ -78,21 +80,3 @@ class GenerationSettings:
             raise ValueError(f"num_inference_steps must be at least 1, got {self.num_inference_steps}")
         if self.window < 1 or not 0 <= self.overlap < self.window:
             raise ValueError(f"need window >= 1 and 0 <= overlap < window, got {self.window}/{self.overlap}")
-
-
-def field_help(cls: type) -> dict[str, str]:
-    """The comment after each field of a settings dataclass, by field name: the field's one-line documentation
-    (the CLI's help text comes from here, so it is written once, beside the default)."""
-    names = {field.name for field in fields(cls)}
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):  # no source (a frozen build): options stay usable, only without help text
-        return {}
-    help_text: dict[str, str] = {}
-    line_field: dict[int, str] = {}
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type == tokenize.NAME and token.start[1] == 4 and token.string in names:
-            line_field.setdefault(token.start[0], token.string)
-        elif token.type == tokenize.COMMENT and token.start[0] in line_field:
-            help_text[line_field[token.start[0]]] = token.string.lstrip("#").strip()
-    return help_text

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -255,21 +256,20 @@ def readme_commands() -> list[list[str]]:
 
 
 def test_every_readme_command_runs_as_written():
-    from durian_core.cli import build_parser
+    from durian_core.cli import UsageError, parse_command
 
     commands = readme_commands()
     assert len(commands) >= 8, "the README's command blocks were found"
-    parser = build_parser()
     for words in commands:
         assert "..." not in words, f"a placeholder in: {' '.join(words)}"
         try:
-            args = parser.parse_args(words)
-        except SystemExit as exc:
+            command = parse_command(words).command
+        except UsageError as exc:
             raise AssertionError(f"the CLI rejects: {' '.join(words)}") from exc
         for word in words:
             if word.startswith("examples/"):
                 assert (ROOT / word).exists(), f"{word} is not in the repository"
-        written = [getattr(args, name, None) for name in ("output", "output_dir", "out")]
+        written = [getattr(command, name, None) for name in ("output", "output_dir", "out")]
         for path in filter(None, written):
             ignored = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=ROOT)
             assert ignored.returncode == 0, f".gitignore does not cover {path}, which the README writes"
@@ -289,11 +289,116 @@ def test_the_readme_mask_example_puts_the_drawn_hat_on_the_astronaut(tmp_path):
     assert np.abs(chin - portrait[230:300, 180:330]).mean() < 12, "the face below is the astronaut's"
 
 
-def test_every_cli_option_says_what_it_does():
-    from durian_core.cli import build_parser
+COMMANDS = ("generate", "evaluate", "bench", "preprocess", "train")
 
-    parser = build_parser()
-    subparsers = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
-    for name, command in subparsers.choices.items():
-        for action in command._actions:
-            assert action.help, f"{name} {'/'.join(action.option_strings) or action.dest} has no help text"
+
+def help_options(command: str) -> dict[str, str]:
+    """Each option of a command's ``--help`` page with what the page says about it (tyro draws it in boxes: the
+    flag and its value's name, two spaces or more, then the help, which may start and go on below)."""
+    done = run_cli(command, "--help")
+    assert done.returncode == 0, done.stderr
+    options: dict[str, str] = {}
+    current = None
+    for line in done.stdout.splitlines():
+        inner = line.strip().strip("│").strip()
+        if inner.startswith("-"):
+            flag, *said = re.split(r"\s{2,}", inner, maxsplit=1)
+            current = flag.split()[0].rstrip(",") if not flag.startswith("-h") else "--help"
+            options[current] = " ".join(said)
+        elif current and inner and not inner.startswith(("╰", "╭", "─")):
+            options[current] += " " + inner
+        else:
+            current = None
+    return options
+
+
+def test_every_cli_option_says_what_it_does():
+    for command in COMMANDS:
+        options = help_options(command)
+        assert "--verbose" in options and len(options) > 3, (command, options)
+        for flag, said in options.items():
+            words = re.sub(r"\((default: [^)]*|required|repeatable)\)", "", said).strip()
+            assert words, f"{command} {flag} has no help text"
+
+
+def test_generate_help_lists_every_setting_with_its_default():
+    from durian_core.cli import SETTING_FLAGS
+    from durian_core.config import GenerationSettings
+
+    options = help_options("generate")
+    for field in dataclasses.fields(GenerationSettings):
+        flag = "--" + SETTING_FLAGS.get(field.name, field.name).replace("_", "-")
+        assert flag in options, f"{flag} ({field.name}) is not in generate --help"
+        assert f"(default: {field.default})" in options[flag], (flag, options[flag])
+    for flag in ("--attribute", "--kind", "--mask", "--weight", "--mask-mode", "--alpha", "--weights", "--engine"):
+        assert flag in options
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (
+            ["generate", *HAIR_ON_PORTRAIT[:4], "--kind", "wings", "--output", "o.png"],
+            "--kind: invalid choice 'wings'",
+        ),
+        (["generate", *HAIR_ON_PORTRAIT, "--steps", "many", "--output", "o.png"], "--steps: "),
+        (
+            ["generate", *HAIR_ON_PORTRAIT, "--colour", "red", "--output", "o.png"],
+            "unrecognized arguments: --colour red",
+        ),
+        (["generate", "--output", "o.png"], "missing required option --portrait"),
+        (
+            ["generate", "--portrait", str(PORTRAIT), "--kind", "hair", "--output", "o.png"],
+            "--kind must follow an --attribute",
+        ),
+        (
+            ["generate", *HAIR_ON_PORTRAIT, "--size", "10", "--output", "o.png"],
+            "output_size must be within [64, 4096]",
+        ),
+        (["evaluate", "--engine", "fastest"], "--engine: invalid choice 'fastest'"),
+        (["bench", "--repeats"], "--repeats needs a value"),
+        ([], "choose a command: generate, evaluate, bench, preprocess, train"),
+    ],
+)
+def test_a_bad_command_line_is_one_error_line_and_exit_2(args, phrase, tmp_path):
+    # Run from an empty folder, so an output written by mistake would show.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "durian_core", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.splitlines() == [done.stderr.strip()] and done.stderr.startswith("error: "), done.stderr
+    assert phrase in done.stderr, done.stderr
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_each_kind_mask_and_weight_belongs_to_the_attribute_before_it():
+    from durian_core.cli import AttributeOptions, parse_command
+
+    words = [
+        "generate",
+        "--portrait",
+        "me.jpg",
+        "--attribute",
+        "a.jpg",
+        "--weight",
+        "0.5",
+        "--kind=hair",
+        "--attribute",
+        "b.png",
+        "--mask",
+        "b_mask.png",
+        "--kind",
+        "glasses",
+        "--output",
+        "out.png",
+    ]
+    assert parse_command(words).command.attributes == (
+        AttributeOptions("a.jpg", kind="hair", weight=0.5),
+        AttributeOptions("b.png", kind="glasses", mask="b_mask.png"),
+    )

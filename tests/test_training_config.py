@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -10,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from durian_core.cli import main, parse_command
 from durian_core.errors import DurianInputError
-from durian_core.training.cli import add_preprocess_parser, add_train_parser
 from durian_core.training.config import (
     SD15_TRAINING,
     TINY_TRAINING,
@@ -35,7 +34,7 @@ def test_overrides_reach_nested_fields_with_their_types():
             "stage1.learning_rate=2e-5",
             "sampling.scale_range=[0.8, 1.2]",
             "snr_gamma=5",
-            "base_model=none",
+            "base_model=null",
             "gradient_checkpointing=false",
             "data=/data/cache",
         ],
@@ -62,8 +61,10 @@ def test_files_start_from_a_preset_and_round_trip(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["stage1.stepz=3"], "unknown training setting 'stage1.stepz'"),
-        (["stage1.steps=many"], "stage1.steps must be an integer"),
+        (["stage1.stepz=3"], "unknown training setting 'stage1.stepz'; known: batch_size"),
+        (["stage1.steps=many"], "training setting stage1.steps: .*'many'.* Integer"),
+        (["gradient_checkpointing=maybe"], "training setting gradient_checkpointing: .*'maybe'"),
+        (["adam_betas=[0.9]"], "adam_betas must be two numbers"),
         (["prediction_type=x0"], "prediction_type"),
         (["stage1.learning_rate=-1"], "learning_rate must be positive"),
         (["sampling.unconditional_probability=2"], "within"),
@@ -81,42 +82,83 @@ def test_unknown_config_source_is_refused():
         load_training_config("no-such-config.yaml")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser()
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    add_preprocess_parser(subparsers)
-    add_train_parser(subparsers)
-    return parser
+def run_command(words: list[str]) -> int:
+    """One command as the CLI runs it, bad input raised rather than printed."""
+    return parse_command(words).command.run(progress=sys.stderr)
 
 
 def test_train_command_prints_the_resolved_config(capsys):
-    args = _parser().parse_args(
-        ["train", "--config", "sd15", "--set", "stage1.steps=10", "--data", "cache", "--print-config"]
+    assert (
+        run_command(["train", "--config", "sd15", "--set", "stage1.steps=10", "--data", "cache", "--print-config"])
+        == 0
     )
-    assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "steps: 10" in printed and "data: cache" in printed
+    assert "steps: 60000" in printed, "stage 2 keeps the preset's steps"
+
+
+def test_a_set_value_of_the_wrong_type_is_one_line_naming_the_setting(capsys):
+    status = main(["train", "--set", "stage1.learning_rate=fast", "--print-config"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("error: ") and "stage1.learning_rate" in lines[0] and "'fast'" in lines[0], lines
+
+
+def test_bare_resume_means_the_newest_checkpoint():
+    assert parse_command(["train", "--resume", "--stage", "1"]).command.resume == "latest"
+    assert parse_command(["train", "--stage", "1", "--resume"]).command.resume == "latest"
+    assert parse_command(["train", "--resume", "runs/x/step-000100"]).command.resume == "runs/x/step-000100"
+    assert parse_command(["train"]).command.resume is None
 
 
 def test_train_command_refuses_missing_data_and_bad_caches(tmp_path):
-    args = _parser().parse_args(["train", "--config", "tiny"])
     with pytest.raises(DurianInputError, match="no training data"):
-        args.func(args)
-    args = _parser().parse_args(
-        ["train", "--config", "tiny", "--data", str(tmp_path), "--output-dir", str(tmp_path / "run"), "--stage", "1"]
-    )
+        run_command(["train", "--config", "tiny"])
     with pytest.raises(DurianInputError, match="not a training cache"):
-        args.func(args)
+        run_command(
+            [
+                "train",
+                "--config",
+                "tiny",
+                "--data",
+                str(tmp_path),
+                "--output-dir",
+                str(tmp_path / "run"),
+                "--stage",
+                "1",
+            ]
+        )
 
 
 def test_preprocess_command_refuses_a_missing_folder(tmp_path):
-    args = _parser().parse_args(["preprocess", "--videos", str(tmp_path / "absent"), "--out", str(tmp_path / "c")])
     with pytest.raises(DurianInputError, match="not a folder"):
-        args.func(args)
+        run_command(["preprocess", "--videos", str(tmp_path / "absent"), "--out", str(tmp_path / "c")])
     (tmp_path / "empty").mkdir()
-    args = _parser().parse_args(["preprocess", "--videos", str(tmp_path / "empty"), "--out", str(tmp_path / "c")])
     with pytest.raises(DurianInputError, match="no video files"):
-        args.func(args)
+        run_command(["preprocess", "--videos", str(tmp_path / "empty"), "--out", str(tmp_path / "c")])
+
+
+def test_preprocess_options_are_its_settings_fields_with_their_defaults():
+    from durian_core.training.preprocess import PreprocessSettings
+
+    assert parse_command(["preprocess", "--videos", "v", "--out", "c"]).command.settings == PreprocessSettings()
+    chosen = parse_command(
+        [
+            "preprocess",
+            "--videos",
+            "v",
+            "--out",
+            "c",
+            "--kinds",
+            "hair",
+            "hat",
+            "--fps",
+            "8",
+            "--min-mask-fraction",
+            "0.01",
+        ]
+    ).command.settings
+    assert chosen == PreprocessSettings(kinds=("hair", "hat"), fps=8.0, min_mask_fraction=0.01)
 
 
 def test_training_says_what_it_does_and_draws_its_bars_on_stderr(tmp_path):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from durian_core.cli import parse_command
 from durian_core.training import store
-from durian_core.training.cli import add_preprocess_parser
 from durian_core.training.data import SamplingConfig, SelfReconstructionDataset
 
 skvideo = pytest.importorskip("skvideo")
@@ -28,10 +28,8 @@ def video_folder(tmp_path_factory):
 
 
 def _run(arguments: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    add_preprocess_parser(parser.add_subparsers())
-    args = parser.parse_args(["preprocess", *arguments])
-    return args.func(args)
+    words = ["preprocess", *arguments]
+    return parse_command(words).command.run(progress=sys.stderr)
 
 
 def test_preprocess_writes_a_usable_cache_and_resumes(video_folder, tmp_path, capsys):

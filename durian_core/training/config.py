@@ -1,5 +1,5 @@
-"""Training configs: frozen dataclasses, presets ``tiny`` and ``sd15``, loading from YAML/JSON and ``key=value``
-overrides from the command line.
+"""Training configs: frozen dataclasses, presets ``tiny``, ``toy`` and ``sd15``, loading from YAML/JSON and
+``key=value`` overrides from the command line (OmegaConf, structured by the dataclasses).
 
 A file may start from a preset (``preset: sd15``) and change only what differs; nested fields are addressed with
 dots on the command line (``--set stage1.learning_rate=2e-5 --set sampling.max_rotate_degrees=5``).
@@ -8,14 +8,13 @@ dots on the command line (``--set stage1.learning_rate=2e-5 --set sampling.max_r
 from __future__ import annotations
 
 import dataclasses
-import json
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from durian_core.errors import DurianInputError
 from durian_core.training.data import SamplingConfig
@@ -101,6 +100,8 @@ class TrainConfig:
             )
         if self.snr_gamma is not None and self.snr_gamma <= 0:
             raise DurianInputError(f"snr_gamma must be positive, got {self.snr_gamma}")
+        if len(self.adam_betas) != 2:
+            raise DurianInputError(f"adam_betas must be two numbers (β1, β2), got {self.adam_betas}")
         if self.checkpoint_every < 1 or self.keep_checkpoints < 1:
             raise DurianInputError("checkpoint_every and keep_checkpoints must be at least 1")
 
@@ -176,120 +177,87 @@ TOY_TRAINING = dataclasses.replace(
 TRAINING_PRESETS: dict[str, TrainConfig] = {"tiny": TINY_TRAINING, "toy": TOY_TRAINING, "sd15": SD15_TRAINING}
 
 
-def _parse_scalar(text: str) -> Any:
-    """``"1e-5"`` → 1e-05 (YAML 1.1 would keep it a string), ``"none"`` → None, else what YAML makes of it."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return None if text.strip().lower() in ("none", "null", "") else yaml.safe_load(text)
-
-
-def _coerce(value: Any, kind: Any, where: str) -> Any:
-    """Turn a value from YAML/JSON/the command line into the field's declared type."""
-    if dataclasses.is_dataclass(kind):
-        if not isinstance(value, dict):
-            raise DurianInputError(f"{where} must be a mapping, got {value!r}")
-        return _replace(kind, value, where + ".")
-    options = typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, types.UnionType) else (kind,)
-    if isinstance(value, str) and str not in options:
-        value = _parse_scalar(value)
-    elif isinstance(value, str) and type(None) in options and value.strip().lower() in ("none", "null"):
-        value = None
-    if value is None:
-        if type(None) in options:
-            return None
-        raise DurianInputError(f"{where} cannot be empty")
-    kind = next(option for option in options if option is not type(None))
-    if typing.get_origin(kind) is tuple:
-        members = typing.get_args(kind)
-        if not isinstance(value, list | tuple) or len(value) != len(members):
-            raise DurianInputError(f"{where} must be a list of {len(members)} values, got {value!r}")
-        return tuple(_coerce(item, member, where) for item, member in zip(value, members))
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise DurianInputError(f"{where} must be true or false, got {value!r}")
-        return value
-    if kind is int:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise DurianInputError(f"{where} must be an integer, got {value!r}")
-        return value
-    if kind is float:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise DurianInputError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    return str(value)
-
-
-def _replace(config: Any, changes: dict[str, Any], where: str = "") -> Any:
-    hints = typing.get_type_hints(type(config))
-    names = {f.name for f in dataclasses.fields(config)}
-    updates = {}
-    for key, value in changes.items():
-        if key not in names:
-            raise DurianInputError(f"unknown training setting {where + key!r}; known: {', '.join(sorted(names))}")
-        current = getattr(config, key)
-        kind = current if dataclasses.is_dataclass(current) else hints[key]
-        updates[key] = _coerce(value, kind, f"{where}{key}")
-    return dataclasses.replace(config, **updates)
-
-
-def _nested(dotted: dict[str, Any]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for key, value in dotted.items():
-        node = tree
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return tree
-
-
 def load_training_config(source: str | Path = "tiny", *, overrides: list[str] | None = None) -> TrainConfig:
-    """A preset name or a YAML/JSON file (optionally ``preset: <name>`` plus changes), then ``key=value`` overrides."""
+    """A preset name or a YAML/JSON file (optionally ``preset: <name>`` plus changes), then ``key=value`` overrides.
+
+    OmegaConf merges the changes into the preset's structure, so every key must be a field and every value is
+    converted to the field's type (``stage1.learning_rate=2e-5`` is a float, ``base_model=null`` is None).
+    """
+    preset, changes = _preset_and_changes(source)
+    dotted = []
+    for item in overrides or []:
+        key, separator, _ = item.partition("=")
+        if not separator or not key.strip():
+            raise DurianInputError(f"override {item!r} must look like key=value (e.g. stage1.steps=100)")
+        dotted.append(item.strip())
+    schema = _editable(OmegaConf.structured(preset))
+    try:
+        merged = OmegaConf.merge(schema, changes, OmegaConf.from_dotlist(dotted))
+        config = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as error:
+        raise DurianInputError(_setting_error(error, schema)) from None
+    return _with_tuples(config)
+
+
+def _preset_and_changes(source: str | Path) -> tuple[TrainConfig, DictConfig]:
+    """The preset a source starts from and the changes it makes (none for a preset's name)."""
     name = str(source)
     if name in TRAINING_PRESETS:
-        config, changes = TRAINING_PRESETS[name], {}
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise DurianInputError(
-                f"training config {name!r} is neither a preset ({', '.join(TRAINING_PRESETS)}) nor a file"
-            )
-        text = path.read_text()
-        changes = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text) or {}
-        if not isinstance(changes, dict):
-            raise DurianInputError(f"{path} must hold a mapping of settings")
-        preset = changes.pop("preset", "tiny")
-        if preset not in TRAINING_PRESETS:
-            raise DurianInputError(f"{path}: preset must be one of {', '.join(TRAINING_PRESETS)}, got {preset!r}")
-        config = TRAINING_PRESETS[preset]
-    config = _replace(config, changes)
-    dotted = {}
-    for item in overrides or []:
-        key, separator, value = item.partition("=")
-        if not separator or not key:
-            raise DurianInputError(f"override {item!r} must look like key=value (e.g. stage1.steps=100)")
-        dotted[key.strip()] = value
-    return _replace(config, _nested(dotted)) if dotted else config
+        return TRAINING_PRESETS[name], OmegaConf.create()
+    path = Path(source)
+    if not path.is_file():
+        raise DurianInputError(
+            f"training config {name!r} is neither a preset ({', '.join(TRAINING_PRESETS)}) nor a file"
+        )
+    try:
+        changes = OmegaConf.load(path)
+    except yaml.YAMLError as error:
+        raise DurianInputError(f"{path} is not YAML or JSON: {str(error).splitlines()[0]}") from None
+    if not isinstance(changes, DictConfig):
+        raise DurianInputError(f"{path} must hold a mapping of settings")
+    preset = changes.pop("preset", "tiny")
+    if preset not in TRAINING_PRESETS:
+        raise DurianInputError(f"{path}: preset must be one of {', '.join(TRAINING_PRESETS)}, got {preset!r}")
+    return TRAINING_PRESETS[preset], changes
+
+
+def _editable(node: DictConfig | ListConfig) -> DictConfig | ListConfig:
+    """Frozen dataclasses make read-only nodes, each its own; the changes are merged into them."""
+    OmegaConf.set_readonly(node, False)
+    for child in node.values() if isinstance(node, DictConfig) else node:
+        if isinstance(child, DictConfig | ListConfig):
+            _editable(child)
+    return node
+
+
+def _setting_error(error: OmegaConfBaseException, schema: DictConfig) -> str:
+    """One line naming the setting (OmegaConf's own message spans several, with its internal types)."""
+    key = getattr(error, "full_key", None) or ""
+    if isinstance(error, ConfigKeyError):
+        parent = OmegaConf.select(schema, key.rpartition(".")[0]) if "." in key else schema
+        known = f"; known: {', '.join(sorted(parent))}" if isinstance(parent, DictConfig) else ""
+        return f"unknown training setting {key!r}{known}"
+    message = str(error).splitlines()[0]
+    return f"training setting {key}: {message}" if key else f"training config: {message}"
+
+
+def _with_tuples(config: Any) -> Any:
+    """OmegaConf gives tuple fields back as lists; the configs hold tuples, hashable and equal to the presets'."""
+    changes = {}
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if dataclasses.is_dataclass(value):
+            changes[item.name] = _with_tuples(value)
+        elif isinstance(value, list):
+            changes[item.name] = tuple(value)
+    return dataclasses.replace(config, **changes)
 
 
 def training_config_yaml(config: TrainConfig) -> str:
     """The config as YAML text that :func:`load_training_config` reads back to an equal config."""
-    return yaml.safe_dump(_plain(config.to_dict()), sort_keys=False)
+    return OmegaConf.to_yaml(OmegaConf.structured(config))
 
 
 def save_training_config(config: TrainConfig, path: str | Path) -> None:
     """Write a config as YAML (see :func:`training_config_yaml`)."""
     Path(path).write_text(training_config_yaml(config))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(item) for item in value]
-    return value

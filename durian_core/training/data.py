@@ -67,6 +67,8 @@ class SamplingConfig:
             raise DurianInputError(
                 f"need num_frames >= 1 and frame_stride >= 1, got {self.num_frames}/{self.frame_stride}"
             )
+        if len(self.scale_range) != 2:
+            raise DurianInputError(f"scale_range must be two numbers (low, high), got {self.scale_range}")
         low, high = self.scale_range
         if not 0 < low <= high:
             raise DurianInputError(f"scale_range must be increasing and positive, got {self.scale_range}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from durian_core.config import ATTRIBUTE_KINDS, FaceSettings, MediaLimits
+from durian_core.config import ATTRIBUTE_KINDS, AttributeKind, FaceSettings, MediaLimits
 from durian_core.errors import DurianInputError
 from durian_core.training import store
 
@@ -32,7 +32,7 @@ class PreprocessSettings:
     """How videos become training clips."""
 
     resolution: int = 512  # the model's resolution (64 for the tiny config)
-    kinds: tuple[str, ...] = ATTRIBUTE_KINDS  # attribute masks to compute
+    kinds: tuple[AttributeKind, ...] = ATTRIBUTE_KINDS  # attribute masks to compute
     fps: float | None = None  # resample to this frame rate (None: keep the source's)
     max_seconds: float = 60.0  # longer videos are cut
     max_frames: int = 300  # frames kept per video after resampling (disk: R²·3 bytes per frame and array)
