@@ -45,6 +45,15 @@ def test_overrides_reach_nested_fields_with_their_types():
     assert config.base_model is None and config.gradient_checkpointing is False and config.data == "/data/cache"
 
 
+def test_text_settings_keep_what_was_typed(tmp_path):
+    # A revision that YAML would read as a number (0123 as octal 83, 1e5 as a float) stays the text given.
+    config = load_training_config("sd15", overrides=["base_model_revision=0123", "motion_adapter_revision=1e5"])
+    assert config.base_model_revision == "0123" and config.motion_adapter_revision == "1e5"
+    saved = tmp_path / "saved.yaml"
+    save_training_config(config, saved)
+    assert load_training_config(saved).base_model_revision == "0123"
+
+
 def test_files_start_from_a_preset_and_round_trip(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("preset: sd15\nstage2:\n  num_frames: 8\noutput_dir: runs/mine\n")

@@ -8,6 +8,7 @@ dots on the command line (``--set stage1.learning_rate=2e-5 --set sampling.max_r
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,19 +185,43 @@ def load_training_config(source: str | Path = "tiny", *, overrides: list[str] | 
     converted to the field's type (``stage1.learning_rate=2e-5`` is a float, ``base_model=null`` is None).
     """
     preset, changes = _preset_and_changes(source)
-    dotted = []
+    dotted, texts = [], []
     for item in overrides or []:
-        key, separator, _ = item.partition("=")
+        key, separator, value = item.partition("=")
         if not separator or not key.strip():
             raise DurianInputError(f"override {item!r} must look like key=value (e.g. stage1.steps=100)")
-        dotted.append(item.strip())
+        if _is_text_setting(type(preset), key.strip()) and value.strip() not in ("null", "~"):
+            texts.append(_nested(key.strip(), value.strip()))
+        else:
+            dotted.append(item.strip())
     schema = _editable(OmegaConf.structured(preset))
     try:
-        merged = OmegaConf.merge(schema, changes, OmegaConf.from_dotlist(dotted))
+        merged = OmegaConf.merge(schema, changes, OmegaConf.from_dotlist(dotted), *map(OmegaConf.create, texts))
         config = OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         raise DurianInputError(_setting_error(error, schema)) from None
     return _with_tuples(config)
+
+
+def _is_text_setting(config_type: type, key: str) -> bool:
+    """Whether a dotted key names a text field: its value is taken as written (YAML would read a revision such as
+    ``0123`` as the octal number 83)."""
+    *parents, name = key.split(".")
+    for part in parents:
+        config_type = typing.get_type_hints(config_type).get(part)
+        if not dataclasses.is_dataclass(config_type):
+            return False
+    hint = typing.get_type_hints(config_type).get(name)
+    return hint is str or hint == (str | None)
+
+
+def _nested(key: str, value: str) -> dict[str, Any]:
+    """``a.b=v`` as ``{"a": {"b": "v"}}``."""
+    *parents, name = key.split(".")
+    tree: dict[str, Any] = {name: value}
+    for part in reversed(parents):
+        tree = {part: tree}
+    return tree
 
 
 def _preset_and_changes(source: str | Path) -> tuple[TrainConfig, DictConfig]:
