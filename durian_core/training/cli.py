@@ -39,6 +39,7 @@ def add_preprocess_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_preprocess(args: argparse.Namespace) -> int:
+    from durian_core.progress import TerminalProgress
     from durian_core.training.preprocess import PreprocessSettings, preprocess_videos
 
     settings = PreprocessSettings(
@@ -49,12 +50,8 @@ def run_preprocess(args: argparse.Namespace) -> int:
         min_frames=args.min_frames,
         max_seconds=args.max_seconds,
     )
-
-    def on_video(index: int, total: int, name: str) -> None:
-        sys.stdout.write(f"[{index + 1}/{total}] {name}\n")
-        sys.stdout.flush()
-
-    report = preprocess_videos(args.videos, args.out, settings=settings, on_video=on_video)
+    with TerminalProgress(getattr(args, "progress_stream", None) or sys.stderr, unit="video") as progress:
+        report = preprocess_videos(args.videos, args.out, settings=settings, on_video=progress.item)
     summary = {
         "cache": str(args.out),
         "usable_videos": len(report.manifest.videos) if report.manifest else 0,
