@@ -115,7 +115,7 @@ def test_the_tracker_smooths_as_the_filter_over_the_whole_track_and_keeps_a_shor
     settings = FaceSettings()
     tracks, late = run_tracker(list(walk), settings)
     tracker = LandmarkTracker(settings=settings)
-    whole = gaussian_filter1d(walk, settings.smoothing_sigma, axis=0, mode="nearest", radius=tracker.radius)
+    whole = gaussian_filter1d(walk, settings.smoothing_sigma, axis=0, mode="mirror", radius=tracker.radius)
     np.testing.assert_allclose(tracks, whole, atol=1e-4)
     assert 0 < max(late) <= tracker.radius  # every face seen: frames wait only for the smoothing's neighbours
     assert landmark_jitter(tracks) < 0.5 * landmark_jitter(walk)

@@ -219,9 +219,9 @@ class LandmarkTracker:
       comes back within ``lookahead`` frames; otherwise the last pose is held until it does. Frames before the
       first face take its pose.
     * **Smoothing.** The filled track is smoothed along time with a Gaussian of ``settings.smoothing_sigma`` frames
-      (``scipy.ndimage.gaussian_filter1d``, the ends held), which removes the detector's jitter on still faces and
-      keeps mouth motion. Each frame comes out as soon as the frames it reads are known, so the result is exactly
-      the filter run over the whole filled track.
+      (``scipy.ndimage.gaussian_filter1d``, the track mirrored at its ends), which removes the detector's jitter on
+      still faces and keeps mouth motion. Each frame comes out as soon as the frames it reads are known, so the
+      result is exactly the filter run over the whole filled track.
 
     A frame's landmarks come out at most ``lookahead`` + the smoothing radius frames after it went in; memory holds
     that many frames, whatever the video's length (the frames before the first face excepted, at most
@@ -317,7 +317,7 @@ class LandmarkTracker:
                 break
             window = np.stack(self._filled[: index + self.radius + 1])
             if self.radius:
-                window = gaussian_filter1d(window, sigma, axis=0, mode="nearest", radius=self.radius)
+                window = gaussian_filter1d(window, sigma, axis=0, mode="mirror", radius=self.radius)
             out.append((self._waiting.popleft(), window[index].astype(np.float32)))
             del self._filled[: max(0, index + 1 - self.radius)]
         return out
