@@ -1,28 +1,25 @@
 """The public entry points the app, the CLI, the evaluation and the benchmarks call: build a request, choose and
-load an engine, prepare, generate, save."""
+load an engine, prepare, generate (an animation runs through the render loop of :mod:`durian_core.render`), save."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from durian_core.cache import FeatureCache, content_key, default_cache
-from durian_core.config import FaceSettings, GenerationSettings
+from durian_core.cache import FeatureCache, default_cache
+from durian_core.config import GenerationSettings
 from durian_core.engines.base import Engine
 from durian_core.errors import DurianInputError
-from durian_core.face.landmarks import LandmarkTracker
-from durian_core.face.motion import Retargeter, retarget_motion
 from durian_core.live import LiveAnimator, LiveSettings
 from durian_core.media import ImageSource, load_image, load_mask, open_video
 from durian_core.prepare import automatic_mask, prepare_inputs
+from durian_core.render import animate
 from durian_core.types import (
     AttributeReference,
     DrivingVideo,
@@ -209,186 +206,12 @@ def generate(
             result.path = write_image(result.frames[0], output)
     else:
         result.fps = driver.fps
-        sink = _FrameSink(output, fps=driver.fps, audio_path=prepared.audio_path)
-        with sink:
-            render = _stream_classical if getattr(engine, "streams", False) else _render_whole
-            timings.update(render(engine, prepared, driver, settings, cache=cache, sink=sink, progress=progress))
-            result.frames, result.path = sink.finish()
-        result.frame_count = sink.count
-        if sink.writer is not None:
-            timings["encode"] = sink.seconds
+        animation = animate(engine, prepared, driver, settings, cache=cache, output=output, progress=progress)
+        result.frames, result.path, result.frame_count = animation.frames, animation.path, animation.frame_count
+        timings.update(animation.timings)
     result.timings = timings
     progress(1.0, "done")
     return result
-
-
-class _FrameSink:
-    """Where finished full-size frames go: an mp4 encoder (``path`` given) or a list in memory."""
-
-    def __init__(self, path, *, fps: float, audio_path: str | None) -> None:
-        from durian_core.media import VideoWriter
-
-        self.writer = None if path is None else VideoWriter(path, fps=fps, audio_path=audio_path)
-        self.frames: list[np.ndarray] = []
-        self.count = 0
-        self.seconds = 0.0  # spent encoding
-
-    def write(self, frame: np.ndarray) -> None:
-        if self.writer is not None:
-            start = time.perf_counter()
-            self.writer.write(frame)
-            self.seconds += time.perf_counter() - start
-        else:
-            self.frames.append(frame)
-        self.count += 1
-
-    def finish(self) -> tuple[np.ndarray | None, Path | None]:
-        if self.writer is not None:
-            start = time.perf_counter()
-            path = self.writer.close()
-            self.seconds += time.perf_counter() - start
-            return None, path
-        if not self.frames:
-            raise DurianInputError("the driving video gave no frames to animate")
-        return np.stack(self.frames), None
-
-    def __enter__(self) -> _FrameSink:
-        return self
-
-    def __exit__(self, kind, value, traceback) -> None:
-        if kind is not None and self.writer is not None:
-            self.writer.discard()
-
-
-def driver_key(driver: DrivingVideo) -> str:
-    """What identifies a driver's motion in the cache: its decoded pixels, or its file's bytes and the cut (the
-    same clip uploaded again under another name is the same driver)."""
-    if driver.frames is not None:
-        return content_key(driver.frames)
-    digest = hashlib.blake2b(digest_size=16)
-    with open(driver.path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return content_key("file", digest.hexdigest(), driver.frame_count, driver.size)
-
-
-def _stream_classical(engine, prepared, driver, settings, *, cache, sink, progress) -> dict[str, float]:
-    """Decoder → landmarks → retargeting → the engine's renderer → paste-back → encoder, one frame at a time.
-
-    Decoding and landmark tracking run in a thread of their own, a few frames ahead of rendering and encoding, so
-    the two halves use both cores of a laptop. The driver's landmarks are tracked as its frames arrive
-    (:class:`LandmarkTracker`) and kept in the cache, so a second generation with the same driver (a new α, weight
-    or multiplier) only decodes and renders.
-    """
-    started = time.perf_counter()
-    render, timings = engine.renderer(prepared, settings, cache=cache)
-    retarget = Retargeter(prepared.portrait_landmarks, multiplier=settings.motion_multiplier)
-    paste = prepared.frame_paster()
-    total = max(1, driver.frame_count)
-    report_every = max(1, total // 50)
-    # Decoded drivers were tracked while preparing; streamed ones may have been tracked by an earlier run.
-    known = prepared.driver_landmarks
-    key = None if known is not None else driver_key(driver)
-    if known is None:
-        known = cache.get("motion", key)
-    tracked: list[np.ndarray] = []
-
-    def pairs() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        if known is not None:
-            yield from zip(driver.iter_frames(), known)
-            return
-        tracker = LandmarkTracker(settings=FaceSettings())
-        for frame in driver.iter_frames():
-            for pair in tracker.push(frame):
-                tracked.append(pair[1])
-                yield pair
-        for pair in tracker.finish():
-            tracked.append(pair[1])
-            yield pair
-
-    start = time.perf_counter()
-    for frame, landmarks in read_ahead(pairs(), depth=READ_AHEAD):
-        crop = render(retarget(landmarks), frame, landmarks)
-        sink.write(paste(crop))
-        done = sink.count
-        if done % report_every == 0 or done == total:
-            progress(min(done / total, 1.0), f"animating frame {done} of {total}")
-    if tracked:
-        cache.put("motion", key, np.stack(tracked).astype(np.float32))
-    timings["animate"] = time.perf_counter() - start
-    timings["total_render"] = time.perf_counter() - started
-    return timings
-
-
-READ_AHEAD = 8
-"""Frames the decoding and tracking thread may run ahead of rendering: enough to keep both cores busy, few
-enough that memory does not grow."""
-
-
-def read_ahead(items: Iterator, *, depth: int) -> Iterator:
-    """``items``, produced in a thread of its own at most ``depth`` ahead of the consumer.
-
-    An exception in the producer is raised in the consumer; a consumer that stops early (an error, the app's Stop)
-    stops the producer at its next item.
-    """
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    finished = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        handoff.put((True, item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            handoff.put((True, finished))
-        except BaseException as error:  # handed to the consumer, which raises it
-            handoff.put((False, error))
-
-    thread = threading.Thread(target=produce, name="durian-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            ok, item = handoff.get()
-            if not ok:
-                raise item
-            if item is finished:
-                return
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting to hand over, then let it end
-            try:
-                handoff.get_nowait()
-            except queue.Empty:
-                thread.join(timeout=0.05)
-
-
-def _render_whole(engine, prepared, driver, settings, *, cache, sink, progress) -> dict[str, float]:
-    """Engines that need the whole motion at once (the durian engine's windows): track the driver first (its
-    frames stream; only its landmarks are kept), then generate, paste back and write frame by frame."""
-    if prepared.motion is None:
-        key = driver_key(driver)
-
-        def track() -> np.ndarray:
-            tracker = LandmarkTracker(settings=FaceSettings())
-            found = [landmarks for frame in driver.iter_frames() for _, landmarks in tracker.push(frame)]
-            found += [landmarks for _, landmarks in tracker.finish()]
-            return np.stack(found).astype(np.float32)
-
-        tracks = cache.get_or_compute("motion", key, track)
-        motion = retarget_motion(prepared.portrait_landmarks, tracks, multiplier=settings.motion_multiplier)
-        prepared = replace(prepared, motion=motion, driver_landmarks=tracks)
-    frames, timings = engine.generate(prepared, settings, cache=cache, progress=progress)
-    paste = prepared.frame_paster()
-    for frame in frames:
-        sink.write(paste(frame))
-    return timings
 
 
 def preview(

@@ -145,21 +145,10 @@ def attribute_groups(command: Generate, argv: Sequence[str]) -> list[AttributeOp
 
 
 def _progress_line(stream):
-    """A progress callback that rewrites one line of a terminal (and prints nothing when it is not one)."""
-    if not stream.isatty():
-        return lambda fraction, message: None
-    last = [-1]
+    """A progress callback drawing a bar on a terminal (and nothing when it is not one)."""
+    from durian_core.progress import TerminalProgress
 
-    def report(fraction: float, message: str) -> None:
-        percent = int(fraction * 100)
-        if percent != last[0]:
-            last[0] = percent
-            stream.write(f"\r{percent:3d}% {message}\033[K")
-            stream.flush()
-            if fraction >= 1.0:
-                stream.write("\n")
-
-    return report
+    return TerminalProgress(stream)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import numpy as np
 
 from durian_core.config import FaceSettings
 from durian_core.errors import DurianInputError
-from durian_core.face.landmarks import main_face, tracking_mesh
+from durian_core.face.landmarks import FaceFollower
 from durian_core.face.motion import Retargeter
 from durian_core.prepare import fit_longest
 
@@ -97,7 +97,8 @@ class LiveAnimator:
             beta=settings.beta,
             derivative_cutoff_hz=settings.derivative_cutoff_hz,
         )
-        self._mesh = tracking_mesh(face)
+        # The drivers' detection step; the One-Euro filter stands in for their smoothing, which needs look-ahead.
+        self._follow = FaceFollower(face)
         self._lock = threading.Lock()
         self._last: np.ndarray | None = None  # the last output frame
         self._last_landmarks: np.ndarray | None = None  # the last camera landmarks (filtered), held on a lost face
@@ -119,7 +120,7 @@ class LiveAnimator:
         timestamp = time.monotonic() if timestamp is None else timestamp
         with self._lock:
             small = np.ascontiguousarray(fit_longest(frame[..., :3], self.settings.max_side))
-            landmarks = main_face(self._mesh, small)
+            landmarks = self._follow(small)
             self.frames += 1
             if landmarks is not None:
                 self.faces += 1
@@ -142,4 +143,4 @@ class LiveAnimator:
 
     def close(self) -> None:
         with self._lock:
-            self._mesh.close()
+            self._follow.close()

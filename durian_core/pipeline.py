@@ -1,16 +1,6 @@
 """DurianPipeline: portrait + attribute references + keypoint maps → frames, as a diffusers ``DiffusionPipeline``.
 
-Weights folder (``save_pretrained`` writes it, :meth:`DurianPipeline.from_pretrained` reads it strictly)::
-
-    model_index.json                       diffusers' component index
-    durian_config.json                     the model config name and the resolution the model runs at
-    vae/              config.json  diffusion_pytorch_model.safetensors
-    image_encoder/    config.json  model.safetensors                 CLIPVisionModelWithProjection
-    feature_extractor/preprocessor_config.json                      CLIPImageProcessor
-    prnet/ arnet/     config.json  diffusion_pytorch_model.safetensors   reference UNets, 5 input channels
-    denoiser/         config.json  diffusion_pytorch_model.safetensors   UNetMotionModel
-    guider/           config.json  diffusion_pytorch_model.safetensors   KeypointGuider
-    scheduler/        scheduler_config.json
+The weights folder it saves and loads is laid out as :mod:`durian_core.models.weights` describes.
 
 Concurrency: the pipeline object is shared by all requests of a process. Nothing of a request is stored on it:
 reference banks travel as call arguments (``cross_attention_kwargs``), guider features through a context variable,
@@ -23,7 +13,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel, UNetMotionModel
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
-from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 from transformers import CLIPImageProcessorPil, CLIPVisionModelWithProjection
@@ -50,17 +38,9 @@ from durian_core.models.weights import (
     load_pipeline_parts,
     resolve_weights,
 )
+from durian_core.pipeline_output import OUTPUT_TYPES, DurianPipelineOutput
 from durian_core.types import Interpolation, blend_terms
 from durian_core.windows import denoise_blended, denoise_with_history, window_starts
-
-OUTPUT_TYPES = ("np", "pil", "latent")
-
-
-@dataclass
-class DurianPipelineOutput(BaseOutput):
-    """``frames``: F×H×W×3 uint8 (``"np"``), a list of PIL images (``"pil"``) or latents (1, 4, F, h, w)."""
-
-    frames: Any
 
 
 class DurianPipeline(DiffusionPipeline):
@@ -158,7 +138,7 @@ class DurianPipeline(DiffusionPipeline):
     # ----------------------------------------------------------------------------------------------------- I/O
 
     def save_pretrained(self, save_directory: str | Path, **kwargs: Any) -> None:  # type: ignore[override]
-        """diffusers' layout (see the module docstring) in safetensors, plus ``durian_config.json``."""
+        """diffusers' layout in safetensors, plus ``durian_config.json`` (:mod:`durian_core.models.weights`)."""
         kwargs.setdefault("safe_serialization", True)
         super().save_pretrained(str(save_directory), **kwargs)
         info = {

@@ -1,4 +1,5 @@
-"""Where the engines work: a crop around the chosen face at the work size, and its paste-back into the full photo.
+"""Where the engines work: a crop around the chosen face at the work size, and its paste-back into the full photo;
+and the square crop at the diffusion model's resolution (:func:`face_crop`), pasted back by :func:`paste_back`.
 
 A portrait keeps its own resolution (up to ``GenerationSettings.output_size``); the engines see only a rectangle
 around the face, wide enough for hair, hats and the head's motion, scaled so its longest side is at most
@@ -14,6 +15,8 @@ import cv2
 import numpy as np
 
 from durian_core.face import regions
+from durian_core.face.align import apply_affine, invert_affine
+from durian_core.face.masks import feather
 
 CROP_FACES = 3.4
 """Crop side over face size: room for voluminous hair, a hat and the head turning within the crop."""
@@ -123,3 +126,54 @@ def work_crop(landmarks: np.ndarray, full_size: tuple[int, int], *, work_size: i
         y1, y0 = (y1 - 1, y0) if y1 - y0 > 16 else (y1, y0)
     scale = min(1.0, work_size / max(x1 - x0, y1 - y0))
     return WorkCrop(x0, y0, x1, y1, scale, (width, height))
+
+
+# ----------------------------------------------------------------------- the diffusion model's square face crop
+
+CROP_SCALE = 2.0
+"""Crop side over face size: room for hair above and around the face, as in the paper's training crops."""
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """An axis-aligned square around a face, mapped to ``size``×``size`` pixels."""
+
+    matrix: np.ndarray  # 2×3, source pixels → crop pixels
+    size: int
+
+    def warp(self, image: np.ndarray, *, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+        """Cut the crop out of ``image`` (RGB or a float mask) at the model resolution."""
+        flags = cv2.INTER_AREA if self.matrix[0, 0] < 1 else cv2.INTER_LINEAR
+        return cv2.warpAffine(image, self.matrix, (self.size, self.size), flags=flags, borderMode=border)
+
+    def points(self, landmarks: np.ndarray) -> np.ndarray:
+        return apply_affine(self.matrix, landmarks)
+
+
+def face_crop(landmarks: np.ndarray, *, size: int, scale: float = CROP_SCALE) -> FaceCrop:
+    """The square of side ``scale × face size`` centred on the face, a little above it so hair fits."""
+    side = scale * regions.face_size(landmarks)
+    center = regions.face_center(landmarks) - np.array([0.0, 0.1 * side], np.float32)
+    factor = size / side
+    offset = size / 2 - factor * center
+    matrix = np.array([[factor, 0.0, offset[0]], [0.0, factor, offset[1]]], np.float32)
+    return FaceCrop(matrix, size)
+
+
+def paste_back(frames: np.ndarray, background: np.ndarray, crop: FaceCrop) -> np.ndarray:
+    """Put generated crops back into ``background`` (the portrait), feathered over ~4% of the crop side."""
+    height, width = background.shape[:2]
+    inverse = invert_affine(crop.matrix)
+    margin = max(1, crop.size // 25)
+    square = np.zeros((crop.size, crop.size), np.float32)
+    square[margin:-margin, margin:-margin] = 1.0
+    square = feather(square, margin)
+    alpha = cv2.warpAffine(square, inverse, (width, height), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+    out = np.empty((len(frames), height, width, 3), np.uint8)
+    base = background.astype(np.float32)
+    for index, frame in enumerate(frames):
+        placed = cv2.warpAffine(
+            frame, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        out[index] = np.clip(alpha * placed + (1 - alpha) * base + 0.5, 0, 255).astype(np.uint8)
+    return out

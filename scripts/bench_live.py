@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from a checkout
 from durian_app.live import jpeg_data_url  # noqa: E402
 from durian_core.api import build_request, live_animator, load_attribute  # noqa: E402
 from durian_core.cache import default_cache  # noqa: E402
-from durian_core.face.landmarks import main_face, tracking_mesh  # noqa: E402
+from durian_core.face.landmarks import FaceFollower  # noqa: E402
 from durian_core.media import load_video  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> None:
         jpeg_data_url(out)
         encode.append(time.perf_counter() - start)
     landmarks = []
-    with tracking_mesh() as mesh:
+    with FaceFollower() as follow:
         for frame in frames:
             start = time.perf_counter()
-            main_face(mesh, frame)
+            follow(frame)
             landmarks.append(time.perf_counter() - start)
     report = {
         "what": "live frame, 320×240 camera → 512² edited portrait (Biden's hair on the astronaut) as a JPEG address",

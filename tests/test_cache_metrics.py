@@ -84,6 +84,23 @@ def test_metrics_on_identical_and_noisy_images(astronaut):
     assert psnr(light, astronaut) == pytest.approx(34.2, abs=1.0)
 
 
+def test_metrics_in_a_region_score_only_its_pixels(astronaut):
+    rng = np.random.default_rng(0)
+    noisy = np.clip(astronaut + rng.normal(0, 20, astronaut.shape), 0, 255).astype(np.uint8)
+    whole = np.ones(astronaut.shape[:2], bool)
+    for metric in (l1, psnr, ssim):  # a region covering the frame scores what the frame does
+        assert metric(noisy, astronaut, mask=whole) == pytest.approx(metric(noisy, astronaut))
+    # Noise on the left half only: the right half (beyond SSIM's window from the seam) scores as identical.
+    left = noisy.copy()
+    left[:, 256:] = astronaut[:, 256:]
+    right = np.zeros(astronaut.shape[:2], bool)
+    right[:, 270:] = True
+    assert l1(left, astronaut, mask=right) == 0.0 and psnr(left, astronaut, mask=right) == float("inf")
+    assert ssim(left, astronaut, mask=right) == pytest.approx(1.0)
+    assert ssim(left, astronaut, mask=~right) < 0.6 and psnr(left, astronaut, mask=~right) < 25
+    assert np.isnan(psnr(left, astronaut, mask=np.zeros_like(right)))  # an empty region has no score
+
+
 def test_landmark_jitter_is_higher_for_shaky_tracks():
     rng = np.random.default_rng(0)
     base = rng.uniform(100, 300, (478, 2)).astype(np.float32)

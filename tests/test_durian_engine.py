@@ -12,8 +12,9 @@ import torch
 from durian_core.api import EngineChoice, load_engine
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
-from durian_core.engines.durian import DurianEngine, face_crop
+from durian_core.engines.durian import DurianEngine
 from durian_core.errors import DurianInputError
+from durian_core.placement import face_crop
 from durian_core.prepare import prepare_inputs
 from durian_core.tiny import save_tiny_pipeline
 from durian_core.types import AttributeReference, DrivingVideo, GenerateRequest, Interpolation

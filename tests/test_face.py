@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.ndimage import gaussian_filter1d
 
+from durian_core.config import FaceSettings
 from durian_core.errors import NoFaceError
 from durian_core.face import regions
 from durian_core.face.align import MeshWarp, apply_affine, similarity_transform
 from durian_core.face.keypoints import render_keypoint_map
-from durian_core.face.landmarks import detect_landmarks, fill_missing, track_landmarks
+from durian_core.face.landmarks import LandmarkTracker, detect_landmarks, track_landmarks
 from durian_core.face.masks import attribute_mask, combine_masks, expand_mask, fill_polygons
 from durian_core.face.motion import mouth_opening, retarget_motion
+from durian_core.metrics import landmark_jitter
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +95,45 @@ def test_still_face_does_not_jitter(astronaut):
     assert wobble < 0.005 * regions.face_size(tracks[0])
 
 
-def test_fill_missing_interpolates_linearly():
-    tracks = np.zeros((5, 478, 2), np.float32)
-    tracks[0], tracks[4] = 0.0, 4.0
-    found = np.array([True, False, False, False, True])
-    filled = fill_missing(tracks, found)
-    assert np.allclose(filled[:, 0, 0], [0, 1, 2, 3, 4])
+def run_tracker(detections: list, settings: FaceSettings) -> tuple[np.ndarray, list[int]]:
+    """Feed detections (None: no face) to a tracker; the landmarks out, and how many frames each one came late."""
+    tracker = LandmarkTracker(settings=settings)
+    out, late = {}, []
+    for index, points in enumerate(detections):
+        for item, landmarks in tracker.push_detection(points, index):
+            out[item] = landmarks
+            late.append(index - item)
+    for item, landmarks in tracker.finish():
+        out[item] = landmarks
+    assert sorted(out) == list(range(len(detections)))  # every frame once, in order
+    return np.stack([out[index] for index in range(len(detections))]), late
+
+
+def test_the_tracker_smooths_as_the_filter_over_the_whole_track_and_keeps_a_short_lag():
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.normal(0, 2, (60, 478, 2)), axis=0).astype(np.float32) + 200
+    settings = FaceSettings()
+    tracks, late = run_tracker(list(walk), settings)
+    tracker = LandmarkTracker(settings=settings)
+    whole = gaussian_filter1d(walk, settings.smoothing_sigma, axis=0, mode="mirror", radius=tracker.radius)
+    np.testing.assert_allclose(tracks, whole, atol=1e-4)
+    assert 0 < max(late) <= tracker.radius  # every face seen: frames wait only for the smoothing's neighbours
+    assert landmark_jitter(tracks) < 0.5 * landmark_jitter(walk)
+
+
+def test_a_short_gap_is_bridged_linearly_and_a_long_one_held_until_the_face_returns():
+    settings = FaceSettings(smoothing_sigma=0.0, max_missing_fraction=0.9)  # no smoothing: the gap rule alone
+    line = np.arange(40, dtype=np.float32)[:, None, None] * np.ones((1, 478, 2), np.float32)
+    lost = set(range(0, 2)) | set(range(5, 8)) | set(range(12, 32))
+    tracks, late = run_tracker([None if index in lost else line[index] for index in range(40)], settings)
+    x = tracks[:, 0, 0]
+    assert list(x[:2]) == [2.0, 2.0]  # before the first face: its pose
+    np.testing.assert_allclose(x[5:8], [5, 6, 7], atol=1e-5)  # three frames lost: a straight line across
+    lookahead = LandmarkTracker(settings=settings).lookahead
+    returns = 32 - lookahead - 1  # the last frame held: from here on the returning face is in sight
+    assert (x[12 : returns + 1] == 11).all()  # twenty frames lost: the last pose held ...
+    assert np.all(np.diff(x[returns:33]) > 0) and x[32] == 32  # ... then a straight line to the returning face
+    assert max(late) <= lookahead  # a lost face delays its frames by the look-ahead at most
 
 
 def test_hair_mask_covers_above_the_forehead_not_the_eyes(astronaut, astronaut_landmarks):

@@ -54,6 +54,8 @@ def test_the_graph_sees_the_package():
         ("durian_core.face", "durian_core.engines"),
         ("durian_core.types", "durian_core.engines"),
         ("durian_core.types", "durian_core.media"),
+        ("durian_core.engines", "durian_core.render"),
+        ("durian_core.face", "durian_core.render"),
         ("durian_core", "durian_app"),
     ],
 )

@@ -52,7 +52,7 @@ def test_preprocess_writes_a_usable_cache_and_resumes(video_folder, tmp_path, ca
         "glasses",
     ]
     assert _run(arguments) == 0
-    summary = json.loads(capsys.readouterr().out.split("\n", 2)[-1])
+    summary = json.loads(capsys.readouterr().out)
     assert summary["usable_videos"] == 1 and summary["written_now"] == 1
     assert list(summary["skipped"]) == [str(video_folder / "nested" / "broken.mp4")]
 
@@ -74,5 +74,5 @@ def test_preprocess_writes_a_usable_cache_and_resumes(video_folder, tmp_path, ca
 
     # Running again redoes nothing and retries no skipped file.
     assert _run(arguments) == 0
-    again = json.loads(capsys.readouterr().out.split("\n", 2)[-1])
+    again = json.loads(capsys.readouterr().out)
     assert again["written_now"] == 0 and again["already_done"] == 1 and again["usable_videos"] == 1

@@ -19,12 +19,6 @@ def _timed(function, *args, **kwargs) -> tuple[float, object]:
     return time.perf_counter() - start, value
 
 
-def _tracked(tracker, frames):
-    for frame in frames:
-        yield from tracker.push(frame)
-    yield from tracker.finish()
-
-
 def bench_portrait(size: int) -> np.ndarray:
     """The astronaut portrait framed so that the engines' work crop around her face is ``size``² exactly."""
     from durian_core.face.landmarks import detect_landmarks
@@ -48,15 +42,16 @@ def bench_classical(*, size: int = 512, repeats: int = 5) -> dict:
     full-size photo and encoding are reported on their own (they depend on the output size, not the animation).
     The still-edit stages run on the 512² astronaut portrait.
     """
-    from durian_core.api import READ_AHEAD, build_request, preview, read_ahead
+    from durian_core.api import build_request, preview
     from durian_core.cache import FeatureCache
     from durian_core.config import GenerationSettings
     from durian_core.engines.classical import ClassicalEngine
     from durian_core.engines.editor import edit_portrait
-    from durian_core.face.landmarks import LandmarkTracker
+    from durian_core.face.landmarks import track_stream
     from durian_core.face.motion import Retargeter
     from durian_core.media import VideoWriter, load_image, load_video
     from durian_core.prepare import prepare_inputs, resize_longest
+    from durian_core.render import READ_AHEAD, read_ahead
     from durian_core.types import AttributeReference, Interpolation
 
     portrait = bench_portrait(size)
@@ -101,9 +96,8 @@ def bench_classical(*, size: int = 512, repeats: int = 5) -> dict:
             stages["edit"].append(seconds)
             render, _ = engine.renderer(prepared, settings, cache=cache)
 
-            tracker = LandmarkTracker()
             started = time.perf_counter()
-            tracked = [pair for frame in frames for pair in tracker.push(frame)] + tracker.finish()
+            tracked = list(track_stream(frames))
             stages["driver_landmarks_per_frame"].append((time.perf_counter() - started) / count)
             retarget = Retargeter(prepared.portrait_landmarks)
             started = time.perf_counter()
@@ -132,11 +126,9 @@ def bench_classical(*, size: int = 512, repeats: int = 5) -> dict:
             seconds, _ = _timed(preview, tweak, cache=cache)
             stages["cached_preview"].append(seconds)
             # The animator as generation runs it: decoding and tracking a few frames ahead in a thread of their own.
-            tracker = LandmarkTracker()
             retarget = Retargeter(prepared.portrait_landmarks)
-
             started = time.perf_counter()
-            for frame, landmarks in read_ahead(_tracked(tracker, frames), depth=READ_AHEAD):
+            for frame, landmarks in read_ahead(track_stream(frames), depth=READ_AHEAD):
                 render(retarget(landmarks), frame, landmarks)
             stages["animator_pipelined_per_frame"].append((time.perf_counter() - started) / count)
     medians = {stage: statistics.median(values) for stage, values in stages.items()}

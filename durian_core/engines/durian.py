@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -23,62 +22,12 @@ from durian_core.config import GenerationSettings
 from durian_core.device import resolve_device
 from durian_core.engines.base import Engine
 from durian_core.errors import DurianInputError
-from durian_core.face import regions
-from durian_core.face.align import apply_affine, invert_affine
 from durian_core.face.keypoints import render_keypoint_map
-from durian_core.face.masks import feather
 from durian_core.pipeline import DurianPipeline
+from durian_core.placement import face_crop, paste_back
 from durian_core.types import PreparedInputs, ProgressCallback, no_progress
 
 logger = logging.getLogger(__name__)
-
-CROP_SCALE = 2.0
-"""Crop side over face size: room for hair above and around the face, as in the paper's training crops."""
-
-
-@dataclass(frozen=True)
-class FaceCrop:
-    """An axis-aligned square around a face, mapped to ``size``×``size`` pixels."""
-
-    matrix: np.ndarray  # 2×3, source pixels → crop pixels
-    size: int
-
-    def warp(self, image: np.ndarray, *, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
-        """Cut the crop out of ``image`` (RGB or a float mask) at the model resolution."""
-        flags = cv2.INTER_AREA if self.matrix[0, 0] < 1 else cv2.INTER_LINEAR
-        return cv2.warpAffine(image, self.matrix, (self.size, self.size), flags=flags, borderMode=border)
-
-    def points(self, landmarks: np.ndarray) -> np.ndarray:
-        return apply_affine(self.matrix, landmarks)
-
-
-def face_crop(landmarks: np.ndarray, *, size: int, scale: float = CROP_SCALE) -> FaceCrop:
-    """The square of side ``scale × face size`` centred on the face, a little above it so hair fits."""
-    side = scale * regions.face_size(landmarks)
-    center = regions.face_center(landmarks) - np.array([0.0, 0.1 * side], np.float32)
-    factor = size / side
-    offset = size / 2 - factor * center
-    matrix = np.array([[factor, 0.0, offset[0]], [0.0, factor, offset[1]]], np.float32)
-    return FaceCrop(matrix, size)
-
-
-def paste_back(frames: np.ndarray, background: np.ndarray, crop: FaceCrop) -> np.ndarray:
-    """Put generated crops back into ``background`` (the portrait), feathered over ~4% of the crop side."""
-    height, width = background.shape[:2]
-    inverse = invert_affine(crop.matrix)
-    margin = max(1, crop.size // 25)
-    square = np.zeros((crop.size, crop.size), np.float32)
-    square[margin:-margin, margin:-margin] = 1.0
-    square = feather(square, margin)
-    alpha = cv2.warpAffine(square, inverse, (width, height), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
-    out = np.empty((len(frames), height, width, 3), np.uint8)
-    base = background.astype(np.float32)
-    for index, frame in enumerate(frames):
-        placed = cv2.warpAffine(
-            frame, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
-        out[index] = np.clip(alpha * placed + (1 - alpha) * base + 0.5, 0, 255).astype(np.uint8)
-    return out
 
 
 class DurianEngine(Engine):

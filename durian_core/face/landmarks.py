@@ -1,15 +1,20 @@
 """Face landmarks with MediaPipe face mesh: 478 points per face, in pixels.
 
-MediaPipe graphs are not thread-safe, so each thread keeps its own detectors; video tracking uses a fresh
-tracking graph per call because the graph carries the previous frame's face.
+MediaPipe graphs are not thread-safe, so each thread keeps its own detectors for stills; every stream of frames
+gets a tracking graph of its own (:class:`FaceFollower`) because the graph carries the previous frame's face. One
+tracker (:class:`LandmarkTracker`) turns a video's detections into landmarks, decoded or streamed alike.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
 
 import cv2
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from durian_core.config import FaceSettings
 from durian_core.errors import DurianInputError, NoFaceError
@@ -154,7 +159,7 @@ def _faces_via_detector(image: np.ndarray, settings: FaceSettings) -> list[np.nd
     return faces
 
 
-def tracking_mesh(settings: FaceSettings = FaceSettings()):
+def _tracking_mesh(settings: FaceSettings):
     """MediaPipe's face mesh in tracking mode, for one stream of frames (not to be shared between streams)."""
     return _mediapipe().solutions.face_mesh.FaceMesh(
         static_image_mode=False,
@@ -165,82 +170,100 @@ def tracking_mesh(settings: FaceSettings = FaceSettings()):
     )
 
 
-def main_face(mesh, frame: np.ndarray) -> np.ndarray | None:
-    """The landmarks (478×2 float32, pixels) of the face a :func:`tracking_mesh` follows in ``frame``, or None."""
-    result = mesh.process(np.ascontiguousarray(frame))
-    if not result.multi_face_landmarks:
-        return None
-    height, width = frame.shape[:2]
-    return _to_pixels(result.multi_face_landmarks[0], width, height)
+class FaceFollower:
+    """The detection step of every tracker (drivers, decoded or streamed, and the live camera): MediaPipe's face
+    mesh in tracking mode, following the main face of one stream of frames.
 
-
-def track_landmarks(frames: np.ndarray, *, settings: FaceSettings = FaceSettings()) -> np.ndarray:
-    """Landmarks of the main face in every frame of a video, F×478×2 float32 in pixels.
-
-    Frames where the face is lost are filled from their neighbours; light temporal smoothing removes the
-    detector's jitter on still faces. Raises :class:`NoFaceError` when most frames have no face.
+    The graph carries the previous frame's face, so each stream needs a follower of its own; it opens on the first
+    frame and is released by :meth:`close` (or a ``with`` block).
     """
-    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
-        raise DurianInputError(f"expected F×H×W×3 video frames, got shape {frames.shape}")
-    height, width = frames.shape[1:3]
-    tracked = np.full((len(frames), NUM_LANDMARKS, 2), np.nan, np.float32)
-    with tracking_mesh(settings) as mesh:
-        for index, frame in enumerate(frames):
-            points = main_face(mesh, frame)
-            if points is not None:
-                tracked[index] = points
-    found = ~np.isnan(tracked[:, 0, 0])
-    if found.sum() == 0 or 1.0 - found.mean() > settings.max_missing_fraction:
-        raise NoFaceError(
-            f"no face found in {int((~found).sum())} of {len(frames)} driving frames: "
-            "use a video where one face stays visible"
-        )
-    return smooth_track(fill_missing(tracked, found), sigma=settings.smoothing_sigma)
+
+    def __init__(self, settings: FaceSettings = FaceSettings()) -> None:
+        self.settings = settings
+        self._mesh = None
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray | None:
+        """The main face's landmarks in ``frame`` (478×2 float32, pixels), or None when there is none."""
+        if self._mesh is None:
+            self._mesh = _tracking_mesh(self.settings)
+        result = self._mesh.process(np.ascontiguousarray(frame))
+        if not result.multi_face_landmarks:
+            return None
+        height, width = frame.shape[:2]
+        return _to_pixels(result.multi_face_landmarks[0], width, height)
+
+    def close(self) -> None:
+        if self._mesh is not None:
+            self._mesh.close()
+            self._mesh = None
+
+    def __enter__(self) -> FaceFollower:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def smoothing_radius(sigma: float) -> int:
+    """Frames on each side that the temporal smoothing reads (0: no smoothing)."""
+    return max(1, int(round(3 * sigma))) if sigma > 0 else 0
 
 
 class LandmarkTracker:
-    """The main face of a video, frame by frame as the frames arrive (MediaPipe in tracking mode).
+    """The main face of a video, tracked frame by frame as the frames arrive: the one tracker of every driver.
 
-    Each frame's landmarks come out ``lookahead`` frames later than the frame went in: by then a lost face is
-    filled from the frames around it (linearly between the last frame with a face and the next one; held when
-    the face does not come back within the look-ahead) and jitter is smoothed over the same neighbours as
-    :func:`track_landmarks` smooths. Memory holds ``lookahead`` frames, whatever the video's length.
+    Two rules turn the detections into a track, and they are the same whether the video was decoded first
+    (:func:`track_landmarks`) or streams from its file:
+
+    * **Gaps.** A frame without a face is filled linearly between the last pose and the next face when that face
+      comes back within ``lookahead`` frames; otherwise the last pose is held until it does. Frames before the
+      first face take its pose.
+    * **Smoothing.** The filled track is smoothed along time with a Gaussian of ``settings.smoothing_sigma`` frames
+      (``scipy.ndimage.gaussian_filter1d``, the track mirrored at its ends), which removes the detector's jitter on
+      still faces and keeps mouth motion. Each frame comes out as soon as the frames it reads are known, so the
+      result is exactly the filter run over the whole filled track.
+
+    A frame's landmarks come out at most ``lookahead`` + the smoothing radius frames after it went in; memory holds
+    that many frames, whatever the video's length (the frames before the first face excepted, at most
+    ``give_up_after``).
     """
 
     def __init__(self, *, settings: FaceSettings = FaceSettings(), lookahead: int = 8, give_up_after: int = 90):
         self.settings = settings
-        self.lookahead = max(lookahead, int(round(3 * settings.smoothing_sigma)) + 1)
+        self.lookahead = lookahead
+        self.radius = smoothing_radius(settings.smoothing_sigma)
         self.give_up_after = give_up_after  # frames from the start without any face: the video is refused
-        self._mesh = tracking_mesh(settings)
-        radius = max(1, int(round(3 * settings.smoothing_sigma))) if settings.smoothing_sigma > 0 else 0
-        taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / max(settings.smoothing_sigma, 1e-6)) ** 2)
-        self._taps = (taps / taps.sum()).astype(np.float32)
-        self._radius = radius
-        self._pending: list[tuple[object, np.ndarray | None]] = []  # (item, raw landmarks or None), not yet out
-        self._history: list[np.ndarray] = []  # the last emitted (filled, unsmoothed) landmarks, for smoothing
-        self._last: np.ndarray | None = None  # last filled landmarks
+        self._follow = FaceFollower(settings)
+        self._detected: deque[tuple[object, np.ndarray | None]] = deque()  # (item, detection or None), not filled
+        self._waiting: deque[object] = deque()  # items filled but not smoothed yet
+        self._filled: list[np.ndarray] = []  # filled poses: up to `radius` already emitted, then the waiting ones
+        self._last: np.ndarray | None = None  # the last filled pose
         self.frames = 0
         self.missing = 0
 
     def push(self, frame: np.ndarray, item: object = None) -> list[tuple[object, np.ndarray]]:
         """Track one frame; returns the ``(item, landmarks)`` pairs that are settled now (``item`` defaults to the
         frame itself: whatever the caller needs back with the landmarks)."""
-        points = main_face(self._mesh, frame)
+        return self.push_detection(self._follow(frame), frame if item is None else item)
+
+    def push_detection(self, points: np.ndarray | None, item: object = None) -> list[tuple[object, np.ndarray]]:
+        """Like :meth:`push` for a frame whose landmarks were detected already (``None``: no face in it)."""
         self.frames += 1
         self.missing += points is None
-        if self._last is None and all(raw is None for _, raw in self._pending) and points is None:
-            if self.frames >= self.give_up_after:
+        if points is None and self._last is None and self.frames >= self.give_up_after:
+            if all(raw is None for _, raw in self._detected):
                 raise NoFaceError(
                     f"no face found in the first {self.frames} driving frames: use a video where one face stays "
                     "visible"
                 )
-        self._pending.append((frame if item is None else item, points))
-        return self._settle(final=False)
+        self._detected.append((item, None if points is None else np.asarray(points, np.float32)))
+        self._fill(final=False)
+        return self._smooth(final=False)
 
     def finish(self) -> list[tuple[object, np.ndarray]]:
         """The remaining pairs, once the video has ended; raises :class:`NoFaceError` when most frames had no
         face."""
-        self._mesh.close()
+        self.close()
         if self.frames and (
             self.frames == self.missing or self.missing / self.frames > self.settings.max_missing_fraction
         ):
@@ -248,63 +271,78 @@ class LandmarkTracker:
                 f"no face found in {self.missing} of {self.frames} driving frames: use a video where one face "
                 "stays visible"
             )
-        return self._settle(final=True)
+        self._fill(final=True)
+        return self._smooth(final=True)
 
-    def _settle(self, *, final: bool) -> list[tuple[object, np.ndarray]]:
+    def close(self) -> None:
+        """Release the face mesh (:meth:`finish` does; call it when a stream stops early)."""
+        self._follow.close()
+
+    def _fill(self, *, final: bool) -> None:
+        """Move detections whose pose is decided (the gap rule) on to smoothing."""
+        while self._detected:
+            item, points = self._detected[0]
+            if points is None:
+                points = self._gap_pose(final=final)
+                if points is None:
+                    return  # undecided until more frames arrive
+            self._detected.popleft()
+            self._last = points
+            self._filled.append(points)
+            self._waiting.append(item)
+
+    def _gap_pose(self, *, final: bool) -> np.ndarray | None:
+        """The pose of the first waiting frame, which has no face, or None while it cannot be decided yet."""
+        limit = None if self._last is None else self.lookahead + 1
+        ahead = next(
+            (index for index, (_, raw) in enumerate(itertools.islice(self._detected, limit)) if raw is not None),
+            None,
+        )
+        if ahead is not None:
+            found = self._detected[ahead][1]
+            if self._last is None:
+                return found  # before the first face: its pose
+            return (self._last + (found - self._last) / (ahead + 1)).astype(np.float32)
+        if self._last is not None and (final or len(self._detected) > self.lookahead):
+            return self._last  # not back within the look-ahead: hold
+        return None
+
+    def _smooth(self, *, final: bool) -> list[tuple[object, np.ndarray]]:
         out = []
-        while self._pending and (final or len(self._pending) > self.lookahead):
-            if self._last is None and all(raw is None for _, raw in self._pending) and not final:
-                break  # no face seen yet: wait for one to fill these from
-            item, raw = self._pending.pop(0)
-            if raw is None:
-                raw = self._fill()
-            self._last = raw
-            self._history.append(raw)
-            out.append((item, self._smoothed()))
+        sigma = self.settings.smoothing_sigma
+        while self._waiting:
+            # The frame's place in `_filled`: the poses before it are its context (fewer at the video's start).
+            index = len(self._filled) - len(self._waiting)
+            if not final and len(self._filled) - 1 - index < self.radius:
+                break
+            window = np.stack(self._filled[: index + self.radius + 1])
+            if self.radius:
+                window = gaussian_filter1d(window, sigma, axis=0, mode="mirror", radius=self.radius)
+            out.append((self._waiting.popleft(), window[index].astype(np.float32)))
+            del self._filled[: max(0, index + 1 - self.radius)]
         return out
 
-    def _fill(self) -> np.ndarray:
-        ahead = next((index for index, (_, raw) in enumerate(self._pending) if raw is not None), None)
-        if self._last is None:
-            return self._pending[ahead][1] if ahead is not None else np.zeros((NUM_LANDMARKS, 2), np.float32)
-        if ahead is None:
-            return self._last  # not back within the look-ahead: hold the last pose
-        weight = 1.0 / (ahead + 2)
-        return (self._last * (1 - weight) + self._pending[ahead][1] * weight).astype(np.float32)
 
-    def _smoothed(self) -> np.ndarray:
-        """Smoothing over emitted frames behind and pending frames ahead (raw ahead, filled by holding)."""
-        if self._radius == 0:
-            return self._history[-1]
-        behind = self._history[-(self._radius + 1) :]
-        ahead = [raw if raw is not None else behind[-1] for _, raw in self._pending[: self._radius]]
-        window = [behind[0]] * (self._radius + 1 - len(behind)) + behind + ahead
-        window += [window[-1]] * (2 * self._radius + 1 - len(window))
-        del self._history[: -(self._radius + 1)]
-        return np.tensordot(self._taps, np.stack(window), axes=1).astype(np.float32)
+def track_stream(
+    frames: Iterable[np.ndarray], *, settings: FaceSettings = FaceSettings()
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(frame, landmarks)`` of each frame of a stream, in order, as soon as its landmarks are settled
+    (:class:`LandmarkTracker`); raises :class:`NoFaceError` when the face is missing from most frames."""
+    tracker = LandmarkTracker(settings=settings)
+    try:
+        for frame in frames:
+            yield from tracker.push(frame)
+        yield from tracker.finish()
+    finally:
+        tracker.close()
 
 
-def fill_missing(tracked: np.ndarray, found: np.ndarray) -> np.ndarray:
-    """Linearly interpolate the frames without a face from the nearest frames with one."""
-    if found.all():
-        return tracked
-    frame_index = np.arange(len(tracked))
-    flat = tracked.reshape(len(tracked), -1)
-    filled = np.empty_like(flat)
-    for column in range(flat.shape[1]):
-        filled[:, column] = np.interp(frame_index, frame_index[found], flat[found, column])
-    return filled.reshape(tracked.shape)
+def track_landmarks(frames: np.ndarray, *, settings: FaceSettings = FaceSettings()) -> np.ndarray:
+    """Landmarks of the main face in every frame of a decoded video, F×478×2 float32 in pixels.
 
-
-def smooth_track(tracked: np.ndarray, *, sigma: float) -> np.ndarray:
-    """Gaussian smoothing along time (edges padded by reflection)."""
-    if sigma <= 0 or len(tracked) < 3:
-        return tracked
-    radius = max(1, int(round(3 * sigma)))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    taps /= taps.sum()
-    padded = np.pad(tracked, ((radius, radius), (0, 0), (0, 0)), mode="reflect" if len(tracked) > radius else "edge")
-    smoothed = np.zeros_like(tracked)
-    for offset, tap in enumerate(taps):
-        smoothed += tap * padded[offset : offset + len(tracked)]
-    return smoothed.astype(np.float32)
+    The frames stream through :class:`LandmarkTracker`, so a decoded video and the same video streamed from its
+    file get the same landmarks. Raises :class:`NoFaceError` when most frames have no face.
+    """
+    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+        raise DurianInputError(f"expected F×H×W×3 video frames, got shape {frames.shape}")
+    return np.stack([landmarks for _, landmarks in track_stream(frames, settings=settings)])

@@ -1,5 +1,18 @@
 """Weights I/O for the Durian model and pipeline: local folders or pinned Hub revisions, safetensors, strict loads.
 
+A pipeline's weights folder (``DurianPipeline.save_pretrained`` writes it, ``DurianPipeline.from_pretrained`` reads
+it strictly)::
+
+    model_index.json                       diffusers' component index
+    durian_config.json                     the model config name and the resolution the model runs at
+    vae/              config.json  diffusion_pytorch_model.safetensors
+    image_encoder/    config.json  model.safetensors                 CLIPVisionModelWithProjection
+    feature_extractor/preprocessor_config.json                      CLIPImageProcessor
+    prnet/ arnet/     config.json  diffusion_pytorch_model.safetensors   reference UNets, 5 input channels
+    denoiser/         config.json  diffusion_pytorch_model.safetensors   UNetMotionModel
+    guider/           config.json  diffusion_pytorch_model.safetensors   KeypointGuider
+    scheduler/        scheduler_config.json
+
 Loading is strict: a missing, unexpected or wrong-shaped tensor raises :class:`DurianWeightsError` naming it,
 because a silently re-initialised layer produces noise that looks like a bug elsewhere. Nothing here imports the
 model container or the pipeline; they call in.

@@ -33,14 +33,13 @@ class Preprocess:
     settings: Annotated[PreprocessSettings, tyro.conf.OmitArgPrefixes] = PreprocessSettings()
 
     def run(self, *, progress: TextIO) -> int:
-        """Write the cache, one line per video, then a JSON summary; exit status 1 when no video is usable."""
+        """Write the cache (a progress bar on ``progress`` when it is a terminal), then a JSON summary on stdout; exit
+        status 1 when no video is usable."""
+        from durian_core.progress import TerminalProgress
         from durian_core.training.preprocess import preprocess_videos
 
-        def on_video(index: int, total: int, name: str) -> None:
-            sys.stdout.write(f"[{index + 1}/{total}] {name}\n")
-            sys.stdout.flush()
-
-        report = preprocess_videos(self.videos, self.out, settings=self.settings, on_video=on_video)
+        with TerminalProgress(progress, unit="video") as bar:
+            report = preprocess_videos(self.videos, self.out, settings=self.settings, on_video=bar.item)
         summary = {
             "cache": str(self.out),
             "usable_videos": len(report.manifest.videos) if report.manifest else 0,

@@ -102,11 +102,11 @@ def process_video(
 
     Raises :class:`DurianInputError` (or :class:`~durian_core.errors.NoFaceError`) for an unusable video.
     """
-    from durian_core.engines.durian import face_crop
     from durian_core.face.keypoints import render_keypoint_maps
     from durian_core.face.landmarks import track_landmarks
     from durian_core.face.masks import attribute_mask, person_mask
     from durian_core.media import load_video
+    from durian_core.placement import face_crop
 
     limits = limits or MediaLimits(max_video_seconds=settings.max_seconds, max_video_side=1024)
     video = load_video(path, max_seconds=settings.max_seconds, limits=limits)
