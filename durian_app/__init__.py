@@ -1,2 +1,10 @@
-"""Plumbing the app's handlers share and that holds no layout: stoppable runs (:mod:`.runs`), the work folder
-(:mod:`.workdir`), the mask editor's geometry (:mod:`.editor`) and error conversion (:mod:`.errors`)."""
+"""The web page over ``durian_core``: ``app.py`` builds it with :func:`durian_app.demo.build_app`.
+
+- :mod:`.settings`: what the environment may change, read once at start;
+- :mod:`.demo`: the page built from the settings, with what its handlers share (work folder, Live);
+- the Edit & animate tab: :mod:`.edit_layout` (typed page objects), :mod:`.edit_handlers`, :mod:`.edit_events`;
+- Live: :mod:`.live_layout` (the tab and the live view's own page), :mod:`.live_handlers`, :mod:`.live` (its state);
+- plumbing the handlers share: :mod:`.convert` (page values ↔ the core's types), :mod:`.runs` (stoppable runs),
+  :mod:`.workdir`, :mod:`.editor` (the mask editor's geometry), :mod:`.session` (the attribute gallery),
+  :mod:`.errors`, :mod:`.upload`, :mod:`.text` (words, style and script from ``assets/``).
+"""

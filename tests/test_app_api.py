@@ -1,23 +1,21 @@
 """The app driven through its named API endpoints, as a script or another Space would use it.
 
-One server is launched in-process per module (``build_demo()`` + ``launch(prevent_thread_lock=True)``) on a free
-port of 127.0.0.1; each test talks to it with ``gradio_client``. The drivers are cut to one second to keep the
-suite quick.
+One server is launched in-process per module (the ``app_server`` fixture of ``conftest.py``) on a free port of
+127.0.0.1; each test talks to it with ``gradio_client``. The drivers are cut to one second to keep the suite quick.
 """
 
 from __future__ import annotations
 
 import faulthandler
 import os
-import socket
+import queue
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
-import wave
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from pathlib import Path
 
 import httpx
@@ -26,35 +24,14 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
+from helpers import EXAMPLES, ROOT, UPLOAD_LIMIT, free_port, write_sine_wav
 
 from durian_core.media import load_image, load_video, probe_video, write_image
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
-UPLOAD_LIMIT = 3 * 1024 * 1024  # small, so the oversized-upload test sends little
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
-def server():
-    """The app, launched in this process on a free port; yields its URL."""
-    import app
-
-    demo = app.build_demo()
-    _, url, _ = demo.launch(
-        prevent_thread_lock=True,
-        server_name="127.0.0.1",
-        server_port=free_port(),
-        quiet=True,
-        **app.launch_options(max_file_size=UPLOAD_LIMIT),
-    )
-    yield url.rstrip("/")
-    demo.close()
+def server(app_server) -> str:
+    return app_server.url
 
 
 def new_client(url: str) -> Client:
@@ -91,17 +68,6 @@ def preview(client: Client, portrait: Path, **settings) -> np.ndarray:
     options = {"blend_first": None, "blend_second": None, "alpha": 0.5, **settings}
     (_before, after), _status = client.predict(portrait=handle_file(str(portrait)), api_name="/preview", **options)
     return load_image(after).rgb
-
-
-def write_sine_wav(path: Path, *, seconds: float, frequency: float = 440.0, rate: int = 44100) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    samples = (0.3 * 32767 * np.sin(2 * np.pi * frequency * t)).astype(np.int16)
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(rate)
-        handle.writeframes(samples.tobytes())
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -280,17 +246,16 @@ def test_a_running_generation_can_be_stopped_and_the_next_one_runs(server, carph
         blend_second=None,
         api_name="/generate",
     )
-    deadline = time.monotonic() + 120
-    while job.status().code != Status.ITERATING and not job.done() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert job.status().code == Status.ITERATING, "the generation reports its progress while it runs"
+    with ThreadPoolExecutor(max_workers=1) as waiter:
+        first_report = waiter.submit(next, job).result(timeout=120)  # the first thing the generation yields
+    assert not job.done() and "Working:" in first_report[3], "the generation reports its progress while it runs"
 
     job.cancel()
-    while not job.done() and time.monotonic() < deadline:
-        time.sleep(0.05)
     assert job.status().code == Status.CANCELLED
-    while any(thread.name == "durian-generate" for thread in threading.enumerate()) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_futures([job.future], timeout=120)
+    for thread in threading.enumerate():
+        if thread.name == "durian-generate":
+            thread.join(timeout=120)
     assert not any(thread.name == "durian-generate" for thread in threading.enumerate()), "the work itself ended"
 
     still, _video, _download, status = generate(client, EXAMPLES / "portraits" / "astronaut.jpg", driver=None)
@@ -318,24 +283,26 @@ def test_gallery_lists_attributes_by_caption_and_removes_the_selected_one(server
     assert [item["caption"] for item in gallery] == ["1 · hair · biden.jpg · 100%"]
 
 
-def test_python_app_py_serves_the_page_where_the_environment_says(tmp_path):
+def test_python_app_py_serves_the_page_where_the_environment_says_and_keeps_native_chatter_off(tmp_path):
     port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "PYTHONUNBUFFERED": "1"}
     env.pop("GRADIO_ANALYTICS_ENABLED", None)  # the app turns analytics off by itself
-    log = tmp_path / "app.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, stdout=output, stderr=output)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
+    reader.start()
     try:
-        config = None
-        deadline = time.monotonic() + 180
-        while config is None and process.poll() is None and time.monotonic() < deadline:
-            try:
-                config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=5).json()
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        assert config is not None, log.read_text(errors="replace")[-2000:]
+        log = read_until(lines, "Running on local URL", timeout_s=180)
+        config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=30).json()
         assert config["analytics_enabled"] is False
         assert config["title"].startswith("Durian")
+
+        # Checking a portrait loads MediaPipe and runs its face models: what used to fill the terminal.
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        portrait = handle_file(str(EXAMPLES / "portraits" / "obama.jpg"))
+        assert client.predict(portrait=portrait, api_name="/portrait")["visible"] is False
     finally:
         process.terminate()
         try:
@@ -343,6 +310,29 @@ def test_python_app_py_serves_the_page_where_the_environment_says(tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    reader.join(timeout=30)
+    log += "".join(iter_queue(lines))
+    for chatter in ("XNNPACK delegate", "absl::InitializeLog", "inference_feedback_manager", "W0000"):
+        assert chatter not in log, f"the terminal shows MediaPipe's start-up lines:\n{log[-2000:]}"
+
+
+def read_until(lines: queue.Queue, marker: str, *, timeout_s: float) -> str:
+    """The output lines up to and including the first that contains ``marker``, as they arrive."""
+    seen = []
+    while not seen or marker not in seen[-1]:
+        try:
+            seen.append(lines.get(timeout=timeout_s))
+        except queue.Empty:
+            raise AssertionError(f"no {marker!r} within {timeout_s} s:\n{''.join(seen)[-2000:]}") from None
+    return "".join(seen)
+
+
+def iter_queue(lines: queue.Queue):
+    while True:
+        try:
+            yield lines.get_nowait()
+        except queue.Empty:
+            return
 
 
 def test_a_weight_tweak_changes_the_preview_from_the_cache(server):

@@ -9,9 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -19,24 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import CHROMIUM, CHROMIUM_ARGS, EXAMPLES
 from PIL import Image
 
 from durian_core.face import regions
 from durian_core.media import load_mask, write_image
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
 SLOW_MS = 120_000  # generous for a busy 2-core runner; a healthy run needs a few seconds
 
 pytestmark = [
@@ -44,24 +30,12 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium"),
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+expect = sync_api.expect
 
 
 @pytest.fixture(scope="module")
-def app_url():
-    import app
-
-    demo = app.build_demo()
-    _, url, _ = demo.launch(
-        prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True, **app.launch_options()
-    )
-    yield url
-    demo.close()
+def app_url(app_server) -> str:
+    return app_server.url
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +72,7 @@ def in_viewport(page, selector: str) -> bool:
 
 
 def wait_until(condition: Callable[[], bool], *, timeout_s: float = SLOW_MS / 1000, what: str) -> None:
+    """Poll a condition only a screenshot can tell (the editor draws on a canvas), with a generous deadline."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
@@ -141,17 +116,15 @@ def drag_across(page, selector: str, *, height_fraction: float) -> tuple[float, 
     return 0.3, 0.7
 
 
-def newest_mask(since: float) -> np.ndarray:
+def newest_mask(work_dir: Path, since: float) -> np.ndarray:
     """The mask the app stored for the attribute just added (masks are its only single-channel files)."""
-    import app
-
-    for path in sorted(app.work_dir().glob("*.png"), key=os.path.getmtime, reverse=True):
+    for path in sorted(work_dir.glob("*.png"), key=lambda path: path.stat().st_mtime, reverse=True):
         if path.stat().st_mtime >= since and Image.open(path).mode == "L":
             return load_mask(path)
     raise AssertionError("no mask was stored")
 
 
-def test_paint_the_mask_generate_and_see_the_video(page, output_dir, carphone_path):
+def test_paint_the_mask_generate_and_see_the_video(page, output_dir, carphone_path, app_server):
     upload(page, "portrait", EXAMPLES / "portraits" / "astronaut.jpg")
     upload(page, "attribute-file", EXAMPLES / "portraits" / "biden.jpg")
     editor = page.locator("#mask-editor")
@@ -165,7 +138,7 @@ def test_paint_the_mask_generate_and_see_the_video(page, output_dir, carphone_pa
     added_at = time.time() - 1
     page.locator("#add-attribute").click()
     page.wait_for_selector("#attribute-gallery img", timeout=SLOW_MS)
-    mask = newest_mask(added_at)
+    mask = newest_mask(app_server.app.work.path, added_at)
     height, width = mask.shape
     stroke = mask[int(0.68 * height) : int(0.76 * height), int(0.35 * width) : int(0.65 * width)]
     assert stroke.mean() > 0.5, "the painted stroke is part of the attribute's mask"
@@ -180,7 +153,9 @@ def test_paint_the_mask_generate_and_see_the_video(page, output_dir, carphone_pa
     page.screenshot(path=str(output_dir / "app_result.png"), full_page=True)
 
 
-def test_a_portrait_without_a_face_shows_the_message_and_the_page_keeps_working(page, output_dir, tmp_path):
+def test_a_portrait_without_a_face_shows_the_message_and_the_page_keeps_working(
+    page, output_dir, tmp_path, app_server
+):
     y, x = np.mgrid[0:256, 0:256]
     gradient = write_image(np.stack([x, y, (x + y) // 2], axis=-1).astype(np.uint8), tmp_path / "gradient.png")
     upload(page, "portrait", gradient)
@@ -190,13 +165,13 @@ def test_a_portrait_without_a_face_shows_the_message_and_the_page_keeps_working(
     upload(page, "portrait", EXAMPLES / "portraits" / "obama.jpg")
     upload(page, "attribute-file", EXAMPLES / "attributes" / "glasses_obama.png")
     editor = page.locator("#mask-editor")
-    wait_until(lambda: not page.locator("#mask-placeholder").is_visible(), what="the attribute in the editor")
+    page.locator("#mask-placeholder").wait_for(state="hidden", timeout=SLOW_MS)  # the attribute is in the editor
     page.locator("#kind").get_by_text("glasses").click()
     wait_until(lambda: mask_colour_fraction(editor.screenshot()) > 0.005, what="the automatic glasses mask")
     added_at = time.time() - 1
     page.locator("#add-attribute").click()
     page.wait_for_selector("#attribute-gallery img", timeout=SLOW_MS)
-    mask = newest_mask(added_at)
+    mask = newest_mask(app_server.app.work.path, added_at)
     height = mask.shape[0]
     assert mask[int(0.3 * height) : int(0.45 * height)].mean() > 0.05, "the glasses' region is masked"
     assert mask[: int(0.15 * height)].mean() < 0.01, "the hair mask shown before the kind changed is gone"
@@ -212,12 +187,17 @@ def test_clicking_an_example_row_plays_its_video_in_view(page, output_dir):
     assert in_viewport(page, "#examples"), "the examples are on the first screen"
     page.get_by_text("A beanie on the astronaut").click()
     page.wait_for_selector("#result-video video[src]", state="attached", timeout=SLOW_MS)
+    page.wait_for_function(PLAYING_MUTED, timeout=SLOW_MS)  # it plays by itself (muted: browsers allow that)
     assert page.evaluate("window.scrollY") == 0, "nothing scrolled the page"
     assert in_viewport(page, "#result-video"), "the result plays where the user is looking"
     assert in_viewport(page, "#status"), "and its status line is in view too"
     assert "hat" in page.locator("#attribute-gallery").inner_text()
     assert "astronaut" in page.locator("#portrait img").first.get_attribute("src")
     page.screenshot(path=str(output_dir / "app_example.png"))
+
+    # Reaching for the volume turns the sound on.
+    page.locator("#result-video .volume-control-wrapper button").click()
+    assert page.evaluate("document.querySelector('#result-video video').muted") is False
 
     # Scrolled down to the driver, the user still sees the result: the outputs column follows.
     page.locator("#driver").scroll_into_view_if_needed()
@@ -226,11 +206,82 @@ def test_clicking_an_example_row_plays_its_video_in_view(page, output_dir):
     page.screenshot(path=str(output_dir / "app_example_scrolled.png"))
 
 
+PLAYING_MUTED = """() => {
+  const video = document.querySelector('#result-video video');
+  return video !== null && video.muted && !video.paused && video.currentTime > 0;
+}"""
+
+# Every picture the before/after shows from now on, in the page (the comparison can change between two polls).
+RECORD_COMPARISON = """() => {
+  window.comparisons = new Set();
+  window.comparisonEmptied = false;
+  const box = document.querySelector('#compare');
+  const record = () => {
+    const images = [...box.querySelectorAll('img')].filter((image) => image.src);
+    if (images.length === 0) window.comparisonEmptied = true;
+    images.forEach((image) => window.comparisons.add(image.src));
+  };
+  const watched = {subtree: true, childList: true, attributes: true, attributeFilter: ['src']};
+  new MutationObserver(record).observe(box, watched);
+}"""
+
+
+def comparison_pictures(page) -> list[str]:
+    return page.evaluate("[...document.querySelectorAll('#compare img')].map((image) => image.src)")
+
+
+def test_a_second_example_never_shows_the_first_ones_edit_as_its_after(page, output_dir):
+    page.get_by_text("Biden's hair on the astronaut").click()
+    page.wait_for_selector("#result-video video[src]", state="attached", timeout=SLOW_MS)
+    first_video = page.locator("#result-video video").get_attribute("src")
+    first = comparison_pictures(page)
+    assert len(first) == 2, "the first example's before/after is shown"
+
+    page.evaluate(RECORD_COMPARISON)
+    page.get_by_text("Glasses on Biden").click()
+    page.wait_for_function(
+        "(old) => { const v = document.querySelector('#result-video video[src]'); return v && v.src !== old; }",
+        arg=first_video,
+        timeout=SLOW_MS,
+    )
+    final = comparison_pictures(page)
+    shown = set(page.evaluate("[...window.comparisons]"))
+    page.screenshot(path=str(output_dir / "app_second_example.png"))
+    assert len(final) == 2 and set(final).isdisjoint(first), "the second example's own before/after"
+    assert page.evaluate("window.comparisonEmptied"), "the first example's before/after gave way at once"
+    stray = shown - set(first) - set(final)
+    assert not stray, f"the before/after showed pictures of neither example's result: {stray}"
+
+
+def test_the_empty_mask_editor_shows_one_hint_and_the_before_after_is_large(page, output_dir):
+    hits = page.evaluate(TEXT_OVER_PLACEHOLDER)
+    page.locator("#mask-area").screenshot(path=str(output_dir / "app_empty_mask_editor.png"))
+    assert page.locator("#mask-placeholder").is_visible()
+    assert hits == [], f"text of the editor prints over the placeholder: {hits}"
+    box = page.locator("#compare").bounding_box()
+    assert box["height"] >= 300, f"the before/after is only {box['height']:.0f} px tall"
+
+
+# Visible text inside the mask editor whose box meets the placeholder's.
+TEXT_OVER_PLACEHOLDER = """() => {
+  const box = document.querySelector('#mask-placeholder').getBoundingClientRect();
+  const hits = [];
+  for (const element of document.querySelectorAll('#mask-editor *')) {
+    const text = [...element.childNodes].filter((node) => node.nodeType === 3).map((node) => node.textContent.trim());
+    if (!text.join('') || getComputedStyle(element).visibility === 'hidden') continue;
+    for (const r of element.getClientRects()) {
+      const meets = r.left < box.right && r.right > box.left && r.top < box.bottom && r.bottom > box.top;
+      if (r.width > 0 && r.height > 0 && meets) hits.push(text.join(' '));
+    }
+  }
+  return hits;
+}"""
+
+
 def test_generate_on_an_empty_page_names_the_portrait_and_marks_no_output_as_failed(page, output_dir):
     assert page.locator("#mask-placeholder").is_visible(), "the empty mask editor says what will appear in it"
     page.locator("#generate-button").click()
-    status = page.locator("#status textarea")
-    wait_until(lambda: "Upload a portrait first" in status.input_value(), what="the missing-portrait message")
+    expect(page.locator("#status textarea")).to_have_value(re.compile("Upload a portrait first"), timeout=SLOW_MS)
     for output in ("#result-video", "#compare", "#status"):
         assert page.locator(f"{output} .error").count() == 0, f"{output} shows no error badge"
     assert page.get_by_text("Error", exact=True).count() == 0
@@ -247,7 +298,7 @@ def test_an_uploaded_attribute_not_yet_added_is_used_and_named(page, output_dir)
     page.locator("#motion").get_by_text("Still image only").click()
     page.locator("#generate-button").click()  # without "Add to gallery"
     status = page.locator("#status textarea")
-    wait_until(lambda: "Added “biden.jpg” (hair) to the gallery" in status.input_value(), what="the still edit")
+    expect(status).to_have_value(re.compile("Added “biden.jpg” \\(hair\\) to the gallery"), timeout=SLOW_MS)
     assert "classical" in status.input_value()
     assert page.locator("#attribute-gallery img").count() == 1
     assert in_viewport(page, "#compare"), "the before/after comparison is on the screen"
@@ -306,32 +357,32 @@ RECORD_FRAMES = """() => {
 }"""
 
 
-def live_frames(tab, *, seconds: float) -> tuple[list[np.ndarray], float]:
-    """The distinct frames the live view shows over ``seconds``, and how many arrived per second."""
+def live_frames(tab, *, count: int) -> tuple[list[np.ndarray], float]:
+    """The next ``count`` distinct frames the live view shows, as they arrive, and how many arrived per second."""
     view = tab.frame(url=re.compile(r"/live\?"))
     view.evaluate(RECORD_FRAMES)
-    time.sleep(seconds)
+    view.wait_for_function(f"() => window.liveFrames.length >= {count}", timeout=SLOW_MS)
     shown = view.evaluate("window.liveFrames")
     frames = []
     for frame in shown:
         header, _, data = frame["src"].partition(",")
         assert header == "data:image/jpeg;base64", header
         frames.append(np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")))
-    return frames, len(frames) / seconds
+    seconds = (shown[-1]["at"] - shown[0]["at"]) / 1000
+    return frames, (len(frames) - 1) / max(seconds, 1e-3)
 
 
-def test_live_webcam_drives_the_edited_portrait_and_sessions_stay_apart(camera_browser, app_url, output_dir):
-    import app
+def test_live_webcam_drives_the_edited_portrait_and_sessions_stay_apart(camera_browser, app_server, output_dir):
     from durian_core.face.landmarks import detect_landmarks
 
+    app_url = app_server.url
     astronaut, obama = EXAMPLES / "portraits" / "astronaut.jpg", EXAMPLES / "portraits" / "obama.jpg"
     first_context, first, first_view = open_live(camera_browser, app_url, astronaut)
-    first_view.locator("#live-output img").wait_for(timeout=SLOW_MS)
-    time.sleep(2)  # the first frames build the session's animator
-    frames, rate = live_frames(first, seconds=8)
-    status = first_view.locator("#live-status textarea").input_value()
+    # The first frames build the session's animator; once it runs, the status says so.
+    status = first_view.locator("#live-status textarea")
+    expect(status).to_have_value(re.compile("^Live · classical engine"), timeout=SLOW_MS)
+    frames, rate = live_frames(first, count=30)
     first.screenshot(path=str(output_dir / "app_live.png"))
-    assert len(frames) >= 8, f"only {len(frames)} live frames arrived in 8 s"
 
     # The mouth region changes as the clip's mouth moves; the shoulders, far from the face, do not.
     mouth = detect_landmarks(frames[0])[list(regions.LIPS_OUTER)]
@@ -342,25 +393,27 @@ def test_live_webcam_drives_the_edited_portrait_and_sessions_stay_apart(camera_b
     assert mouth_change > 2.0, f"the live mouth barely moves ({mouth_change:.2f})"
     assert mouth_change > 3 * np.abs(np.diff(corner, axis=0)).mean(), "the mouth moves, not the whole picture"
     (output_dir / "live.json").write_text(
-        json.dumps({"frames": len(frames), "delivered_fps": round(rate, 1), "status": status}, ensure_ascii=False)
+        json.dumps(
+            {"frames": len(frames), "delivered_fps": round(rate, 1), "status": status.input_value()},
+            ensure_ascii=False,
+        )
     )
 
-    # A second session streams its own portrait; a third finds Live full.
+    # A second session streams its own portrait; a third finds Live full (two places, the default).
+    assert app_server.app.live.slots.limit == 2
     second_context, second, second_view = open_live(camera_browser, app_url, obama)
     second_view.locator("#live-output img").wait_for(timeout=SLOW_MS)
-    theirs, _ = live_frames(second, seconds=3)
-    mine, _ = live_frames(first, seconds=2)
+    theirs, _ = live_frames(second, count=3)
+    mine, _ = live_frames(first, count=3)
     originals = {path: load_image_rgb(path) for path in (astronaut, obama)}
     assert nearest(theirs[-1], originals) == obama and nearest(mine[-1], originals) == astronaut
-    assert app.LIVE_SLOTS.limit == 2
     third_context, third, third_view = open_live(camera_browser, app_url, astronaut)
-    status = third_view.locator("#live-status textarea")
-    wait_until(lambda: "Live is full" in status.input_value(), what="the message that Live is full")
+    expect(third_view.locator("#live-status textarea")).to_have_value(re.compile("Live is full"), timeout=SLOW_MS)
     third.screenshot(path=str(output_dir / "app_live_full.png"))
 
     # Back in the edit tab, the live view closes: its camera stops and its place is free again.
     first.get_by_role("tab", name="Edit & animate").click()
-    wait_until(lambda: first.locator("#live-view-frame").count() == 0, what="the live view to close")
+    first.locator("#live-view-frame").wait_for(state="detached", timeout=SLOW_MS)  # the live view closed
     for context in (third_context, second_context, first_context):
         context.close()
 

@@ -6,19 +6,20 @@ from __future__ import annotations
 import base64
 import io
 import re
-import time
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pytest
+from helpers import EXAMPLES, FakeClock
 from PIL import Image
 
 from durian_app.live import LiveEdit, LiveEdits, jpeg_data_url
+from durian_app.live_handlers import LiveService, leave_live
+from durian_app.settings import AppSettings
+from durian_app.text import MESSAGES
+from durian_app.workdir import WorkDir
 from durian_core.config import GenerationSettings
 from durian_core.media import load_image
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def decode_data_url(address: str) -> np.ndarray:
@@ -32,7 +33,8 @@ def an_edit(name: str = "astronaut.jpg") -> LiveEdit:
 
 
 def test_a_live_edit_is_found_by_its_token_only_and_forgotten_when_old_or_stale():
-    edits = LiveEdits(limit=2, max_idle_s=0.3)
+    clock = FakeClock()
+    edits = LiveEdits(limit=2, max_idle_s=60, clock=clock)
     first, second = edits.register(an_edit()), edits.register(an_edit("obama.jpg"))
     assert first != second and len(first) >= 20, "tokens are long and distinct: nobody guesses another's"
     assert edits.get(first).portrait.endswith("astronaut.jpg") and edits.get(second).portrait.endswith("obama.jpg")
@@ -40,7 +42,9 @@ def test_a_live_edit_is_found_by_its_token_only_and_forgotten_when_old_or_stale(
     third = edits.register(an_edit("biden.jpg"))
     assert edits.get(first) is None, "beyond the limit the least recently used edit is forgotten"
     assert edits.get(third) is not None
-    time.sleep(0.4)
+    clock.advance(59)
+    assert edits.get(third) is not None, "an edit used within the last minute is kept"
+    clock.advance(61)
     assert edits.get(second) is None and edits.get(third) is None, "an edit nobody used for a while is forgotten"
 
 
@@ -52,13 +56,14 @@ def test_a_live_frame_travels_as_a_jpeg_address_that_shows_the_frame():
 
 
 @pytest.fixture
-def app_module(monkeypatch):
-    """The app, with Live places of its own (sessions of other tests may still hold the shared ones)."""
-    import app
-    from durian_app.live import LiveSlots
+def clock() -> FakeClock:
+    return FakeClock()
 
-    monkeypatch.setattr(app, "LIVE_SLOTS", LiveSlots(2))
-    return app
+
+@pytest.fixture
+def live(tmp_path, clock) -> LiveService:
+    """Live as a page made from the default settings has it, on a clock the test moves."""
+    return LiveService.from_settings(AppSettings(), work=WorkDir(tmp_path), clock=clock)
 
 
 def camera_frame() -> np.ndarray:
@@ -69,68 +74,65 @@ def camera_frame() -> np.ndarray:
     return cv2.copyMakeBorder(face, 0, 0, 40, 40, cv2.BORDER_REPLICATE)
 
 
-def test_opening_live_adds_a_pending_upload_and_hands_the_edit_to_the_live_page(app_module):
+def test_opening_live_adds_a_pending_upload_and_hands_the_edit_to_the_live_page(live):
     portrait = str(EXAMPLES / "portraits" / "astronaut.jpg")
     attribute = str(EXAMPLES / "portraits" / "biden.jpg")
-    *gallery, view, note = app_module.enter_live(
-        portrait, (), None, None, 0.5, attribute, "hair", None, 1.0, weights=None
-    )
+    *gallery, view, note = live.enter(portrait, (), None, None, 0.5, attribute, "hair", None, 1.0, weights=None)
     attributes = gallery[0]
     assert [entry.kind for entry in attributes] == ["hair"], "the uploaded, not yet added, attribute is worn"
     assert "biden.jpg" in note
     token = re.search(r'src="live\?edit=([^"]+)"', view).group(1)
-    edit = app_module.LIVE_EDITS.get(token)
+    edit = live.edits.get(token)
     assert edit.portrait == portrait and edit.attributes == attributes
 
     # The live page reads its edit from its address, and its frames wear it.
-    opened, status = app_module.open_live_page(gr.Request(query_params={"edit": token}))
-    assert opened == token and status == app_module.MESSAGES["live_idle"]
-    out, state, status = app_module.live_frame(camera_frame(), None, token)
+    opened, status = live.open_page(gr.Request(query_params={"edit": token}))
+    assert opened == token and status == MESSAGES["live_idle"]
+    out, state, status = live.frame(camera_frame(), None, token)
     assert decode_data_url(out).shape[:2] == load_image(portrait).rgb.shape[:2]
     assert state.key == token and state.animator.faces == 1, "the camera's face drives the portrait"
     assert status.startswith("Live · classical engine"), status
     state.close()
 
     # Opening Live again with the same gallery adds nothing twice.
-    *gallery, view, note = app_module.enter_live(
-        portrait, attributes, None, None, 0.5, attribute, "hair", None, 1.0, weights=None
-    )
+    *gallery, view, note = live.enter(portrait, attributes, None, None, 0.5, attribute, "hair", None, 1.0)
     assert all(isinstance(item, dict) and item.get("__type__") == "update" for item in gallery)
-    assert note == app_module.MESSAGES["live_ready"]
+    assert note == MESSAGES["live_ready"]
 
 
-def test_live_without_a_portrait_or_with_an_unknown_edit_says_what_to_do(app_module):
-    *gallery, view, note = app_module.enter_live(None, (), None, None, 0.5, None, "hair", None, 1.0)
-    assert view == "" and note == app_module.MESSAGES["live_need_portrait"], "no live view of nothing"
+def test_live_without_a_portrait_or_with_an_unknown_edit_says_what_to_do(live):
+    *gallery, view, note = live.enter(None, (), None, None, 0.5, None, "hair", None, 1.0)
+    assert view == "" and note == MESSAGES["live_need_portrait"], "no live view of nothing"
 
-    token, status = app_module.open_live_page(gr.Request(query_params={}))
-    assert token is None and status == app_module.MESSAGES["live_no_edit"]
-    out, state, status = app_module.live_frame(camera_frame(), None, "no-such-edit")
-    assert state is None and status == app_module.MESSAGES["live_no_edit"]
-
-
-def test_leaving_live_closes_the_live_view(app_module):
-    view, note = app_module.leave_live()
-    assert view == "" and note == app_module.MESSAGES["live_closed"]
+    token, status = live.open_page(gr.Request(query_params={}))
+    assert token is None and status == MESSAGES["live_no_edit"]
+    out, state, status = live.frame(camera_frame(), None, "no-such-edit")
+    assert state is None and status == MESSAGES["live_no_edit"]
+    assert live.slots.active() == 0, "a view without an edit holds no place"
 
 
-def test_live_is_refused_past_its_session_limit_and_ends_at_its_time_limit(app_module, monkeypatch):
-    from durian_app.live import LiveSlots
+def test_leaving_live_closes_the_live_view():
+    view, note = leave_live()
+    assert view == "" and note == MESSAGES["live_closed"]
 
-    monkeypatch.setattr(app_module, "LIVE_SLOTS", LiveSlots(1))  # one place
-    token = app_module.LIVE_EDITS.register(an_edit())
+
+def test_live_is_refused_past_its_session_limit_and_ends_at_its_time_limit(tmp_path, clock):
+    live = LiveService.from_settings(AppSettings(live_sessions=1, live_minutes=2), work=WorkDir(tmp_path), clock=clock)
+    token = live.edits.register(an_edit())
     frame = camera_frame()
     first, second = gr.Request(session_hash="first"), gr.Request(session_hash="second")
-    out, state, status = app_module.live_frame(frame, None, token, request=first)
+    out, state, status = live.frame(frame, None, token, request=first)
     assert state is not None and out.startswith("data:image/jpeg")
-    _, refused, status = app_module.live_frame(frame, None, token, request=second)
+    _, refused, status = live.frame(frame, None, token, request=second)
     assert refused is None and status.startswith("Live is full (1 at a time"), status
 
-    monkeypatch.setattr(app_module, "LIVE_MINUTES", 0.5 / 60)  # half a second
-    time.sleep(0.6)
-    out, state, status = app_module.live_frame(frame, state, token, request=first)
-    assert status == app_module.MESSAGES["live_time_up"].format(minutes=f"{0.5 / 60:g}")
-    out, other, status = app_module.live_frame(frame, None, token, request=second)
+    clock.advance(119)  # a second before the limit the session still streams
+    out, state, status = live.frame(frame, state, token, request=first)
+    assert out.startswith("data:image/jpeg"), status
+    clock.advance(2)
+    out, state, status = live.frame(frame, state, token, request=first)
+    assert status == MESSAGES["live_time_up"].format(minutes="2")
+    out, other, status = live.frame(frame, None, token, request=second)
     assert other is not None, "a session past its time gives its place up"
     for finished in (state, other):
         finished.close()

