@@ -32,24 +32,6 @@ def person_mask(image: np.ndarray) -> np.ndarray:
     return np.clip(result.segmentation_mask.astype(np.float32), 0.0, 1.0)
 
 
-FRAMED_FACE_SHARE = 0.3
-"""The largest share of the frame's longer side a face may take when the person is segmented: closer up, the
-segmenter calls the whole frame person."""
-
-
-def framed_person_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """:func:`person_mask` of a close-up as the segmenter reads it best: framed with its own edges stretched outwards
-    until the face takes at most :data:`FRAMED_FACE_SHARE` of the frame (a face filling the photo is otherwise read
-    as person from edge to edge, the wall behind it too)."""
-    height, width = image.shape[:2]
-    target = regions.face_size(landmarks) / FRAMED_FACE_SHARE
-    pad_y, pad_x = max(0, int((target - height) / 2)), max(0, int((target - width) / 2))
-    if pad_y == 0 and pad_x == 0:
-        return person_mask(image)
-    framed = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
-    return person_mask(framed)[pad_y : pad_y + height, pad_x : pad_x + width]
-
-
 def fill_polygons(shape: tuple[int, int], polygons: list[np.ndarray]) -> np.ndarray:
     """Anti-aliased fill of pixel-space polygons (N×2 float arrays) into a float32 mask."""
     canvas = np.zeros(shape, np.uint8)
@@ -123,7 +105,7 @@ def hair_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | 
     person, hanging past the jaw beside the neck, never on the face below the brows, the brows, the neck or the
     chest's middle; GrabCut re-decides its edge. Scalp showing through thin hair is left transparent."""
     shape = image.shape[:2]
-    person = framed_person_mask(image, landmarks) if person is None else person
+    person = person_mask(image) if person is None else person
     crop = hair.head_crop(landmarks, shape)
     found = _hair_in_crop(crop.take(image), crop.landmarks(landmarks), crop.take(person, cv2.INTER_LINEAR))
     found = crop.paste(found.astype(np.float32), shape) > 0.5
