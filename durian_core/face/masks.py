@@ -155,7 +155,7 @@ def _hair_in_crop(small: np.ndarray, points: np.ndarray, person: np.ndarray) -> 
     if purer.sum() >= max(20, 0.3 * sure_hair.sum()):
         sure_hair = purer
         classifier = hair.fit_classifier(_draw(features, sure_hair), _draw(features, sure_not))
-    on_person = np.clip((cv2.dilate(person, _disc(0.015 * size)) - 0.15) / 0.35, 0.0, 1.0)
+    on_person = np.clip((cv2.dilate(person, _disc(0.015 * size)) - 0.3) / 0.4, 0.0, 1.0)
     allowed = _hair_region(points, shape, lower_face) & (on_person > 0.0)
     probability = np.zeros(shape, np.float32)
     probability[allowed] = classifier.probability(features[allowed])
