@@ -104,17 +104,38 @@ def overall(scores: list[MaskScore]) -> MaskScore:
     )
 
 
-def mask_benchmark(items: list[LabelledImage], methods: dict[str, MaskFunction]) -> dict[str, list[MaskScore]]:
-    """Every method's score on every image (the same face's landmarks for all methods)."""
+def labelled_landmarks(items: list[LabelledImage]) -> list[np.ndarray]:
+    """The landmarks of each image's labelled face."""
     from durian_core.face.landmarks import detect_faces
 
-    results: dict[str, list[MaskScore]] = {name: [] for name in methods}
-    for item in items:
-        landmarks = detect_faces(item.image)[item.face]
-        region = scored_region(landmarks, item.labels.shape)
-        for name, method in methods.items():
-            results[name].append(score_mask(method(item.image, landmarks), item.labels, region))
-    return results
+    return [detect_faces(item.image)[item.face] for item in items]
+
+
+def score_masks(items: list[LabelledImage], landmarks: list[np.ndarray], masks: list[np.ndarray]) -> list[MaskScore]:
+    """Each mask's score on its image, non-hair counted around the labelled face (:func:`scored_region`)."""
+    return [
+        score_mask(mask, item.labels, scored_region(points, item.labels.shape))
+        for item, points, mask in zip(items, landmarks, masks)
+    ]
+
+
+def mask_benchmark(items: list[LabelledImage], methods: dict[str, MaskFunction]) -> dict[str, list[MaskScore]]:
+    """Every method's score on every image (the same face's landmarks for all methods)."""
+    landmarks = labelled_landmarks(items)
+    return {
+        name: score_masks(items, landmarks, [method(item.image, points) for item, points in zip(items, landmarks)])
+        for name, method in methods.items()
+    }
+
+
+def benchmark_sheet(items: list[LabelledImage], masks: dict[str, list[np.ndarray]], *, cell: int = 200) -> np.ndarray:
+    """A contact sheet, one row per image: the image, its labels (hair green, not scored grey), then each method's
+    mask over the image (RGB uint8)."""
+    rows = []
+    for index, item in enumerate(items):
+        row = [item.image, label_picture(item.image, item.labels)]
+        rows.append(row + [overlay(item.image, masks[name][index]) for name in masks])
+    return contact_sheet(rows, cell=cell)
 
 
 def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
