@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from durian_core.face import regions
+
+LABELLED_SET = Path(__file__).resolve().parent.parent / "tests" / "data" / "hair"
+"""The labelled set made by ``scripts/make_hair_benchmark.py`` (in a checkout; pass another folder elsewhere)."""
 
 HAIR, NOT_HAIR, IGNORE = 255, 0, 128
 """Label values (a label map is a grayscale PNG: white hair, black not hair, grey not scored)."""
@@ -178,3 +181,21 @@ def format_table(items: list[LabelledImage], results: dict[str, list[MaskScore]]
         lines.append(f"| {item.name} | " + " | ".join(cells(results[name], index) for name in names) + " |")
     lines.append("| **mean** | " + " | ".join(f"**{cells(results[name], None)}**" for name in names) + " |")
     return "\n".join(lines)
+
+
+def evaluate_masks(folder: str | Path = LABELLED_SET, *, sheet: str | Path | None = None) -> dict:
+    """The automatic hair masks scored on a labelled set: each image's hair covered, non-hair left out and IoU, and
+    their mean; with ``sheet``, a contact sheet (image | labels | mask) written there."""
+    from durian_core.face.masks import attribute_mask
+    from durian_core.media import write_image
+
+    items = load_labelled_set(folder)
+    landmarks = labelled_landmarks(items)
+    masks = [attribute_mask(item.image, points, "hair") for item, points in zip(items, landmarks)]
+    scores = score_masks(items, landmarks, masks)
+    if sheet is not None:
+        write_image(benchmark_sheet(items, {"automatic": masks}), sheet)
+    return {
+        "images": {item.name: asdict(score) for item, score in zip(items, scores)},
+        "mean": asdict(overall(scores)),
+    }

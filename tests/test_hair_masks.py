@@ -3,11 +3,14 @@ light hair beside the cheeks, a second person beside, the collar, the brows, and
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from durian_core.errors import DurianInputError
 from durian_core.face import regions
 from durian_core.face.landmarks import detect_faces
 from durian_core.face.masks import attribute_mask, face_oval, fill_polygons
@@ -15,16 +18,18 @@ from durian_core.mask_benchmark import (
     HAIR,
     IGNORE,
     NOT_HAIR,
-    contact_sheet,
-    label_picture,
+    benchmark_sheet,
+    evaluate_masks,
     load_labelled_set,
     overall,
-    overlay,
     score_mask,
     scored_region,
 )
+from durian_core.media import load_image, write_image
+from durian_core.prepare import automatic_mask_of_file
 
 DATA = Path(__file__).resolve().parent / "data" / "hair"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -106,13 +111,9 @@ def test_the_benchmark_bars(found, output_dir):
     for name, (item, _, landmarks, mask) in found.items():
         scores[name] = score_mask(mask, item.labels, scored_region(landmarks, item.labels.shape))
     pooled = overall(list(scores.values()))
-    rows = [
-        [item.image, label_picture(item.image, item.labels), overlay(item.image, mask)]
-        for item, *_, mask in found.values()
-    ]
-    from durian_core.media import write_image
-
-    write_image(contact_sheet(rows, cell=200), output_dir / "hair_benchmark.png")
+    items = [item for item, *_ in found.values()]
+    sheet = benchmark_sheet(items, {"automatic": [mask for *_, mask in found.values()]})
+    write_image(sheet, output_dir / "hair_benchmark.png")
     assert pooled.hair_covered > 0.88, pooled
     assert pooled.not_hair_left_out > 0.97, pooled
     assert pooled.iou > 0.78, pooled
@@ -134,3 +135,34 @@ def test_scores_count_labelled_pixels_only():
     worse[9] = 1.0
     score = score_mask(worse, labels)
     assert score.hair_covered == 0.5 and score.not_hair_left_out == 0.8 and score.iou == pytest.approx(20 / 50)
+
+
+def test_the_benchmark_reports_each_image_and_the_mean_with_a_sheet(tmp_path):
+    # A two-image set: the report names both, the mean pools them, the sheet has a row per image.
+    manifest = json.loads((DATA / "manifest.json").read_text())
+    chosen = [entry for entry in manifest["images"] if entry["name"] in ("astronaut_long", "obama")]
+    for entry in chosen:
+        shutil.copy(DATA / entry["image"], tmp_path)
+        shutil.copy(DATA / entry["labels"], tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"images": chosen}))
+    report = evaluate_masks(tmp_path, sheet=tmp_path / "sheet.png")
+    assert set(report["images"]) == {"astronaut_long", "obama"}
+    shares = [report["images"][name]["hair_covered"] for name in report["images"]]
+    assert report["mean"]["hair_covered"] == pytest.approx(np.mean(shares))
+    assert min(shares) > 0.85
+    sheet = load_image(tmp_path / "sheet.png").rgb
+    assert sheet.shape[0] == 2 * 200 and sheet.shape[1] == 3 * 200
+
+
+def test_the_mask_of_a_chosen_face_in_a_group_photo_lies_on_that_head():
+    group = EXAMPLES / "group" / "group.jpg"
+    biden = automatic_mask_of_file(str(group), "hair", face=1)
+    image = load_image(group).rgb
+    assert biden.shape == image.shape[:2]
+    faces = detect_faces(image)
+    rows, columns = np.nonzero(biden > 0.5)
+    centre = regions.face_center(faces[1])
+    # All of it within a face size of Biden's face, none on Obama's (face 0) or the astronaut's (face 2).
+    assert np.hypot(columns - centre[0], rows - centre[1]).max() < regions.face_size(faces[1])
+    with pytest.raises(DurianInputError, match="3 faces"):
+        automatic_mask_of_file(str(group), "hair", face=3)
