@@ -325,6 +325,61 @@ def long_hair(item: Labelled, *, length: float, seed: int, name: str = "long str
     return Labelled(np.clip(out + 0.5, 0, 255).astype(np.uint8), labels, item.source, how)
 
 
+# -------------------------------------------------------------------------------------------------- a bun
+
+
+def with_headroom(item: Labelled, rows: int) -> Labelled:
+    """The photo scaled down to leave ``rows`` of room above it, filled by inpainting from the backdrop (not hair)."""
+    height, width = item.labels.shape
+    scale = (height - rows) / height
+    small = rescale(item, scale)
+    image = np.zeros((height, width, 3), np.uint8)
+    labels = np.full((height, width), NOT_HAIR, np.uint8)
+    x0 = (width - small.labels.shape[1]) // 2
+    image[rows:, x0 : x0 + small.labels.shape[1]] = small.image[: height - rows]
+    labels[rows:, x0 : x0 + small.labels.shape[1]] = small.labels[: height - rows]
+    hole = np.zeros((height, width), np.uint8)
+    hole[:rows] = 255
+    hole[:, :x0] = 255
+    hole[:, x0 + small.labels.shape[1] :] = 255
+    image = cv2.inpaint(image, hole, 5, cv2.INPAINT_TELEA)
+    return Labelled(image, labels, item.source, f"{item.how}; scaled x{scale:.2f} under {rows} rows of backdrop")
+
+
+def bun(item: Labelled, *, seed: int) -> Labelled:
+    """A bun of the person's own hair on top of the crown (an updo): a patch of the hair's texture, turned and tiled
+    into an ellipse about half a face size wide, shaded round, its edge a little wispy. Labelled hair where its
+    opacity is over 0.6."""
+    rng = np.random.default_rng(seed)
+    landmarks = _landmarks(item.image)
+    size = regions.face_size(landmarks)
+    height, width = item.labels.shape
+    hair = np.argwhere(item.labels == HAIR)
+    top = hair[:, 0].min()
+    centre = np.array([regions.face_center(landmarks)[0], top - 0.12 * size])
+    axes = np.array([0.3 * size, 0.2 * size])
+    # A square wholly inside the hair above the forehead is the texture, mirrored into a tile.
+    side = max(6, int(0.08 * size))
+    inside = cv2.erode((item.labels == HAIR).astype(np.uint8), np.ones((side + 2, side + 2), np.uint8)) > 0
+    ys, xs = np.nonzero(inside[: int(landmarks[regions.FOREHEAD_TOP, 1])])
+    pick = rng.integers(len(ys))
+    y0, x0 = int(ys[pick] - side // 2), int(xs[pick] - side // 2)
+    texture = _tile(np.rot90(item.image[y0 : y0 + side, x0 : x0 + side]), (height, width)).astype(np.float32)
+    rows, columns = np.mgrid[:height, :width].astype(np.float32)
+    radius = np.hypot((columns - centre[0]) / axes[0], (rows - centre[1]) / axes[1])
+    wobble = cv2.GaussianBlur(rng.standard_normal((height, width)).astype(np.float32), (0, 0), 0.03 * size)
+    wobble /= np.abs(wobble).max() + 1e-6
+    alpha = np.clip((1.0 - radius + 0.08 * wobble) / 0.08, 0, 1)
+    shade = 1.0 - 0.35 * np.clip(radius, 0, 1) ** 2  # darker towards its rim, as a round lock is
+    out = item.image * (1 - alpha[..., None]) + texture * shade[..., None] * alpha[..., None]
+    labels = item.labels.copy()
+    labels[alpha > 0.6] = HAIR
+    labels[(alpha > 0.2) & (alpha <= 0.6) & (labels == NOT_HAIR)] = IGNORE
+    return Labelled(
+        np.clip(out + 0.5, 0, 255).astype(np.uint8), labels, item.source, f"{item.how}; a bun drawn on top"
+    )
+
+
 # -------------------------------------------------------------------------------------------------- the set
 
 
@@ -375,6 +430,7 @@ def variants(found: dict[str, Labelled]) -> dict[str, tuple[Labelled, tuple[str,
             "astronaut_long": (long, ("long",)),
             "astronaut_long_blonde": (recolour(long, BLONDE, name="hair recoloured light blonde"), ("long", "light")),
             "carphone_000_long": (long_hair(found["carphone_000"], length=0.9, seed=2), ("long",)),
+            "obama_bun": (bun(with_headroom(obama, 110), seed=3), ("updo",)),
         }
     )
     return out

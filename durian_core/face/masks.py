@@ -219,7 +219,7 @@ def _head_ellipse(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     center = regions.face_center(landmarks)
     size = regions.face_size(landmarks)
     canvas = np.zeros(shape, np.uint8)
-    axes = (int(1.0 * size), int(1.1 * size))
+    axes = (int(1.0 * size), int(1.2 * size))  # an updo or a bun stands tall above the crown
     angle = np.degrees(np.arctan2(*(landmarks[regions.LEFT_FACE_SIDE] - landmarks[regions.RIGHT_FACE_SIDE])[::-1]))
     cv2.ellipse(canvas, (int(center[0]), int(center[1] - 0.2 * size)), axes, angle, 0, 360, 255, -1, cv2.LINE_AA)
     return canvas.astype(np.float32) / 255.0
