@@ -167,7 +167,7 @@ def _hair_in_crop(small: np.ndarray, points: np.ndarray, person: np.ndarray) -> 
     )
     near = _near(joined, 0.06 * size)
     band = allowed & (on_person > 0.2) & near
-    refined = grabcut_refine(small, joined, sure_foreground=anchor, sure_background=~band)
+    refined = grabcut_refine(small, joined, sure_foreground=anchor, sure_background=~band, iterations=2)
     return _fill_small_holes(keep_connected(refined, anchor), HOLE_AREA * size * size)
 
 
