@@ -113,11 +113,34 @@ def hair_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | 
     matte = alpha_matte(image, trimap(found, max(1.0, 0.025 * size)))
     face_core = cv2.erode((_lower_face(landmarks, shape) > 0.5).astype(np.uint8), _disc(0.03 * size)) > 0
     # Scalp showing through thin hair is skin: transparent, so whoever wears this hair shows their own scalp.
-    # Scalp is told by the colour of skin that no fringe covers; only the clearly skin-coloured goes, so light hair
-    # stays opaque.
+    # Scalp is told by the colour of skin that no fringe covers; only the clearly skin-coloured goes, and only on the
+    # skull: hair beside the face or hanging below it is never scalp, however pale.
     scalp = np.clip((skin_likeness(image, landmarks, samples=SCALP_SAMPLES) - 0.15) / 0.35, 0.0, 1.0)
-    scalp = feather(cv2.morphologyEx(scalp, cv2.MORPH_OPEN, _disc(0.01 * size)), 0.02 * size)  # patches, not specks
+    scalp = cv2.morphologyEx(scalp, cv2.MORPH_OPEN, _disc(0.01 * size)) * _skull(landmarks, shape)
+    scalp = feather(scalp, 0.02 * size)  # patches, not specks
     return (matte * (1.0 - face_core) * (1.0 - 0.9 * scalp)).astype(np.float32)
+
+
+def _skull(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The top of the head without its hair (float32 H×W): an ellipse a little wider than the face from the ears up to
+    the crown, in the face's own orientation, and the temples just beside the face above the eyes."""
+    size = regions.face_size(landmarks)
+    right, left = landmarks[regions.RIGHT_FACE_SIDE], landmarks[regions.LEFT_FACE_SIDE]
+    across = left - right
+    up = np.array([across[1], -across[0]]) / max(np.linalg.norm(across), 1e-6)
+    # The crown stands well above the forehead's top landmark (on a high, bare forehead, almost half a face size).
+    top = landmarks[regions.FOREHEAD_TOP] + up * 0.45 * size
+    middle = (right + left) / 2
+    centre = (middle + top) / 2
+    axes = (int(round(np.linalg.norm(across) * 0.55)), int(round(np.linalg.norm(top - middle) * 0.5)))
+    angle = float(np.degrees(np.arctan2(across[1], across[0])))
+    canvas = np.zeros(shape, np.uint8)
+    cv2.ellipse(canvas, (int(round(centre[0])), int(round(centre[1]))), axes, angle, 0, 360, 255, -1, cv2.LINE_AA)
+    # A receding hairline's corners lie just outside the landmarks' outline above the eyes, wider than the ellipse.
+    corners = _grow(face_oval(landmarks, shape), 0.08 * size) * _above_line(
+        landmarks, shape, regions.RIGHT_EYE_OUTER, regions.LEFT_EYE_OUTER
+    )
+    return np.maximum(canvas.astype(np.float32) / 255.0, corners)
 
 
 def _lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
