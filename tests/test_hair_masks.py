@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from durian_core.errors import DurianInputError
-from durian_core.face import regions
+from durian_core.face import hair, regions
 from durian_core.face.landmarks import detect_faces
 from durian_core.face.masks import attribute_mask, face_oval, fill_polygons
 from durian_core.mask_benchmark import (
@@ -167,3 +167,24 @@ def test_the_mask_of_a_chosen_face_in_a_group_photo_lies_on_that_head():
     assert np.hypot(columns - centre[0], rows - centre[1]).max() < regions.face_size(faces[1])
     with pytest.raises(DurianInputError, match="3 faces"):
         automatic_mask_of_file(str(group), "hair", face=3)
+
+
+def test_the_classifier_draws_curved_boundaries():
+    # Hair around a ring, not hair in its middle: no straight line parts them, the quadratic form does.
+    rng = np.random.default_rng(0)
+    angles = rng.uniform(0, 2 * np.pi, 800)
+    ring = np.stack([np.cos(angles), np.sin(angles)], axis=1) * 3 + rng.normal(0, 0.3, (800, 2))
+    middle = rng.normal(0, 0.8, (800, 2))
+    classifier = hair.fit_classifier(ring, middle)
+    assert (classifier.probability(ring) > 0.5).mean() > 0.95
+    assert (classifier.probability(middle) < 0.5).mean() > 0.95
+
+
+def test_strands_carry_more_oriented_texture_than_noise_of_the_same_contrast():
+    rng = np.random.default_rng(0)
+    strands = np.repeat(rng.normal(128, 30, (1, 128)), 128, axis=0)  # vertical streaks, as combed hair
+    noise = rng.normal(128, 30, (128, 128))  # the same contrast in no direction, as a rough wall
+    picture = np.clip(np.concatenate([strands, noise], axis=1), 0, 255).astype(np.uint8)
+    features = hair.pixel_features(np.dstack([picture] * 3))
+    oriented = features[16:-16, :, hair.FINE_ENERGY + 1]
+    assert np.median(oriented[:, 16:112]) > np.median(oriented[:, 144:240]) + 0.5

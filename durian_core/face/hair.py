@@ -48,6 +48,7 @@ class HeadCrop:
         return cv2.resize(picture[self.y0 : self.y1, self.x0 : self.x1], self.size, interpolation=interpolation)
 
     def landmarks(self, landmarks: np.ndarray) -> np.ndarray:
+        """Image-pixel landmarks in the resized crop's pixels."""
         return (landmarks - np.array([self.x0, self.y0], np.float32)) * self.scale
 
     def paste(self, small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
