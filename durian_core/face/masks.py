@@ -108,10 +108,21 @@ def hair_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | 
     person = person_mask(image) if person is None else person
     crop = hair.head_crop(landmarks, shape)
     found = _hair_in_crop(crop.take(image), crop.landmarks(landmarks), crop.take(person, cv2.INTER_LINEAR))
-    found = crop.paste(found.astype(np.float32), shape) > 0.5
+    # The rest happens at the image's own resolution, within the head's box (nothing outside it is hair).
+    box = (slice(crop.y0, crop.y1), slice(crop.x0, crop.x1))
+    found = cv2.resize(found.astype(np.float32), (crop.x1 - crop.x0, crop.y1 - crop.y0)) > 0.5
+    mask = np.zeros(shape, np.float32)
+    mask[box] = _finished(image[box], landmarks - np.array([crop.x0, crop.y0], np.float32), found)
+    return mask
+
+
+def _finished(image: np.ndarray, landmarks: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """The hair ``found`` (bool) with a soft matte along its edge, the face's core out, and scalp showing through
+    thin hair transparent."""
+    shape = image.shape[:2]
     size = regions.face_size(landmarks)
     matte = alpha_matte(image, trimap(found, max(1.0, 0.025 * size)))
-    face_core = cv2.erode((_lower_face(landmarks, shape) > 0.5).astype(np.uint8), _disc(0.03 * size)) > 0
+    face_core = ~_near(~_lower_face(landmarks, shape), 0.03 * size)
     # Scalp showing through thin hair is skin: transparent, so whoever wears this hair shows their own scalp.
     # Scalp is told by the colour of skin that no fringe covers; only the clearly skin-coloured goes, and only on the
     # skull: hair beside the face or hanging below it is never scalp, however pale.
@@ -137,20 +148,20 @@ def _skull(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     canvas = np.zeros(shape, np.uint8)
     cv2.ellipse(canvas, (int(round(centre[0])), int(round(centre[1]))), axes, angle, 0, 360, 255, -1, cv2.LINE_AA)
     # A receding hairline's corners lie just outside the landmarks' outline above the eyes, wider than the ellipse.
-    corners = _grow(face_oval(landmarks, shape), 0.08 * size) * _above_line(
-        landmarks, shape, regions.RIGHT_EYE_OUTER, regions.LEFT_EYE_OUTER
+    corners = _near(face_oval(landmarks, shape) > 0.5, 0.08 * size) & (
+        _above_line(landmarks, shape, regions.RIGHT_EYE_OUTER, regions.LEFT_EYE_OUTER) > 0.5
     )
-    return np.maximum(canvas.astype(np.float32) / 255.0, corners)
+    return np.maximum(canvas.astype(np.float32) / 255.0, corners.astype(np.float32))
 
 
 def _lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The face below its forehead (a fringe lies on the forehead, inside the face oval) and the brows grown a little:
-    never hair."""
+    never hair (bool)."""
     size = regions.face_size(landmarks)
-    face = face_oval(landmarks, shape)
-    forehead = face * _above_line(landmarks, shape, regions.RIGHT_BROW[0], regions.LEFT_BROW[0], raise_by=0.06)
-    brows = _grow(_brows(landmarks, shape), 0.03 * size)
-    return np.maximum(_grow(face, 0.01 * size) * (1.0 - forehead), brows)
+    face = face_oval(landmarks, shape) > 0.5
+    forehead = face & (_above_line(landmarks, shape, regions.RIGHT_BROW[0], regions.LEFT_BROW[0], raise_by=0.06) > 0.5)
+    brows = _near(_brows(landmarks, shape) > 0.5, 0.03 * size)
+    return (_near(face, 0.01 * size) & ~forehead) | brows
 
 
 SEED_SAMPLES = 1500
@@ -166,7 +177,7 @@ def _hair_in_crop(small: np.ndarray, points: np.ndarray, person: np.ndarray) -> 
     shape = small.shape[:2]
     size = regions.face_size(points)
     features = hair.pixel_features(small)
-    lower_face = _lower_face(points, shape) > 0.5
+    lower_face = _lower_face(points, shape)
     sure_hair, sure_not = _hair_seeds(small, points, person, features, lower_face)
     if sure_hair.sum() < 20 or sure_not.sum() < 20:
         return np.zeros(shape, bool)
