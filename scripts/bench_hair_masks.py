@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,21 +34,24 @@ from durian_core.media import write_image  # noqa: E402
 
 BASE_MASKS = """
 import sys
+import time
 import numpy as np
 from durian_core.face.masks import attribute_mask
-from durian_core.media import load_image
 inputs = np.load(sys.argv[1], allow_pickle=False)
-masks = {}
+masks, seconds = {}, []
 for key in inputs.files:
     if key.startswith("image_"):
         name = key[len("image_"):]
+        started = time.perf_counter()
         masks[name] = attribute_mask(inputs[key], inputs["landmarks_" + name], "hair")
-np.savez_compressed(sys.argv[2], **masks)
+        seconds.append(time.perf_counter() - started)
+np.savez_compressed(sys.argv[2], seconds=np.array(seconds), **masks)
 """
 
 
 def base_masks(revision: str, images: dict[str, np.ndarray], landmarks: dict[str, np.ndarray]) -> dict:
-    """The hair masks ``revision``'s own code makes of ``images`` (the given landmarks' faces)."""
+    """The hair masks ``revision``'s own code makes of ``images`` (the given landmarks' faces), and the seconds each
+    took (under ``seconds``)."""
     scratch = Path(tempfile.mkdtemp(prefix="durian-hair-"))
     tree = scratch / "base"
     subprocess.run(
@@ -87,12 +91,17 @@ def main() -> int:
     before = base_masks(
         args.base, {item.name: item.image for item in items}, {item.name: p for item, p in zip(items, landmarks)}
     )
-    masks = {
-        f"{args.base}": [before[item.name] for item in items],
-        "this checkout": [attribute_mask(item.image, points, "hair") for item, points in zip(items, landmarks)],
-    }
+    current, seconds = [], []
+    for item, points in zip(items, landmarks):
+        started = time.perf_counter()
+        current.append(attribute_mask(item.image, points, "hair"))
+        seconds.append(time.perf_counter() - started)
+    masks = {f"{args.base}": [before[item.name] for item in items], "this checkout": current}
     scores = {name: score_masks(items, landmarks, found) for name, found in masks.items()}
-    sys.stdout.write(format_table(items, scores) + "\n")
+    sys.stdout.write(format_table(items, scores) + "\n\n")
+    # Timed one side after the other: on a shared machine compare them only within one run.
+    medians = (float(np.median(before["seconds"])), float(np.median(seconds)))
+    sys.stdout.write(f"median seconds per mask: {args.base} {medians[0]:.3f}, this checkout {medians[1]:.3f}\n")
     write_image(benchmark_sheet(items, masks), args.sheet)
     return 0
 

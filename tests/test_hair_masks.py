@@ -105,7 +105,7 @@ def test_the_brows_are_never_hair(found):
 
 
 def test_the_benchmark_bars(found, output_dir):
-    # Pooled over the 26 images (each weighted equally). Today's masks before this work scored 81 / 99 / 74 %
+    # Pooled over the 26 images (each weighted equally). The masks before this work scored 82 / 99 / 74 %
     # (hair covered / non-hair left out / IoU); these masks 92 / 99 / 83 %. The bars sit a few points under the
     # latter: a change that loses the long or light hair again falls through them.
     scores = {}
