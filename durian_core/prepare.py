@@ -82,16 +82,29 @@ def fit_longest(image: np.ndarray, longest: int) -> np.ndarray:
     return resize_longest(image, longest) if max(image.shape[:2]) > longest else image
 
 
-def automatic_mask(image: np.ndarray, kind: str, *, cache: FeatureCache | None = None) -> np.ndarray:
-    """The automatic attribute mask of ``kind`` on ``image`` (float32 H×W in [0, 1]); raises NoFaceError."""
+def automatic_mask(image: np.ndarray, kind: str, *, face: int = 0, cache: FeatureCache | None = None) -> np.ndarray:
+    """The automatic attribute mask of ``kind`` on face ``face`` (0 = the largest) of ``image`` (float32 H×W in
+    [0, 1]); raises NoFaceError, or DurianInputError naming how many faces there are."""
     cache = cache or default_cache()
     key = content_key(image)
-    landmarks = image_landmarks(image, cache=cache, key=key)
-    return _cached_mask(image, landmarks, kind, key=key, cache=cache)
+    landmarks = image_landmarks(image, cache=cache, key=key, face=face)
+    return _cached_mask(image, landmarks, kind, key=key if face == 0 else content_key(key, face), cache=cache)
+
+
+def automatic_mask_of_file(path: str, kind: str, *, face: int = 0) -> np.ndarray:
+    """The automatic mask of ``kind`` on face ``face`` of an image file, at the file's own size (the loader
+    downscales very large photos; the mask is brought back up), for a user to edit and pass back as a mask."""
+    from durian_core.media import load_image
+
+    loaded = load_image(path)
+    mask = automatic_mask(loaded.rgb, kind, face=face, cache=FeatureCache())
+    if loaded.downscaled_from is not None:
+        mask = cv2.resize(mask, loaded.downscaled_from, interpolation=cv2.INTER_LINEAR)
+    return mask
 
 
 def _cached_mask(image: np.ndarray, landmarks: np.ndarray, kind: str, *, key: str, cache: FeatureCache) -> np.ndarray:
-    """The automatic mask of ``kind`` on an image whose content key is ``key``."""
+    """The automatic mask of ``kind`` on an image (and face) whose content key is ``key``."""
     return cache.get_or_compute("masks", content_key(key, kind), lambda: attribute_mask(image, landmarks, kind))
 
 

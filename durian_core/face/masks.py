@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from durian_core.config import ATTRIBUTE_KINDS
-from durian_core.face import regions
+from durian_core.face import hair, regions
 from durian_core.face.matting import alpha_matte, grabcut_refine, keep_connected, trimap
 
 _local = threading.local()
@@ -98,37 +98,195 @@ def _above_brows(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def hair_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | None = None) -> np.ndarray:
-    """Hair: the person around the head, minus the face oval, the neck and scalp-coloured skin, then re-decided by
-    colour (GrabCut), kept only where connected to the hair above the eyes, with a soft matte along its edge."""
+    """Hair of any length and colour on the person of this face, with a soft matte along its edge.
+
+    A classifier trained on this image's own sure pixels (crown hair; face skin, background, neck and chest) decides
+    by colour and strand texture (:mod:`durian_core.face.hair`); hair is kept where it joins the crown's hair on this
+    person, hanging past the jaw beside the neck, never on the face below the brows, the brows, the neck or the
+    chest's middle; GrabCut re-decides its edge. Scalp showing through thin hair is left transparent."""
     shape = image.shape[:2]
     person = person_mask(image) if person is None else person
+    crop = hair.head_crop(landmarks, shape)
+    found = _hair_in_crop(crop.take(image), crop.landmarks(landmarks), crop.take(person, cv2.INTER_LINEAR))
+    # The rest happens at the image's own resolution, within the head's box (nothing outside it is hair).
+    box = (slice(crop.y0, crop.y1), slice(crop.x0, crop.x1))
+    found = cv2.resize(found.astype(np.float32), (crop.x1 - crop.x0, crop.y1 - crop.y0)) > 0.5
+    mask = np.zeros(shape, np.float32)
+    mask[box] = _finished(image[box], landmarks - np.array([crop.x0, crop.y0], np.float32), found)
+    return mask
+
+
+def _finished(image: np.ndarray, landmarks: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """The hair ``found`` (bool) with a soft matte along its edge, the face's core out, and scalp showing through
+    thin hair transparent."""
+    shape = image.shape[:2]
     size = regions.face_size(landmarks)
-    face = face_oval(landmarks, shape)
-    neck = _neck(landmarks, shape)
-    head = _head_region(landmarks, shape)
-    # A fringe lies on the forehead, inside the face oval: above the brows, hair is told from skin by colour alone.
-    forehead = face * _above_line(landmarks, shape, regions.RIGHT_BROW[0], regions.LEFT_BROW[0], raise_by=0.06)
-    brows = _grow(_brows(landmarks, shape), 0.03 * size)
-    lower_face = np.maximum(_grow(face, 0.01 * size) * (1.0 - forehead), brows)
-    candidate = person * head * (1.0 - lower_face) * (1.0 - neck)
-    # Bald scalps and high foreheads are skin, not hair: drop pixels of the face's own skin colour.
-    skin = skin_likeness(image, landmarks)
-    candidate *= 1.0 - skin
-    above_eyes = _above_line(landmarks, shape, regions.RIGHT_EYE_OUTER, regions.LEFT_EYE_OUTER)
-    sure_hair = (candidate > 0.7) & (_above_brows(landmarks, shape) > 0.5) & (_grow(face, 0.05 * size) < 0.5)
-    sure_hair = cv2.erode(sure_hair.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    face_core = cv2.erode((lower_face > 0.5).astype(np.uint8), _disc(0.03 * size)) > 0
-    sure_not = (person < 0.2) | face_core | (neck > 0.5) | (head < 0.05)
-    hair = grabcut_refine(image, candidate, sure_foreground=sure_hair, sure_background=sure_not)
-    # Strips below the ears that are not joined to the hair above the eyes are collars, seats and shoulders.
-    hair = keep_connected(hair, above_eyes > 0.5)
-    matte = alpha_matte(image, trimap(hair, max(1.0, 0.02 * size)))
+    matte = alpha_matte(image, trimap(found, max(1.0, 0.025 * size)))
+    face_core = ~_near(~_lower_face(landmarks, shape), 0.03 * size)
     # Scalp showing through thin hair is skin: transparent, so whoever wears this hair shows their own scalp.
-    # Scalp is told by the colour of skin that no fringe covers; only the clearly skin-coloured goes, so light hair
-    # stays opaque.
+    # Scalp is told by the colour of skin that no fringe covers; only the clearly skin-coloured goes, and only on the
+    # skull: hair beside the face or hanging below it is never scalp, however pale.
     scalp = np.clip((skin_likeness(image, landmarks, samples=SCALP_SAMPLES) - 0.15) / 0.35, 0.0, 1.0)
-    scalp = feather(cv2.morphologyEx(scalp, cv2.MORPH_OPEN, _disc(0.01 * size)), 0.02 * size)  # patches, not specks
+    scalp = cv2.morphologyEx(scalp, cv2.MORPH_OPEN, _disc(0.01 * size)) * _skull(landmarks, shape)
+    scalp = feather(scalp, 0.02 * size)  # patches, not specks
     return (matte * (1.0 - face_core) * (1.0 - 0.9 * scalp)).astype(np.float32)
+
+
+def _skull(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The top of the head without its hair (float32 H×W): an ellipse a little wider than the face from the ears up to
+    the crown, in the face's own orientation, and the temples just beside the face above the eyes."""
+    size = regions.face_size(landmarks)
+    right, left = landmarks[regions.RIGHT_FACE_SIDE], landmarks[regions.LEFT_FACE_SIDE]
+    across = left - right
+    up = np.array([across[1], -across[0]]) / max(np.linalg.norm(across), 1e-6)
+    # The crown stands well above the forehead's top landmark (on a high, bare forehead, almost half a face size).
+    top = landmarks[regions.FOREHEAD_TOP] + up * 0.45 * size
+    middle = (right + left) / 2
+    centre = (middle + top) / 2
+    axes = (int(round(np.linalg.norm(across) * 0.55)), int(round(np.linalg.norm(top - middle) * 0.5)))
+    angle = float(np.degrees(np.arctan2(across[1], across[0])))
+    canvas = np.zeros(shape, np.uint8)
+    cv2.ellipse(canvas, (int(round(centre[0])), int(round(centre[1]))), axes, angle, 0, 360, 255, -1, cv2.LINE_AA)
+    # A receding hairline's corners lie just outside the landmarks' outline above the eyes, wider than the ellipse.
+    corners = _near(face_oval(landmarks, shape) > 0.5, 0.08 * size) & (
+        _above_line(landmarks, shape, regions.RIGHT_EYE_OUTER, regions.LEFT_EYE_OUTER) > 0.5
+    )
+    return np.maximum(canvas.astype(np.float32) / 255.0, corners.astype(np.float32))
+
+
+def _lower_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The face below its forehead (a fringe lies on the forehead, inside the face oval) and the brows grown a little:
+    never hair (bool)."""
+    size = regions.face_size(landmarks)
+    face = face_oval(landmarks, shape) > 0.5
+    forehead = face & (_above_line(landmarks, shape, regions.RIGHT_BROW[0], regions.LEFT_BROW[0], raise_by=0.06) > 0.5)
+    brows = _near(_brows(landmarks, shape) > 0.5, 0.03 * size)
+    return (_near(face, 0.01 * size) & ~forehead) | brows
+
+
+SEED_SAMPLES = 1500
+"""Pixels drawn from each kind of sure pixel to train the classifier: enough for a few Gaussian-like clusters."""
+HOLE_AREA = 0.03
+"""Holes inside the hair up to this many face sizes squared are filled (a lock lit to the colour of skin); the face,
+a larger hole, is not."""
+
+
+def _hair_in_crop(small: np.ndarray, points: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """The hair of the work crop (bool): classified, limited to where hair can be, joined to the crown's hair, its
+    edge re-decided by GrabCut."""
+    shape = small.shape[:2]
+    size = regions.face_size(points)
+    features = hair.pixel_features(small)
+    lower_face = _lower_face(points, shape)
+    sure_hair, sure_not = _hair_seeds(small, points, person, features, lower_face)
+    if sure_hair.sum() < 20 or sure_not.sum() < 20:
+        return np.zeros(shape, bool)
+    classifier = hair.fit_classifier(_draw(features, sure_hair), _draw(features, sure_not))
+    # The crown holds scalp between thin hair, and skin where the hairline recedes: what the first verdict finds
+    # more like the face than like the rest of the crown is not taught as hair the second time.
+    purer = sure_hair.copy()
+    purer[sure_hair] = classifier.probability(features[sure_hair]) > 0.5
+    if purer.sum() >= max(20, 0.3 * sure_hair.sum()):
+        sure_hair = purer
+        classifier = hair.fit_classifier(_draw(features, sure_hair), _draw(features, sure_not))
+    on_person = np.clip((cv2.dilate(person, _disc(0.015 * size)) - 0.3) / 0.4, 0.0, 1.0)
+    allowed = _hair_region(points, shape, lower_face) & (on_person > 0.0)
+    probability = np.zeros(shape, np.float32)
+    probability[allowed] = classifier.probability(features[allowed])
+    probability = cv2.GaussianBlur(probability, (0, 0), 0.01 * size) * on_person * allowed
+    joined = _fill_small_holes(keep_connected(probability > 0.5, sure_hair), HOLE_AREA * size * size)
+    # GrabCut re-decides a band along the edge by colour and contrast: the thin ends of a fringe, wisps at the side.
+    anchor = (cv2.erode((joined & (probability > 0.75)).astype(np.uint8), _disc(0.02 * size)) > 0) | (
+        sure_hair & joined
+    )
+    near = _near(joined, 0.06 * size)
+    band = allowed & (on_person > 0.2) & near
+    refined = grabcut_refine(small, joined, sure_foreground=anchor, sure_background=~band, iterations=2)
+    return _fill_small_holes(keep_connected(refined, anchor), HOLE_AREA * size * size)
+
+
+def _near(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Pixels within ``radius`` of ``mask`` (bool): a dilation by a disc, at a cost that does not grow with it."""
+    return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3) <= radius
+
+
+def _draw(features: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Up to :data:`SEED_SAMPLES` feature rows of the pixels ``where`` (the same draw for the same image)."""
+    index = np.flatnonzero(where)
+    chosen = np.random.default_rng(0).choice(index, min(SEED_SAMPLES, len(index)), replace=False)
+    return features.reshape(-1, features.shape[-1])[chosen]
+
+
+def _hair_seeds(
+    small: np.ndarray, points: np.ndarray, person: np.ndarray, features: np.ndarray, lower_face: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sure hair (the crown above the forehead and the temples, on the person, not bare scalp) and sure non-hair (the
+    face's skin, background away from the person, the neck and the chest's middle), as bool maps of the work crop."""
+    shape = small.shape[:2]
+    size = regions.face_size(points)
+    eyes = _grow(fill_polygons(shape, [points[list(regions.RIGHT_EYE)], points[list(regions.LEFT_EYE)]]), 0.04 * size)
+    skin = ~_near(~lower_face, 0.04 * size) & (eyes < 0.5)
+    skin &= _grow(_brows(points, shape), 0.06 * size) < 0.5
+    far = ~_near(person >= 0.1, 0.04 * size)
+    chin = points[regions.CHIN]
+    columns = np.abs(np.arange(shape[1]) - chin[0])[None, :] < 0.3 * size
+    rows = (np.arange(shape[0]) > chin[1] + 0.25 * size)[:, None]
+    chest = columns & rows & (person > 0.5)
+    # The crown: above the forehead's top; and the temples: beside the face between the eyes and the forehead's top.
+    oval = face_oval(points, shape) > 0.5
+    face = _near(oval, 0.04 * size)
+    beside = _near(oval, 0.25 * size) & ~face
+    temples = beside & (_above_line(points, shape, regions.RIGHT_EYE_OUTER, regions.LEFT_EYE_OUTER) > 0.5)
+    crown = (_above_line(points, shape, 109, 338, raise_by=0.04) > 0.5) | temples
+    crown &= (_head_ellipse(points, shape) > 0.5) & (person > 0.8) & ~lower_face & ~face
+    # Bare scalp (a bald crown, a high forehead) is the face's skin colour and smooth; pale blonde hair may be the
+    # colour of skin but is strands.
+    skin_coloured = skin_likeness(small, points) > 0.4
+    energy = features[..., hair.FINE_ENERGY]
+    smooth = energy < np.percentile(energy[skin], 90) if skin.any() else np.zeros(shape, bool)
+    crown &= ~(skin_coloured & smooth)
+    return crown, skin | far | chest
+
+
+def _head_ellipse(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """An ellipse around the head large enough for voluminous hair."""
+    center = regions.face_center(landmarks)
+    size = regions.face_size(landmarks)
+    canvas = np.zeros(shape, np.uint8)
+    axes = (int(1.0 * size), int(1.2 * size))  # an updo or a bun stands tall above the crown
+    angle = np.degrees(np.arctan2(*(landmarks[regions.LEFT_FACE_SIDE] - landmarks[regions.RIGHT_FACE_SIDE])[::-1]))
+    cv2.ellipse(canvas, (int(center[0]), int(center[1] - 0.2 * size)), axes, angle, 0, 360, 255, -1, cv2.LINE_AA)
+    return canvas.astype(np.float32) / 255.0
+
+
+def _hair_region(landmarks: np.ndarray, shape: tuple[int, int], lower_face: np.ndarray) -> np.ndarray:
+    """Where hair can be: around the head, and below the mouth beside the neck down to the chest (long hair); never
+    the face's core below the brows, the brows, or the neck between the jaw's corners and below it (bool)."""
+    size = regions.face_size(landmarks)
+    center = regions.face_center(landmarks)
+    columns = np.abs(np.arange(shape[1]) - center[0])[None, :] < 1.2 * size
+    mouth_y = landmarks[list(regions.LIPS_OUTER), 1].mean()
+    hanging = columns & (np.arange(shape[0]) > mouth_y)[:, None]
+    # The neck hangs straight down from the jaw between its corners, a little narrower: long hair falls beside it.
+    chin = landmarks[list(regions.JAW[4:17])]
+    bottom = shape[0] + size
+    neck = np.concatenate([chin, [[chin[-1, 0] - 0.05 * size, bottom], [chin[0, 0] + 0.05 * size, bottom]]])
+    # The landmarks' outline runs a little wide of a face framed by hair: its rim may be hair, its core never.
+    face_core = ~_near(~lower_face, 0.03 * size)
+    brows = _grow(_brows(landmarks, shape), 0.03 * size) > 0.5
+    head = _head_ellipse(landmarks, shape) > 0.5
+    return (head | hanging) & ~face_core & ~brows & ~(fill_polygons(shape, [neck]) > 0.5)
+
+
+def _fill_small_holes(mask: np.ndarray, largest: float) -> np.ndarray:
+    """``mask`` (bool) with its enclosed holes of up to ``largest`` pixels filled."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    height, width = mask.shape
+    x, y, w, h, area = stats.T
+    inside = (x > 0) & (y > 0) & (x + w < width) & (y + h < height)
+    small = np.flatnonzero((area <= largest) & inside)
+    small = small[small > 0]
+    return mask | np.isin(labels, small) if len(small) else mask
 
 
 def _brows(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
