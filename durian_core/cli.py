@@ -60,13 +60,15 @@ class AttributeOptions:
 
 @dataclass(frozen=True)
 class Generate:
-    """Transfer attributes onto a portrait and animate it with a driving video.
+    """Transfer attributes onto a portrait and animate it with a driving video, or onto every frame of a video.
 
-    Example: generate --portrait me.jpg --attribute them.jpg --kind hair --driving talk.mp4 --output out.mp4
+    Examples: generate --portrait me.jpg --attribute them.jpg --kind hair --driving talk.mp4 --output out.mp4;
+    generate --portrait me.mp4 --attribute glasses.png --kind glasses --output worn.mp4 (your own clip wears them)
     """
 
-    portrait: str  # the identity: an image with one face
-    output: str  # out.mp4 (with --driving) or out.png (still edit)
+    # the identity: a photo, or a video whose every frame wears the attributes (it takes no --driving)
+    portrait: str
+    output: str  # out.mp4 (with --driving or a portrait video) or out.png (still edit)
     attribute: Annotated[tuple[str, ...], Repeatable] = ()  # an attribute image; repeat the flag for several
     kind: Annotated[tuple[AttributeKind, ...], Repeatable] = ()  # kind of the --attribute before it
     # a mask PNG for the --attribute before it, white = attribute (added to the automatic mask, or used alone with
@@ -86,14 +88,21 @@ class Generate:
     def run(self, *, progress: TextIO) -> int:
         """Write the edit (no driver) or the video; progress goes to ``progress`` when it is a terminal."""
         from durian_core.api import generate
+        from durian_core.tryon import is_video_file
 
         output = Path(self.output)
-        if self.driving and output.suffix.lower() != ".mp4":
-            raise DurianInputError(f"with --driving the output must be an .mp4, got {output.name}")
+        video_portrait = is_video_file(self.portrait)
+        if video_portrait and self.driving:
+            raise DurianInputError(
+                "a portrait video moves by itself and takes no --driving (a driving video animates a still portrait)"
+            )
+        if (self.driving or video_portrait) and output.suffix.lower() != ".mp4":
+            made = "with --driving" if self.driving else "for a portrait video"
+            raise DurianInputError(f"{made} the output must be an .mp4, got {output.name}")
         if not self.driving and output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".mp4"):
             raise DurianInputError(f"a still edit is written as .png, got {output.name}")
         request = self.request()
-        if request.driver is None and output.suffix.lower() == ".mp4":
+        if request.driver is None and request.portrait_video is None and output.suffix.lower() == ".mp4":
             output = output.with_suffix(".png")
         result = generate(request, weights=self.weights, output=output, progress=_progress_line(progress))
         timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
