@@ -169,19 +169,21 @@ class EvaluationSettings(GenerationSettings):
 
 @dataclass(frozen=True)
 class Evaluate:
-    """Measure transfer quality: self-reenactment, self-reconstruction (the paper's protocol), or the
-    cross-identity grid of the examples. Prints JSON.
+    """Measure transfer quality: self-reenactment, self-reconstruction (the paper's protocol), a video wearing an
+    attribute, or the cross-identity grid of the examples. Prints JSON.
 
     Examples: evaluate --video clip.mp4 (self-reenactment); evaluate --video clip.mp4 --protocol
-    reconstruction --kind hair; evaluate --grid --sheet grid.png; evaluate --toy-transfer --engine durian --weights
-    runs/toy/stage1/final --sheet transfer.png (held-out toy people and looks).
+    reconstruction --kind hair; evaluate --video clip.mp4 --protocol tryon --kind glasses (the clip wears them);
+    evaluate --grid --sheet grid.png; evaluate --toy-transfer --engine durian --weights runs/toy/stage1/final
+    --sheet transfer.png (held-out toy people and looks).
     """
 
-    video: str | None = None  # a talking-face video (the two video protocols)
+    video: str | None = None  # a talking-face video (the three video protocols)
     # reenactment: animate the first frame with the video's motion; reconstruction: rebuild every frame from the
-    # first frame without its attribute and the middle frame's attribute
+    # first frame without its attribute and the middle frame's attribute; tryon: the video itself wears --kind
     protocol: EvaluationProtocol = "reenactment"
-    kind: AttributeKind = "hair"  # the attribute the reconstruction transfers and whose region is scored
+    kind: AttributeKind = "hair"  # the attribute the reconstruction transfers (or the video wears) and that is scored
+    attribute: str | None = None  # with --protocol tryon: the attribute image (default: the example of --kind)
     grid: bool = False  # every example portrait × every example attribute, as stills
     # cross-identity transfer, α interpolation and composition on held-out toy people and looks (for weights
     # trained on toy data)
@@ -209,6 +211,12 @@ class Evaluate:
             )
         elif self.video is None:
             raise DurianInputError("evaluate needs --video (or --grid)")
+        elif self.protocol == "tryon":
+            from durian_core.tryon_metrics import tryon_report
+
+            report = tryon_report(
+                self.video, kind=self.kind, attribute=self.attribute, max_seconds=settings.max_seconds
+            )
         elif self.protocol == "reconstruction":
             report = evaluation.self_reconstruction(
                 self.video, kind=self.kind, engine=engine, weights=self.weights, max_seconds=settings.max_seconds
@@ -234,10 +242,16 @@ class Bench:
     frames: int = 16  # durian: frames per clip
     steps: int = 25  # durian: denoising steps
     compile_blocks: Annotated[bool, tyro.conf.arg(name="compile")] = False  # durian: compile the repeated blocks
+    # time a video portrait instead: the talking-face clip at --size² wearing each kind, and the mirror
+    video_portrait: bool = False
 
     def run(self, *, progress: TextIO) -> int:
         """Print the timings as JSON."""
-        if self.engine == "classical":
+        if self.video_portrait:
+            from durian_core.bench.video_portrait import bench_video_portrait
+
+            report = bench_video_portrait(size=self.size, repeats=self.repeats)
+        elif self.engine == "classical":
             from durian_core.bench.classical import bench_classical
 
             report = bench_classical(size=self.size, repeats=self.repeats)

@@ -167,8 +167,8 @@ def track_portrait(
             yield TrackedFrame(number, image, landmarks, presence(seen, number / clip.fps))
     except NoFaceError as error:
         raise NoFaceError(
-            f"the face of the portrait video '{clip.name}' cannot be followed from frame {video.reference_index}: "
-            "use a clip where the face stays clearly visible"
+            f"no face can be followed in the portrait video '{clip.name}' (one showed at frame "
+            f"{video.reference_index} only): use a clip where the face stays clearly visible"
         ) from error
     finally:
         follow.close()
@@ -270,7 +270,8 @@ def _disc(radius: float) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------- wearing
 
 
-def _faces_on_reference(video: PortraitVideo, cache: FeatureCache) -> list[np.ndarray]:
+def reference_faces(video: PortraitVideo, cache: FeatureCache) -> list[np.ndarray]:
+    """Every face of the reference frame, largest first (shared through the cache with preparing the inputs)."""
     return cache.get_or_compute("faces", content_key(video.reference), lambda: detect_faces(video.reference))
 
 
@@ -287,7 +288,7 @@ def wear_video(
     ``output`` (an ``.mp4`` with the clip's audio) as they are made, or kept in memory without it."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    faces = _faces_on_reference(video, cache)
+    faces = reference_faces(video, cache)
     chosen = choose_face(faces, settings.face_index)
     old_hair = None
     if any(a.kind == "hair" and a.weight > 0 and not a.from_portrait for a in prepared.attributes):

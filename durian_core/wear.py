@@ -14,6 +14,7 @@ is the frame's own, bit for bit.
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -100,14 +101,16 @@ def _disc(radius: float) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Layer:
-    """One attribute at the reference's geometry, premultiplied: RGB times opacity, and the opacity (h×w×4 float32).
+    """One attribute at the reference's geometry: its colour and opacity.
 
-    A frame takes it as ``frame·(1 − opacity) + pixels``; an ``additive`` layer (makeup) carries a change of colour
-    instead, and the frame takes it as ``frame + pixels``.
+    A frame takes it as ``frame·(1 − alpha) + colour·alpha`` (OpenCV's ``blendLinear``, on 8-bit pixels); an
+    ``additive`` layer (makeup) is a change of colour already multiplied by its opacity (float32), and a frame takes
+    it as ``frame + colour``.
     """
 
     kind: str
-    pixels: np.ndarray  # h×w×4 float32
+    colour: np.ndarray  # h×w×3: RGB uint8, or float32 for an additive layer
+    alpha: np.ndarray  # h×w float32
     box: Box  # where the opacity is above zero, reference pixels
     additive: bool = False
 
@@ -122,11 +125,20 @@ class Layer:
         box = support_box(alpha)
         if box is None:
             return None
-        colour = colour.astype(np.float32)
-        if base is not None:
-            colour = colour - base.astype(np.float32)
-        pixels = np.dstack([colour * alpha[..., None], alpha]).astype(np.float32)
-        return cls(kind, pixels, box, additive=base is not None)
+        alpha = np.ascontiguousarray(alpha, np.float32)
+        if base is None:
+            return cls(kind, np.ascontiguousarray(colour, np.uint8), alpha, box)
+        change = (colour.astype(np.float32) - base.astype(np.float32)) * alpha[..., None]
+        return cls(kind, change, alpha, box, additive=True)
+
+    def carried(self, matrix: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
+        """Colour and opacity moved by the affine ``matrix`` (reference pixels → frame pixels), over ``box``."""
+        return warp_into(self.colour, matrix, box), warp_into(self.alpha, matrix, box)
+
+
+def blend(colour: np.ndarray, alpha: np.ndarray, under: np.ndarray) -> np.ndarray:
+    """``colour`` over ``under`` (same type) with opacity ``alpha`` (float32)."""
+    return cv2.blendLinear(np.ascontiguousarray(colour), np.ascontiguousarray(under), alpha, 1.0 - alpha)
 
 
 CHANGED = 12.0
@@ -166,8 +178,8 @@ HEAL_LIMIT = 48.0
 
 
 def heal(frame: np.ndarray, fill: np.ndarray, alpha: np.ndarray, *, size: float) -> np.ndarray:
-    """``fill`` (float32) moved towards ``frame``'s colour around the hole ``alpha``, as a healing brush does: the
-    difference between the two on a band just outside the hole, spread smoothly into it. The plate and the
+    """``fill`` moved towards ``frame``'s colour around the hole ``alpha`` (both uint8), as a healing brush does:
+    the difference between the two on a band just outside the hole, spread smoothly into it. The plate and the
     reference's scalp were seen in other frames, under other light; healed, they meet this frame without a seam.
     Computed at a quarter of the resolution: the correction is smooth anyway."""
     height, width = alpha.shape[:2]
@@ -177,11 +189,13 @@ def heal(frame: np.ndarray, fill: np.ndarray, alpha: np.ndarray, *, size: float)
     band = (cv2.dilate(hole.astype(np.uint8), _disc(reach)) > 0) & ~hole
     if not band.any():
         return fill
-    difference = cv2.resize(frame - fill, small, interpolation=cv2.INTER_AREA) * band[..., None]
+    shrink = lambda image: cv2.resize(image, small, interpolation=cv2.INTER_AREA).astype(np.float32)  # noqa: E731
+    difference = (shrink(frame) - shrink(fill)) * band[..., None]
     weight = cv2.GaussianBlur(band.astype(np.float32), (0, 0), reach)
     spread = cv2.GaussianBlur(difference, (0, 0), reach) / np.maximum(weight, 1e-3)[..., None]
     spread = np.clip(spread, -HEAL_LIMIT, HEAL_LIMIT) * np.clip(weight * 8.0, 0.0, 1.0)[..., None]
-    return fill + cv2.resize(spread, (width, height), interpolation=cv2.INTER_LINEAR)
+    correction = cv2.resize(spread, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.add(fill, correction, dtype=cv2.CV_8U)
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,6 +205,10 @@ class HairKey:
     index: int  # the frame's index in its clip
     landmarks: np.ndarray  # 478×2 float32, pixels of ``alpha``
     alpha: np.ndarray  # float32 (:func:`removal_alpha`)
+
+    @functools.cached_property
+    def box(self) -> Box | None:
+        return support_box(self.alpha)
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,11 +244,12 @@ class OldHair:
         return mask
 
     def plate_at(self, shape: tuple[int, ...], box: Box) -> np.ndarray:
+        """The plate over a frame's ``box`` (a frame of another size than the plate's gets it resized)."""
         plate = self.plate
         if plate.shape[:2] != shape[:2]:
             plate = cv2.resize(plate, shape[1::-1], interpolation=cv2.INTER_LINEAR)
         x0, y0, x1, y1 = box
-        return plate[y0:y1, x0:x1].astype(np.float32)
+        return np.ascontiguousarray(plate[y0:y1, x0:x1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -337,20 +356,19 @@ class Wearer:
         if region is None:
             return frame
         x0, y0, x1, y1 = region
-        original = frame[y0:y1, x0:x1].astype(np.float32)
-        removal = fill = None
+        original = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        removal = None
         if "removal" in boxes:
-            removal = self.old_hair.removal(index, landmarks, region)[..., None]
-            fill = self.old_hair.plate_at(shape, region)
+            removal = self.old_hair.removal(index, landmarks, region)
         mesh = self._mesh_maps(landmarks, motion, boxes.get("mesh"))
-        worn = np.zeros_like(original)
+        worn = None
         for look in self.looks:
             pixels = original.copy()
             if look.scalp is not None and removal is not None:
-                scalp = warp_into(look.scalp.pixels, motion, region)
-                uncovered = fill * (1.0 - scalp[..., 3:]) + scalp[..., :3]
-                uncovered = heal(original, uncovered, removal[..., 0], size=regions.face_size(landmarks))
-                pixels = pixels * (1.0 - removal) + uncovered * removal
+                scalp, skull = look.scalp.carried(motion, region)
+                uncovered = blend(scalp, skull, self.old_hair.plate_at(shape, region))
+                uncovered = heal(original, uncovered, removal, size=regions.face_size(landmarks))
+                pixels = blend(uncovered, removal, pixels)
             for layer in look.layers:
                 self._put(pixels, layer, motion, region, mesh=mesh, shape=shape)
             for overlay, weight, box in look.glasses:
@@ -360,11 +378,17 @@ class Wearer:
                     pixels[rows, columns] = overlay.apply(
                         pixels[rows, columns], weight=weight, matrix=_shifted(motion, target)
                     )
-            worn += look.coefficient * pixels
+            if len(self.looks) == 1:
+                worn = pixels
+            else:
+                share = pixels.astype(np.float32) * look.coefficient
+                worn = share if worn is None else worn + share
+        if worn.dtype != np.uint8:
+            worn = np.clip(worn + 0.5, 0, 255).astype(np.uint8)
         if visibility < 1.0:
-            worn = original + visibility * (worn - original)
+            worn = cv2.addWeighted(worn, visibility, original, 1.0 - visibility, 0.0)
         out = frame.copy()
-        out[y0:y1, x0:x1] = np.clip(worn + 0.5, 0, 255).astype(np.uint8)
+        out[y0:y1, x0:x1] = worn
         return out
 
     def _boxes(self, motion: np.ndarray, landmarks: np.ndarray, shape: tuple[int, ...]) -> dict[str, Box]:
@@ -386,9 +410,9 @@ class Wearer:
         if self.old_hair is not None and any(look.scalp is not None for look in self.looks):
             boxes["removal"] = union_box(
                 [
-                    carried_box(box, head_motion(key.landmarks, landmarks), shape)
+                    carried_box(key.box, head_motion(key.landmarks, landmarks), shape)
                     for key in self.old_hair.keys
-                    if (box := support_box(key.alpha)) is not None
+                    if key.box is not None
                 ]
             )
         return {name: box for name, box in boxes.items() if box is not None}
@@ -413,25 +437,26 @@ class Wearer:
     def _put(
         pixels: np.ndarray, layer: Layer, motion: np.ndarray, region: Box, *, mesh, shape: tuple[int, ...]
     ) -> None:
-        """Blend ``layer`` into ``pixels`` (the ``region`` of a frame of ``shape``, float32), in place."""
+        """Put ``layer`` on ``pixels`` (the ``region`` of a frame of ``shape``, uint8), in place."""
         if layer.on_mesh:
             if mesh is None:
                 return
             map_x, map_y, inside, box = mesh
-            placed = cv2.remap(layer.pixels, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-            placed *= inside[..., None]
+            colour = cv2.remap(layer.colour, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            alpha = cv2.remap(layer.alpha, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) * inside
+            if layer.additive:
+                colour *= inside[..., None]
         else:
             box = carried_box(layer.box, motion, shape)
             if box is None:
                 return
-            placed = warp_into(layer.pixels, motion, box)
+            colour, alpha = layer.carried(motion, box)
         rows, columns = _inside(box, region)
-        target = pixels[rows, columns]
+        under = pixels[rows, columns]
         if layer.additive:
-            target += placed[..., :3]
+            pixels[rows, columns] = cv2.add(under, colour, dtype=cv2.CV_8U)
         else:
-            target *= 1.0 - placed[..., 3:]
-            target += placed[..., :3]
+            pixels[rows, columns] = blend(colour, alpha, under)
 
 
 def _shifted(matrix: np.ndarray, box: Box) -> np.ndarray:
