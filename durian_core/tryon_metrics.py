@@ -1,7 +1,8 @@
 """How well a video portrait wears an attribute, measured against the clip itself (``evaluate --protocol tryon``).
 
 The clip is generated wearing the attribute (in memory, so encoding adds nothing), and each frame is compared with
-the clip's own frame in regions found by tracking the clip independently of the code that placed the attribute:
+the clip's own frame in regions found by the face mesh on the clip's frames (unsmoothed, independently of the code
+that placed the attribute); frames where it finds no face are left out, and counted:
 
 * **worn**: the share of frames whose attribute region (around the eyes for glasses, the lips for makeup, the jaw
   for a beard, above the forehead for hair and hats) changed by more than :data:`WORN_LEVELS` on average;
@@ -18,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from durian_core.errors import NoFaceError
 from durian_core.face import regions
-from durian_core.face.landmarks import track_landmarks
+from durian_core.face.landmarks import FaceFollower
 from durian_core.face.masks import fill_polygons
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -81,25 +83,31 @@ def tryon_report(
     request = build_request(video, [load_attribute(source, kind)], settings=settings)
     worn = generate(request).frames
     clip = load_video(video, max_seconds=max_seconds, limits=MediaLimits(max_video_side=settings.output_size)).frames
-    tracks = track_landmarks(clip)
+    with FaceFollower() as follow:
+        faces = [follow(frame) for frame in clip]
     shape = clip.shape[1:]
     changed, mouths, own_change, worn_change = [], [], [], []
-    for index, (frame, out, landmarks) in enumerate(zip(clip, worn, tracks)):
+    for index, (frame, out, landmarks) in enumerate(zip(clip, worn, faces)):
+        if landmarks is None:
+            continue  # the clip's face is not to be seen: nothing to wear, nothing to measure
         difference = np.abs(out.astype(np.float32) - frame.astype(np.float32))
         changed.append(float(difference[attribute_box(landmarks, shape, kind)].mean()))
         lips = fill_polygons(shape[:2], [landmarks[list(regions.LIPS_OUTER)]]) > 0.5
         mouths.append(float(difference[lips].mean()) if lips.any() else 0.0)
-        if index:
+        if index and faces[index - 1] is not None:
             box = eye_box(landmarks, shape)
             own_change.append(float(np.abs(frame[box].astype(np.float32) - clip[index - 1][box]).mean()))
             worn_change.append(float(np.abs(out[box].astype(np.float32) - worn[index - 1][box]).mean()))
+    if not changed:
+        raise NoFaceError(f"no face found in any frame of '{Path(os.fspath(video)).name}'")
     worn_share = float(np.mean(np.array(changed) > WORN_LEVELS))
-    own, moved = float(np.mean(own_change)), float(np.mean(worn_change))
+    own = float(np.mean(own_change)) if own_change else 0.0
+    moved = float(np.mean(worn_change)) if worn_change else 0.0
     return {
         "video": Path(os.fspath(video)).name,
         "kind": kind,
         "attribute": Path(os.fspath(source)).name,
-        "frames": {"clip": int(len(clip)), "worn": int(len(worn))},
+        "frames": {"clip": int(len(clip)), "worn": int(len(worn)), "with_a_face": len(changed)},
         "size": {"clip": list(clip.shape[2:0:-1]), "worn": list(worn.shape[2:0:-1])},
         "worn_share": round(worn_share, 3),
         "mouth_change": round(float(np.mean(mouths)), 3),

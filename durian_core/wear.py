@@ -340,18 +340,26 @@ class Wearer:
         return any(look.layers or look.glasses or look.scalp is not None for look in self.looks)
 
     def __call__(
-        self, frame: np.ndarray, landmarks: np.ndarray, *, index: int = 0, visibility: float = 1.0
+        self,
+        frame: np.ndarray,
+        landmarks: np.ndarray,
+        *,
+        head: np.ndarray | None = None,
+        index: int = 0,
+        visibility: float = 1.0,
     ) -> np.ndarray:
         """``frame`` (RGB uint8) wearing the attributes, placed by its face's ``landmarks`` (478×2, its pixels).
 
-        ``index`` is the frame's place in its clip (which key frames of the old hair it lies between);
-        ``visibility`` fades the attributes (0 gives the frame untouched).
+        ``head`` (landmarks smoothed further, by default ``landmarks``) places the rigid layers; ``index`` is the
+        frame's place in its clip (which key frames of the old hair it lies between); ``visibility`` fades the
+        attributes (0 gives the frame untouched).
         """
         if visibility <= 0 or not self.wears_anything:
             return frame
-        motion = head_motion(self.reference, landmarks)
+        head = landmarks if head is None else head
+        motion = head_motion(self.reference, head)
         shape = frame.shape
-        boxes = self._boxes(motion, landmarks, shape)
+        boxes = self._boxes(motion, head, shape)
         region = union_box(list(boxes.values()))
         if region is None:
             return frame
@@ -359,7 +367,7 @@ class Wearer:
         original = np.ascontiguousarray(frame[y0:y1, x0:x1])
         removal = None
         if "removal" in boxes:
-            removal = self.old_hair.removal(index, landmarks, region)
+            removal = self.old_hair.removal(index, head, region)
         mesh = self._mesh_maps(landmarks, motion, boxes.get("mesh"))
         worn = None
         for look in self.looks:

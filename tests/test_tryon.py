@@ -302,3 +302,21 @@ def test_the_mirror_puts_glasses_on_the_camera_face_and_takes_them_off_when_it_g
     assert np.array_equal(out, grey), "a lost face leaves no glasses behind"
     assert mirror.timing()["median_ms"] > 0
     mirror.close()
+
+
+def test_the_head_placement_steadies_a_tremble_without_lagging_a_move(astronaut):
+    from durian_core.face.landmarks import detect_landmarks
+    from durian_core.tryon import TrackedFrame, steady_heads
+
+    face = detect_landmarks(astronaut)
+    rng = np.random.default_rng(0)
+    trembling = [face + rng.normal(0, 1.0, 2).astype(np.float32) for _ in range(40)]
+    moving = [face + np.float32(2.0 * index) for index in range(40)]
+    for track, check in ((trembling, "tremble"), (moving, "move")):
+        items = [TrackedFrame(index, astronaut, points, 1.0) for index, points in enumerate(track)]
+        heads = np.stack([item.head for item in steady_heads(iter(items))])
+        shifts = heads[:, 0] - face[0]
+        if check == "tremble":
+            assert shifts.std(axis=0).max() < 0.5 * np.stack(track)[:, 0].std(axis=0).min()
+        else:
+            assert np.abs(heads[8:-8] - np.stack(track)[8:-8]).max() < 1e-3, "a steady move is followed exactly"
