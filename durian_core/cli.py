@@ -242,7 +242,7 @@ class Bench:
     frames: int = 16  # durian: frames per clip
     steps: int = 25  # durian: denoising steps
     compile_blocks: Annotated[bool, tyro.conf.arg(name="compile")] = False  # durian: compile the repeated blocks
-    # time a video portrait instead: the talking-face clip at --size² wearing each kind, and the mirror
+    # time video portraits instead: the talking-face clip, square, wearing each kind; and the mirror
     video_portrait: bool = False
 
     def run(self, *, progress: TextIO) -> int:
