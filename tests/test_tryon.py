@@ -320,3 +320,34 @@ def test_the_head_placement_steadies_a_tremble_without_lagging_a_move(astronaut)
             assert shifts.std(axis=0).max() < 0.5 * np.stack(track)[:, 0].std(axis=0).min()
         else:
             assert np.abs(heads[8:-8] - np.stack(track)[8:-8]).max() < 1e-3, "a steady move is followed exactly"
+
+
+def test_on_the_reference_frame_the_layers_give_the_still_edit(clip):
+    """Weights, a user mask and α between two hats of one kind work as for a still: worn by the very frame they were
+    prepared on, the layers give the editor's still edit."""
+    from durian_core.api import preview
+    from durian_core.cache import FeatureCache
+    from durian_core.face.landmarks import detect_landmarks
+    from durian_core.prepare import prepare_inputs
+    from durian_core.types import Interpolation
+    from durian_core.wear import Wearer
+
+    frame = clip[0]
+    attributes = [
+        load_attribute(ATTRIBUTES / "hat_obama.png", "hat"),
+        load_attribute(
+            ATTRIBUTES / "hat_obama.png", "hat", mask=ATTRIBUTES / "hat_obama_mask.png", mask_mode="replace"
+        ),
+        load_attribute(ATTRIBUTES / "beard_biden.png", "beard", weight=0.6),
+        load_attribute(ATTRIBUTES / "glasses_obama.png", "glasses", weight=0.8),
+    ]
+    request = build_request(frame, attributes, interpolation=Interpolation(0, 1, 0.4), settings=CLASSICAL)
+    cache = FeatureCache()
+    still = preview(request, cache=cache).still
+    worn = Wearer.build(prepare_inputs(request, cache=cache))(frame, detect_landmarks(frame))
+    difference = np.abs(worn.astype(int) - still.astype(int))
+    assert np.abs(still.astype(int) - frame).mean() > 5, "the edit changes the frame"
+    assert difference.mean() < 1.0 and np.percentile(difference, 99) < 12, (
+        difference.mean(),
+        np.percentile(difference, 99),
+    )
