@@ -185,32 +185,37 @@ def track_portrait(
     bridged or held, the track smoothed along time) and its visibility (:class:`~durian_core.wear.Presence`: a lost
     face holds its last placement, then fades out).
 
-    Frames well before the reference frame, where no face was found, pass through with nothing to wear, so the
-    tracker holds few frames in memory whatever the clip.
+    Frames before the face is first followed pass through with nothing to wear (those well before the reference
+    frame, where no face was found, are not even looked at), so the tracker holds a few frames in memory whatever
+    the clip.
+
+    Raises:
+        NoFaceError: the face mesh follows the face on no frame at all.
     """
     clip = video.clip
-    step = max(1, int(round(clip.fps / CHECKS_PER_SECOND)))
-    begin = max(0, video.reference_index - step + 1)
+    begin = max(0, video.reference_index - max(1, int(round(clip.fps / CHECKS_PER_SECOND))) + 1)
     follow = ChosenFace(start, faces=faces, settings=settings)
-    # Any share of frames may lack the face (a person walking in): only a clip where the tracker never sees it is
+    # Any share of frames may lack the face (a person walking in and out): only a clip where it is never followed is
     # refused.
-    tracker = LandmarkTracker(settings=FaceSettings(max_missing_fraction=1.0), give_up_after=begin + 10 * step + 90)
+    tracker = LandmarkTracker(settings=FaceSettings(max_missing_fraction=1.0))
     presence = Presence()
+    followed = False
     try:
         for index, frame in enumerate(clip.iter_frames()):
-            if index < begin:
+            points = follow(frame) if index >= begin else None
+            followed = followed or points is not None
+            if not followed:
                 yield TrackedFrame(index, frame, None, 0.0)
                 continue
-            points = follow(frame)
             for (number, image, seen), landmarks in tracker.push_detection(points, (index, frame, points is not None)):
                 yield TrackedFrame(number, image, landmarks, presence(seen, number / clip.fps))
+        if not followed:
+            raise NoFaceError(
+                f"no face can be followed in the portrait video '{clip.name}' (one showed at frame "
+                f"{video.reference_index} only): use a clip where the face stays clearly visible"
+            )
         for (number, image, seen), landmarks in tracker.finish():
             yield TrackedFrame(number, image, landmarks, presence(seen, number / clip.fps))
-    except NoFaceError as error:
-        raise NoFaceError(
-            f"no face can be followed in the portrait video '{clip.name}' (one showed at frame "
-            f"{video.reference_index} only): use a clip where the face stays clearly visible"
-        ) from error
     finally:
         follow.close()
         tracker.close()
