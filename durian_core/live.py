@@ -27,8 +27,8 @@ from durian_core.config import FaceSettings, GenerationSettings
 from durian_core.errors import DurianInputError
 from durian_core.face.landmarks import FaceFollower
 from durian_core.face.motion import Retargeter
-from durian_core.prepare import fit_longest
-from durian_core.types import AttributeReference, Interpolation
+from durian_core.prepare import fit_longest, prepare_inputs
+from durian_core.types import AttributeReference, GenerateRequest, Interpolation
 from durian_core.wear import Presence, Wearer
 
 
@@ -197,9 +197,6 @@ class MirrorAnimator:
             self._filter.reset()
 
     def _prepare(self, frame: np.ndarray) -> Wearer:
-        from durian_core.prepare import prepare_inputs
-        from durian_core.types import GenerateRequest
-
         start = time.perf_counter()
         request = GenerateRequest(frame, self.attributes, interpolation=self.interpolation, settings=self.settings)
         wearer = Wearer.build(prepare_inputs(request, cache=self.cache))

@@ -71,6 +71,7 @@ def carried_box(box: Box, matrix: np.ndarray, shape: tuple[int, ...], *, margin:
 
 
 def union_box(boxes: list[Box | None]) -> Box | None:
+    """The box around all the given boxes (None among them ignored; None when there are none)."""
     present = [box for box in boxes if box is not None]
     if not present:
         return None
@@ -337,6 +338,7 @@ class Wearer:
 
     @property
     def wears_anything(self) -> bool:
+        """Whether any look puts anything on a frame (all weights zero, or only the portrait's own hair: nothing)."""
         return any(look.layers or look.glasses or look.scalp is not None for look in self.looks)
 
     def __call__(
