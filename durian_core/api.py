@@ -16,16 +16,18 @@ from durian_core.cache import FeatureCache, default_cache
 from durian_core.config import GenerationSettings
 from durian_core.engines.base import Engine
 from durian_core.errors import DurianInputError
-from durian_core.live import LiveAnimator, LiveSettings
+from durian_core.live import LiveAnimator, LiveSettings, MirrorAnimator
 from durian_core.media import ImageSource, load_image, load_mask, open_video
 from durian_core.prepare import automatic_mask, prepare_inputs
 from durian_core.render import animate
+from durian_core.tryon import is_video_file, open_portrait_video, wear_video
 from durian_core.types import (
     AttributeReference,
     DrivingVideo,
     GenerateRequest,
     GenerateResult,
     Interpolation,
+    PortraitVideo,
     ProgressCallback,
     no_progress,
 )
@@ -39,6 +41,8 @@ __all__ = [
     "live_animator",
     "load_attribute",
     "load_engine",
+    "mirror_animator",
+    "open_portrait_video",
     "preview",
 ]
 
@@ -79,27 +83,54 @@ def load_attribute(
     return AttributeReference(loaded.rgb, kind, mask=user_mask, mask_mode=mask_mode, weight=weight, name=name)
 
 
+VIDEO_PORTRAIT_ENGINE = "a video portrait runs on the classical engine"
+"""Why a video portrait gets the classical engine (the durian engine does not take one yet)."""
+
+
 def build_request(
-    portrait: ImageSource,
+    portrait: ImageSource | PortraitVideo,
     attributes: Sequence[AttributeReference] = (),
     *,
     driver: str | os.PathLike | DrivingVideo | None = None,
     interpolation: Interpolation | None = None,
     settings: GenerationSettings = GenerationSettings(),
 ) -> GenerateRequest:
-    """One request from a portrait (a file, bytes or an array), attribute references and a driver.
+    """One request from a portrait (a photo as a file, bytes or an array; or a video as a path or a
+    :class:`PortraitVideo`), attribute references and a driver.
 
     A driver given as a path is opened here (checked, cut to ``settings.max_seconds``; its frames stream when the
-    generation runs); ``None`` makes a still edit.
+    generation runs); ``None`` makes a still edit, or with a portrait video, that video wearing the attributes (a
+    portrait video takes no driver).
 
     Raises:
-        DurianInputError: an input cannot be read, or the interpolation does not fit the attributes.
+        DurianInputError: an input cannot be read, or the interpolation does not fit the attributes, or a portrait
+            video comes with a driver or the durian engine.
     """
-    image = load_image(portrait).rgb
+    video = portrait if isinstance(portrait, PortraitVideo) else None
+    if video is not None or is_video_file(portrait):
+        if driver is not None:
+            raise DurianInputError(
+                "a portrait video moves by itself and takes no driving video (a driver animates a still portrait)"
+            )
+        if settings.engine == "durian":
+            raise DurianInputError(
+                "the durian engine does not take a video as the portrait yet: use --engine classical (or auto)"
+            )
+        video = video or open_portrait_video(portrait, settings=settings)
+        image = video.reference
+    else:
+        image = load_image(portrait).rgb
     if isinstance(driver, str | os.PathLike):
         driver = open_video(driver, max_seconds=settings.max_seconds)
     try:
-        return GenerateRequest(image, tuple(attributes), driver=driver, interpolation=interpolation, settings=settings)
+        return GenerateRequest(
+            image,
+            tuple(attributes),
+            driver=driver,
+            interpolation=interpolation,
+            settings=settings,
+            portrait_video=video,
+        )
     except ValueError as error:
         raise DurianInputError(str(error)) from error
 
@@ -181,6 +212,8 @@ def generate(
     """
     cache = cache or default_cache()
     settings = request.settings
+    if request.portrait_video is not None:
+        return _generate_worn_video(request, cache=cache, progress=progress, output=output)
     choice = choose_engine(settings.engine, weights=weights)
     engine = load_engine(choice)
     start = time.perf_counter()
@@ -214,11 +247,47 @@ def generate(
     return result
 
 
+def _generate_worn_video(
+    request: GenerateRequest,
+    *,
+    cache: FeatureCache,
+    progress: ProgressCallback,
+    output: str | os.PathLike | None,
+) -> GenerateResult:
+    """A portrait video wearing the request's attributes (:mod:`durian_core.tryon`)."""
+    if request.settings.engine == "durian":
+        raise DurianInputError("the durian engine does not take a video as the portrait yet: use the classical engine")
+    video = request.portrait_video
+    start = time.perf_counter()
+    prepared = prepare_inputs(request, cache=cache, progress=lambda _, m: progress(0.0, m))
+    timings = {"prepare": time.perf_counter() - start}
+    notes = [VIDEO_PORTRAIT_ENGINE if request.settings.engine == "auto" else "as requested"]
+    if video.clip.truncated_from is not None:
+        notes.append(
+            f"the portrait video is {video.clip.truncated_from:.1f} s long; only the first {video.clip.seconds:.1f} s "
+            "were used"
+        )
+    worn = wear_video(prepared, video, request.settings, cache=cache, output=output, progress=progress)
+    timings.update(worn.timings)
+    progress(1.0, "done")
+    return GenerateResult(
+        frames=worn.frames,
+        fps=video.clip.fps,
+        engine="classical",
+        audio_source=video.clip.audio_path,
+        timings=timings,
+        notes=tuple(notes),
+        path=worn.path,
+        frame_count=worn.frame_count,
+    )
+
+
 def preview(
     request: GenerateRequest, *, cache: FeatureCache | None = None, weights: str | None = None
 ) -> GenerateResult:
-    """The still edit of a request (its driver is ignored); fast once the inputs are cached."""
-    return generate(replace(request, driver=None), cache=cache, weights=weights)
+    """The still edit of a request (its driver is ignored; a portrait video's reference frame is edited); fast once
+    the inputs are cached."""
+    return generate(replace(request, driver=None, portrait_video=None), cache=cache, weights=weights)
 
 
 LIVE_PASTE = 1024
@@ -252,3 +321,28 @@ def live_animator(
     if settings.engine == "durian":
         note += " (live needs a frame in milliseconds, which the diffusion engine cannot make)"
     return animator, note
+
+
+def mirror_animator(
+    request: GenerateRequest, *, cache: FeatureCache | None = None, live: LiveSettings = LiveSettings()
+) -> tuple[MirrorAnimator, str]:
+    """A mirror session: camera frames wearing the request's attributes (its portrait and driver are ignored: the
+    camera's face is the portrait), and a note on what it does.
+
+    The attributes are prepared against the first camera frame with a face (the masks and layers of the attribute
+    images come through the cache); each frame then costs landmarks and the layers' warps.
+    """
+    mirror = MirrorAnimator(
+        request.attributes,
+        interpolation=request.interpolation,
+        settings=request.settings,
+        live=live,
+        cache=cache or default_cache(),
+    )
+    note = "classical engine, your camera wearing the attributes"
+    if any(attribute.kind == "hair" for attribute in request.attributes):
+        note += (
+            "; your own hair is found once, on the first frame with your face, and what the new hair does not cover "
+            "is filled from that frame"
+        )
+    return mirror, note

@@ -60,13 +60,15 @@ class AttributeOptions:
 
 @dataclass(frozen=True)
 class Generate:
-    """Transfer attributes onto a portrait and animate it with a driving video.
+    """Transfer attributes onto a portrait and animate it with a driving video, or onto every frame of a video.
 
-    Example: generate --portrait me.jpg --attribute them.jpg --kind hair --driving talk.mp4 --output out.mp4
+    Examples: generate --portrait me.jpg --attribute them.jpg --kind hair --driving talk.mp4 --output out.mp4;
+    generate --portrait me.mp4 --attribute glasses.png --kind glasses --output worn.mp4 (your own clip wears them)
     """
 
-    portrait: str  # the identity: an image with one face
-    output: str  # out.mp4 (with --driving) or out.png (still edit)
+    # the identity: a photo, or a video whose every frame wears the attributes (it takes no --driving)
+    portrait: str
+    output: str  # out.mp4 (with --driving or a portrait video) or out.png (still edit)
     attribute: Annotated[tuple[str, ...], Repeatable] = ()  # an attribute image; repeat the flag for several
     kind: Annotated[tuple[AttributeKind, ...], Repeatable] = ()  # kind of the --attribute before it
     # a mask PNG for the --attribute before it, white = attribute (added to the automatic mask, or used alone with
@@ -86,14 +88,21 @@ class Generate:
     def run(self, *, progress: TextIO) -> int:
         """Write the edit (no driver) or the video; progress goes to ``progress`` when it is a terminal."""
         from durian_core.api import generate
+        from durian_core.tryon import is_video_file
 
         output = Path(self.output)
-        if self.driving and output.suffix.lower() != ".mp4":
-            raise DurianInputError(f"with --driving the output must be an .mp4, got {output.name}")
+        video_portrait = is_video_file(self.portrait)
+        if video_portrait and self.driving:
+            raise DurianInputError(
+                "a portrait video moves by itself and takes no --driving (a driving video animates a still portrait)"
+            )
+        if (self.driving or video_portrait) and output.suffix.lower() != ".mp4":
+            made = "with --driving" if self.driving else "for a portrait video"
+            raise DurianInputError(f"{made} the output must be an .mp4, got {output.name}")
         if not self.driving and output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".mp4"):
             raise DurianInputError(f"a still edit is written as .png, got {output.name}")
         request = self.request()
-        if request.driver is None and output.suffix.lower() == ".mp4":
+        if request.driver is None and request.portrait_video is None and output.suffix.lower() == ".mp4":
             output = output.with_suffix(".png")
         result = generate(request, weights=self.weights, output=output, progress=_progress_line(progress))
         timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
@@ -160,19 +169,21 @@ class EvaluationSettings(GenerationSettings):
 
 @dataclass(frozen=True)
 class Evaluate:
-    """Measure transfer quality: self-reenactment, self-reconstruction (the paper's protocol), or the
-    cross-identity grid of the examples. Prints JSON.
+    """Measure transfer quality: self-reenactment, self-reconstruction (the paper's protocol), a video wearing an
+    attribute, or the cross-identity grid of the examples. Prints JSON.
 
     Examples: evaluate --video clip.mp4 (self-reenactment); evaluate --video clip.mp4 --protocol
-    reconstruction --kind hair; evaluate --grid --sheet grid.png; evaluate --toy-transfer --engine durian --weights
-    runs/toy/stage1/final --sheet transfer.png (held-out toy people and looks).
+    reconstruction --kind hair; evaluate --video clip.mp4 --protocol tryon --kind glasses (the clip wears them);
+    evaluate --grid --sheet grid.png; evaluate --toy-transfer --engine durian --weights runs/toy/stage1/final
+    --sheet transfer.png (held-out toy people and looks).
     """
 
-    video: str | None = None  # a talking-face video (the two video protocols)
+    video: str | None = None  # a talking-face video (the three video protocols)
     # reenactment: animate the first frame with the video's motion; reconstruction: rebuild every frame from the
-    # first frame without its attribute and the middle frame's attribute
+    # first frame without its attribute and the middle frame's attribute; tryon: the video itself wears --kind
     protocol: EvaluationProtocol = "reenactment"
-    kind: AttributeKind = "hair"  # the attribute the reconstruction transfers and whose region is scored
+    kind: AttributeKind = "hair"  # the attribute the reconstruction transfers (or the video wears) and that is scored
+    attribute: str | None = None  # with --protocol tryon: the attribute image (default: the example of --kind)
     grid: bool = False  # every example portrait × every example attribute, as stills
     # cross-identity transfer, α interpolation and composition on held-out toy people and looks (for weights
     # trained on toy data)
@@ -200,6 +211,12 @@ class Evaluate:
             )
         elif self.video is None:
             raise DurianInputError("evaluate needs --video (or --grid)")
+        elif self.protocol == "tryon":
+            from durian_core.tryon_metrics import tryon_report
+
+            report = tryon_report(
+                self.video, kind=self.kind, attribute=self.attribute, max_seconds=settings.max_seconds
+            )
         elif self.protocol == "reconstruction":
             report = evaluation.self_reconstruction(
                 self.video, kind=self.kind, engine=engine, weights=self.weights, max_seconds=settings.max_seconds
@@ -225,10 +242,16 @@ class Bench:
     frames: int = 16  # durian: frames per clip
     steps: int = 25  # durian: denoising steps
     compile_blocks: Annotated[bool, tyro.conf.arg(name="compile")] = False  # durian: compile the repeated blocks
+    # time video portraits instead: the talking-face clip, square, wearing each kind; and the mirror
+    video_portrait: bool = False
 
     def run(self, *, progress: TextIO) -> int:
         """Print the timings as JSON."""
-        if self.engine == "classical":
+        if self.video_portrait:
+            from durian_core.bench.video_portrait import bench_video_portrait
+
+            report = bench_video_portrait(size=self.size, repeats=self.repeats)
+        elif self.engine == "classical":
             from durian_core.bench.classical import bench_classical
 
             report = bench_classical(size=self.size, repeats=self.repeats)

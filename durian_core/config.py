@@ -12,8 +12,9 @@ ATTRIBUTE_KINDS: tuple[AttributeKind, ...] = get_args(AttributeKind)
 EngineName = Literal["auto", "classical", "durian"]
 ENGINE_NAMES: tuple[EngineName, ...] = get_args(EngineName)
 
-EvaluationProtocol = Literal["reenactment", "reconstruction"]
-"""Self-reenactment and the paper's self-reconstruction (``durian_core.evaluation``)."""
+EvaluationProtocol = Literal["reenactment", "reconstruction", "tryon"]
+"""Self-reenactment and the paper's self-reconstruction (``durian_core.evaluation``); a video portrait wearing an
+attribute, against the clip itself (``durian_core.tryon_metrics``)."""
 EVALUATION_PROTOCOLS: tuple[EvaluationProtocol, ...] = get_args(EvaluationProtocol)
 
 

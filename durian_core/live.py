@@ -5,6 +5,9 @@ CHI 2012: a low-pass whose cut-off rises with speed, so a still face stops tremb
 Motion is relative to a neutral pose: the first frame with a face, or whichever frame the user marks. A frame
 without a face holds the last pose. The edit and the head rig come from the cache the main page filled, so
 starting live recomputes no masks or layers.
+
+The mirror (:class:`MirrorAnimator`) turns it around: the camera's frame is the portrait, and it wears the
+attributes, placed by the camera face's landmarks each frame.
 """
 
 from __future__ import annotations
@@ -14,16 +17,19 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from durian_core.config import FaceSettings
+from durian_core.cache import FeatureCache
+from durian_core.config import FaceSettings, GenerationSettings
 from durian_core.errors import DurianInputError
 from durian_core.face.landmarks import FaceFollower
 from durian_core.face.motion import Retargeter
-from durian_core.prepare import fit_longest
+from durian_core.prepare import fit_longest, prepare_inputs
+from durian_core.types import AttributeReference, GenerateRequest, Interpolation
+from durian_core.wear import Presence, Wearer
 
 
 @dataclass(frozen=True)
@@ -135,12 +141,103 @@ class LiveAnimator:
 
     def timing(self) -> dict[str, float]:
         """Server time per frame over the latest frames: median and 95th percentile in milliseconds."""
-        if not self.seconds:
-            return {"median_ms": 0.0, "p95_ms": 0.0}
-        ordered = sorted(self.seconds)
-        p95 = ordered[min(len(ordered) - 1, int(math.ceil(0.95 * len(ordered))) - 1)]
-        return {"median_ms": 1000 * statistics.median(ordered), "p95_ms": 1000 * p95}
+        return _timing(self.seconds)
 
     def close(self) -> None:
         with self._lock:
             self._follow.close()
+
+
+class MirrorAnimator:
+    """Live's mirror: each camera frame itself wearing prepared attributes, one frame in, one frame out.
+
+    The attributes are prepared against the first camera frame with a face (as against a still portrait: masks,
+    alignment, re-lighting, the editor's layers), once; every frame then places them by its own face's landmarks
+    (One-Euro filtered, as live driving filters them) (:class:`~durian_core.wear.Wearer`). Hair is the slowest
+    kind: the camera's own hair is found on that first frame only and carried with the head, and what the new hair
+    does not cover is filled from that frame. A lost face keeps the last placement for a moment, then the attributes
+    fade out. :meth:`set_neutral` prepares again on the next frame with a face (a new hairstyle in view, new
+    light). Calls are serialised.
+    """
+
+    def __init__(
+        self,
+        attributes: Sequence[AttributeReference],
+        *,
+        interpolation: Interpolation | None = None,
+        settings: GenerationSettings = GenerationSettings(),
+        live: LiveSettings = LiveSettings(),
+        face: FaceSettings = FaceSettings(),
+        cache: FeatureCache | None = None,
+    ) -> None:
+        if not attributes:
+            raise DurianInputError("the mirror needs at least one attribute to wear")
+        self.attributes = tuple(attributes)
+        self.interpolation = interpolation
+        self.settings = replace(settings, face_index=0, engine="classical")
+        self.live = live
+        self.cache = cache if cache is not None else FeatureCache()
+        self._filter = OneEuroFilter(
+            min_cutoff_hz=live.min_cutoff_hz, beta=live.beta, derivative_cutoff_hz=live.derivative_cutoff_hz
+        )
+        self._follow = FaceFollower(face)
+        self._presence = Presence()
+        self._wearer: Wearer | None = None
+        self._last_landmarks: np.ndarray | None = None  # the last camera landmarks (filtered), held on a lost face
+        self._lock = threading.Lock()
+        self.frames = 0
+        self.faces = 0
+        self.seconds: deque[float] = deque(maxlen=300)  # server time per frame, the latest ones
+        self.prepare_seconds = 0.0  # the last preparation's time (the frame it happened on took that much longer)
+
+    def set_neutral(self) -> None:
+        """Prepare the attributes again on the next frame with a face."""
+        with self._lock:
+            self._wearer = None
+            self._filter.reset()
+
+    def _prepare(self, frame: np.ndarray) -> Wearer:
+        start = time.perf_counter()
+        request = GenerateRequest(frame, self.attributes, interpolation=self.interpolation, settings=self.settings)
+        wearer = Wearer.build(prepare_inputs(request, cache=self.cache))
+        self.prepare_seconds = time.perf_counter() - start
+        return wearer
+
+    def __call__(self, frame: np.ndarray, timestamp: float | None = None) -> np.ndarray:
+        """``frame`` (H×W×3 uint8 RGB, shrunk to ``max_side``) wearing the attributes, at ``timestamp`` seconds."""
+        if frame.ndim != 3 or frame.shape[2] not in (3, 4) or frame.dtype != np.uint8:
+            raise DurianInputError(f"expected an H×W×3 uint8 camera frame, got {frame.dtype} {frame.shape}")
+        start = time.perf_counter()
+        timestamp = time.monotonic() if timestamp is None else timestamp
+        with self._lock:
+            small = np.ascontiguousarray(fit_longest(frame[..., :3], self.live.max_side))
+            landmarks = self._follow(small)
+            self.frames += 1
+            if landmarks is not None:
+                self.faces += 1
+                landmarks = self._filter(landmarks, timestamp)
+                self._last_landmarks = landmarks
+                if self._wearer is None:
+                    self._wearer = self._prepare(small)
+            visibility = self._presence(landmarks is not None, timestamp)
+            out = small
+            if self._wearer is not None and self._last_landmarks is not None and visibility > 0:
+                out = self._wearer(small, self._last_landmarks, visibility=visibility)
+            self.seconds.append(time.perf_counter() - start)
+            return out
+
+    def timing(self) -> dict[str, float]:
+        """Server time per frame over the latest frames: median and 95th percentile in milliseconds."""
+        return _timing(self.seconds)
+
+    def close(self) -> None:
+        with self._lock:
+            self._follow.close()
+
+
+def _timing(seconds: deque[float]) -> dict[str, float]:
+    if not seconds:
+        return {"median_ms": 0.0, "p95_ms": 0.0}
+    ordered = sorted(seconds)
+    p95 = ordered[min(len(ordered) - 1, int(math.ceil(0.95 * len(ordered))) - 1)]
+    return {"median_ms": 1000 * statistics.median(ordered), "p95_ms": 1000 * p95}

@@ -131,16 +131,31 @@ class DrivingVideo:
 
 
 @dataclass(frozen=True, eq=False)
+class PortraitVideo:
+    """A video as the portrait: every frame keeps its own face and motion and wears the attributes."""
+
+    clip: DrivingVideo  # the frames (streamed), frame rate, size and the file carrying the audio
+    reference_index: int  # the first frame showing the chosen face: the attributes are prepared against it
+    reference: np.ndarray  # that frame, RGB uint8 at the clip's size
+
+
+@dataclass(frozen=True, eq=False)
 class GenerateRequest:
-    """Everything one generation needs. No driver means a still edit."""
+    """Everything one generation needs. No driver means a still edit; a portrait video wears the attributes frame
+    by frame (``portrait`` is then its reference frame, and it takes no driver)."""
 
     portrait: np.ndarray  # RGB uint8
     attributes: tuple[AttributeReference, ...] = ()
     driver: DrivingVideo | None = None
     interpolation: Interpolation | None = None
     settings: GenerationSettings = field(default_factory=GenerationSettings)
+    portrait_video: PortraitVideo | None = None
 
     def __post_init__(self) -> None:
+        if self.portrait_video is not None and self.driver is not None:
+            raise ValueError(
+                "a portrait video moves by itself and takes no driving video (a driver animates a still portrait)"
+            )
         pair = self.interpolation
         if pair is None:
             return

@@ -413,6 +413,31 @@ def glasses_overlays(prepared: PreparedInputs, weights: list[float]) -> list[tup
     ]
 
 
+def worn_layers(
+    prepared: PreparedInputs, weights: list[float]
+) -> list[tuple[PreparedAttribute, np.ndarray, np.ndarray]]:
+    """The layers :func:`compose_edit` pastes, glasses aside (:func:`glasses_overlays`), in the order it pastes them:
+    per attribute with a weight above zero, its re-lit pixels (RGB uint8) and its opacity (float32, the weight and,
+    for hair and hats, the guard over the brows and eyes applied), both at the portrait's geometry. A video's frames
+    wear them carried by the head; the old hair's removal is the caller's."""
+    landmarks = prepared.portrait_landmarks
+    shape = prepared.portrait.shape[:2]
+    portrait_lab = _lab(prepared.portrait)
+    skin = skin_region(landmarks, shape)
+    guard = feather(
+        protected_features(landmarks, shape, margin=0.01).astype(np.float32), 0.01 * regions.face_size(landmarks)
+    )
+    layers = []
+    for attribute, weight in zip(prepared.attributes, weights):
+        if weight <= 0 or attribute.kind == "glasses" or attribute.from_portrait:
+            continue
+        layer, alpha = _attribute_layer(attribute, portrait_lab, skin, landmarks)
+        if attribute.kind in ("hair", "hat"):
+            alpha = alpha * (1.0 - guard)
+        layers.append((attribute, layer, (alpha * weight).astype(np.float32)))
+    return layers
+
+
 def edit_portrait(
     prepared: PreparedInputs, *, compose: Callable[[PreparedInputs, list[float]], np.ndarray] = compose_edit
 ) -> np.ndarray:

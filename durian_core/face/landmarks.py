@@ -159,11 +159,11 @@ def _faces_via_detector(image: np.ndarray, settings: FaceSettings) -> list[np.nd
     return faces
 
 
-def _tracking_mesh(settings: FaceSettings):
+def _tracking_mesh(settings: FaceSettings, faces: int = 1):
     """MediaPipe's face mesh in tracking mode, for one stream of frames (not to be shared between streams)."""
     return _mediapipe().solutions.face_mesh.FaceMesh(
         static_image_mode=False,
-        max_num_faces=1,
+        max_num_faces=faces,
         refine_landmarks=True,
         min_detection_confidence=settings.min_detection_confidence,
         min_tracking_confidence=settings.min_tracking_confidence,
@@ -175,22 +175,27 @@ class FaceFollower:
     mesh in tracking mode, following the main face of one stream of frames.
 
     The graph carries the previous frame's face, so each stream needs a follower of its own; it opens on the first
-    frame and is released by :meth:`close` (or a ``with`` block).
+    frame and is released by :meth:`close` (or a ``with`` block). ``faces`` above 1 follows that many faces (a
+    video portrait's chosen person among others); MediaPipe then looks for the missing ones on every frame.
     """
 
-    def __init__(self, settings: FaceSettings = FaceSettings()) -> None:
+    def __init__(self, settings: FaceSettings = FaceSettings(), *, faces: int = 1) -> None:
         self.settings = settings
+        self.faces = faces
         self._mesh = None
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
         """The main face's landmarks in ``frame`` (478×2 float32, pixels), or None when there is none."""
+        found = self.all_faces(frame)
+        return found[0] if found else None
+
+    def all_faces(self, frame: np.ndarray) -> list[np.ndarray]:
+        """Landmarks of every face followed in ``frame`` (478×2 float32 each, pixels), in MediaPipe's order."""
         if self._mesh is None:
-            self._mesh = _tracking_mesh(self.settings)
+            self._mesh = _tracking_mesh(self.settings, self.faces)
         result = self._mesh.process(np.ascontiguousarray(frame))
-        if not result.multi_face_landmarks:
-            return None
         height, width = frame.shape[:2]
-        return _to_pixels(result.multi_face_landmarks[0], width, height)
+        return [_to_pixels(face, width, height) for face in result.multi_face_landmarks or []]
 
     def close(self) -> None:
         if self._mesh is not None:
