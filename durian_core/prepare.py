@@ -192,12 +192,16 @@ def prepare_inputs(
     progress(0.0, "finding the face in the portrait")
     source_key = content_key(request.portrait)  # an attribute image that is this one is the portrait itself
     full_portrait = fit_longest(request.portrait, settings.output_size)
-    full_landmarks = image_landmarks(full_portrait, cache=cache, face=settings.face_index)
+    full_key = content_key(full_portrait)
+    full_landmarks = image_landmarks(full_portrait, cache=cache, key=full_key, face=settings.face_index)
     placement = work_crop(full_landmarks, full_portrait.shape[1::-1], work_size=settings.work_size)
     # The engines work on the crop around the chosen face; its landmarks are the full portrait's, carried over.
     portrait = placement.cut(full_portrait)
     portrait_key = content_key(portrait)
     portrait_landmarks = placement.to_work(full_landmarks)
+    # The photo's other people: removing this one's hair must leave theirs, and their faces, alone.
+    faces = image_faces(full_portrait, cache=cache, key=full_key)
+    others = tuple(placement.to_work(face) for index, face in enumerate(faces) if index != settings.face_index)
     kinds = sorted({reference.kind for reference in request.attributes})
     portrait_masks = {
         kind: _cached_mask(portrait, portrait_landmarks, kind, key=portrait_key, cache=cache) for kind in kinds
@@ -244,4 +248,5 @@ def prepare_inputs(
         motion=motion,
         fps=fps,
         audio_path=audio_path,
+        other_faces=others,
     )

@@ -188,6 +188,7 @@ class PreparedInputs:
     own_hair: np.ndarray | None = None  # the portrait's own hair mask (the head the animator moves)
     driver_frames: np.ndarray | None = None  # F×h×w×3 uint8, the driver's own pixels (its mouth's inside)
     driver_landmarks: np.ndarray | None = None  # F×478×2 float32, in the driver's pixels
+    other_faces: tuple[np.ndarray, ...] = ()  # 478×2 float32 each: the photo's other faces, in work-crop pixels
 
     def paste(self, frame: np.ndarray, *, seam: np.ndarray | None = None) -> np.ndarray:
         """A work-crop frame put back into the full-size portrait (the identity without a placement)."""

@@ -43,7 +43,9 @@ class ClassicalEngine(Engine):
             tuple((kind, prepared.portrait_masks[kind]) for kind in sorted(prepared.portrait_masks)),
             glasses,
         )
-        return cache.get_or_compute("edits", key, lambda: compose_edit(prepared, weights, glasses=glasses))
+        return cache.get_or_compute(
+            "edits", key, lambda: compose_edit(prepared, weights, glasses=glasses, cache=cache)
+        )
 
     def animate(
         self,

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from durian_core.cache import FeatureCache, content_key
 from durian_core.face import regions
 from durian_core.face.align import mesh_align
-from durian_core.face.fill import fill_hole
+from durian_core.face.fill import FillPlates, fill_plates, skull_region
 from durian_core.face.masks import face_oval, feather, fill_polygons, skin_likeness
 from durian_core.face.matting import foreground_colours
 from durian_core.types import PreparedAttribute, PreparedInputs
@@ -182,36 +183,147 @@ def _forehead_blend(
     return np.where(hole, 1.0, weight).astype(np.float32)
 
 
-def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The portrait without its own hair: background around the head, skin on the skull, which ends at the top of
-    the new hair (``covered``) (:func:`durian_core.face.fill.fill_hole`). Under the new hair too, since its soft
-    edge and parted strands show what lies beneath.
+HAIR_REACH_ABOVE = 0.7
+"""How far (face sizes) the portrait's own hair may stand from its skull above the eyes: further off, what its mask
+holds is something else (a lamp, a wall, another person's hair)."""
+HAIR_REACH_BELOW = 1.6
+"""The same below the eyes, where long hair hangs to the chest."""
+HAIR_COLOUR_REACH = 0.3
+"""Beyond this (face sizes) from the skull, the mask's pixels must also have the colour of the hair at the head."""
 
-    The hole reaches a little past the old hair's matte, so no ring of its edge is left, but never into the face
-    (save the hair the landmarks' oval takes in at the temples and the ends of a fringe, below which the fill fades
-    into the real forehead).
-    """
+
+def own_hair(
+    image: np.ndarray, own: np.ndarray, landmarks: np.ndarray, *, others: tuple[np.ndarray, ...] = ()
+) -> np.ndarray:
+    """The portrait's hair mask ``own`` (float32) kept to this person's head: the parts joined to its skull, within
+    :data:`HAIR_REACH_ABOVE` / :data:`HAIR_REACH_BELOW` of it, and, further out than :data:`HAIR_COLOUR_REACH`, of the
+    colour of the hair close to the head; never the face or head of ``others`` (the landmarks of the photo's other
+    faces). Removing what the mask took beyond that would erase another person's arm or a lamp."""
+    shape = own.shape
     size = regions.face_size(landmarks)
-    hole = (own > 0.1).astype(np.uint8)
-    radius = max(1, int(round(0.025 * size)))
-    hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))) > 0
-    hole &= skin_region(landmarks, image.shape[:2], forehead=False) < 0.5
+    skull = skull_region(landmarks, shape) > 0.5
+    to_skull = cv2.distanceTransform((~skull).astype(np.uint8), cv2.DIST_L2, 5)
+    rows = np.arange(shape[0])[:, None]
+    eye_line = landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].mean()
+    reach = np.where(rows < eye_line, HAIR_REACH_ABOVE, HAIR_REACH_BELOW) * size
+    hair = (own > 0.1) & (to_skull < reach)
+    for face in others:
+        other_size = regions.face_size(face)
+        theirs = np.maximum(skull_region(face, shape), face_oval(face, shape))
+        hair &= ~(cv2.dilate((theirs > 0.5).astype(np.uint8), _disc(0.1 * other_size)) > 0)
+    near = hair & (own > 0.5) & (to_skull < HAIR_COLOUR_REACH * size)
+    if near.sum() >= 32:
+        lab = _lab(image)
+        mean, spread = lab[near].mean(axis=0), lab[near].std(axis=0) + np.array([8.0, 4.0, 4.0], np.float32)
+        unlike = np.sqrt((((lab - mean) / spread) ** 2).sum(axis=-1)) > 3.0
+        hair &= ~(unlike & (to_skull >= HAIR_COLOUR_REACH * size))
+    seeds = hair & (to_skull < 0.1 * size)
+    count, labels = cv2.connectedComponents(hair.astype(np.uint8), connectivity=8)
+    joined = np.zeros(count, bool)
+    joined[np.unique(labels[seeds])] = True
+    joined[0] = False
+    return np.where(joined[labels], own, 0.0).astype(np.float32)
+
+
+def _scalp_above_the_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The skull above the brows outside the face (bool): hair or bare scalp, whatever the hair mask made of it. Light
+    hair the mask left out there stayed as a band between the new hair and the face; refilled, it cannot."""
+    skull = skull_region(landmarks, shape) > 0.5
+    face = face_oval(landmarks, shape) > 0.5
+    rows = np.arange(shape[0])[:, None]
+    return skull & ~face & (rows < landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].min())
+
+
+def _visible_ears(own: np.ndarray, landmarks: np.ndarray, *, likeness: np.ndarray) -> np.ndarray:
+    """Ears that show (bool): skin-coloured pixels beside the face, between the brows and the nose's tip (an ear's
+    height; below it, what curls in beside the jaw is hair), within a fifth of a face size of it, where the hair mask
+    is not sure of hair, thick and joined to the face. No removal takes them: the hole's margin had turned an ear's
+    rim into a streak of the fill."""
+    shape = own.shape
+    size = regions.face_size(landmarks)
+    face = face_oval(landmarks, shape) > 0.5
+    to_face = cv2.distanceTransform((~face).astype(np.uint8), cv2.DIST_L2, 5)
+    rows = np.arange(shape[0])[:, None]
+    brows = landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].mean()
+    beside = ~face & (to_face < 0.2 * size) & (rows > brows) & (rows < landmarks[regions.NOSE_TIP, 1])
+    ears = beside & (likeness > 0.5) & (own < 0.5)
+    # An ear is thick and joined to the face; the thin ends of hair that curl in beside it are not.
+    ears = cv2.morphologyEx(ears.astype(np.uint8), cv2.MORPH_OPEN, _disc(0.035 * size)) > 0
+    count, labels = cv2.connectedComponents(ears.astype(np.uint8))
+    joined = np.zeros(count, bool)
+    joined[np.unique(labels[ears & (to_face < 0.03 * size)])] = True
+    joined[0] = False
+    return joined[labels]
+
+
+@dataclass(frozen=True, eq=False)
+class HairRemoval:
+    """The portrait without its own hair, made once per portrait: the refilled hole for any new hair
+    (:meth:`under`), and how much of the fill shows."""
+
+    plates: FillPlates  # the hole refilled as background and as skin
+    blend: np.ndarray  # float32 H×W: 1 in the hole, a ramp below a fringe, 0 elsewhere
+
+    @property
+    def image(self) -> np.ndarray:
+        return self.plates.image
+
+    def under(self, covered: np.ndarray | None) -> np.ndarray:
+        """The portrait without its hair, refilled for new hair lying at ``covered``: skin on the skull up to the
+        new hair's top, background around it (:meth:`FillPlates.under`). A few milliseconds."""
+        blend = self.blend[..., None]
+        filled = self.plates.under(covered)
+        return np.clip(self.image * (1.0 - blend) + filled * blend + 0.5, 0, 255).astype(np.uint8)
+
+
+def hair_removal(
+    image: np.ndarray, own: np.ndarray, landmarks: np.ndarray, *, others: tuple[np.ndarray, ...] = ()
+) -> HairRemoval:
+    """Everything removing the portrait's own hair (``own``, its mask) needs that does not depend on the new hair.
+
+    The hole is the hair kept to this head (:func:`own_hair`; ``others`` are the photo's other faces), reaching a
+    little past its matte so no ring of its edge is left, and the scalp above the face whatever the mask made of it;
+    never into the face (save the hair the landmarks' oval takes in at the temples and the ends of a fringe, below
+    which the fill fades into the real forehead), the brows and eyes, or an ear that shows.
+    """
+    shape = image.shape[:2]
+    size = regions.face_size(landmarks)
     likeness = skin_likeness(image, landmarks)
+    own = own_hair(image, own, landmarks, others=others)
+    hole = cv2.dilate((own > 0.1).astype(np.uint8), _disc(0.025 * size)) > 0
+    hole |= _scalp_above_the_face(landmarks, shape)
+    hole &= skin_region(landmarks, shape, forehead=False) < 0.5
     hole |= _hair_at_temples(image, own, landmarks, likeness=likeness)
     hole |= _stray_strands(image, hole, own, landmarks)
-    hole &= ~protected_features(landmarks, image.shape[:2])
+    hole &= ~protected_features(landmarks, shape)
     # The removed hair that lay over the face (a fringe, hair over the temples; a bald scalp's faint matte is not
     # hair here), with the ends the matte left out.
-    face = face_oval(landmarks, image.shape[:2]) > 0.5
-    clear = ~protected_features(landmarks, image.shape[:2], margin=0.01)
+    face = face_oval(landmarks, shape) > 0.5
+    clear = ~protected_features(landmarks, shape, margin=0.01)
     fringe = hole & face & (own > 0.5)
     fringe |= _fringe_ends(image, fringe, hole, landmarks, face=face, clear=clear)
     hole |= fringe
     hole |= _hair_tips(image, hole, landmarks, face=face)
-    blend = _forehead_blend(hole, fringe, landmarks, face=face, clear=clear)[..., None]
-    # Under the new hair too: where its edge is soft or a strand parts, the head shows through, not the old hair.
-    filled = fill_hole(image, (blend[..., 0] > 0).astype(np.float32), landmarks, covered=covered, likeness=likeness)
-    return np.clip(image * (1.0 - blend) + filled * blend + 0.5, 0, 255).astype(np.uint8)
+    hole &= ~_visible_ears(own, landmarks, likeness=likeness)
+    for other in others:
+        hole &= face_oval(other, shape) < 0.5
+    blend = _forehead_blend(hole, fringe, landmarks, face=face, clear=clear)
+    plates = fill_plates(image, blend > 0, landmarks, likeness=likeness)
+    return HairRemoval(plates, blend)
+
+
+def remove_hair(
+    image: np.ndarray,
+    own: np.ndarray,
+    covered: np.ndarray,
+    landmarks: np.ndarray,
+    *,
+    others: tuple[np.ndarray, ...] = (),
+) -> np.ndarray:
+    """The portrait without its own hair (:func:`hair_removal`), refilled under new hair lying at ``covered``:
+    background around the head, skin on the skull up to the new hair's top. Under the new hair too, since its soft
+    edge and parted strands show what lies beneath."""
+    return hair_removal(image, own, landmarks, others=others).under(covered)
 
 
 def _attribute_layer(
@@ -365,9 +477,26 @@ class GlassesOverlay:
         return out if image.dtype == np.float32 else np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def compose_edit(prepared: PreparedInputs, weights: list[float], *, glasses: bool = True) -> np.ndarray:
+def portrait_hair_removal(prepared: PreparedInputs, *, cache: FeatureCache | None = None) -> HairRemoval:
+    """:func:`hair_removal` of the prepared portrait, through ``cache`` when given: it depends on the portrait alone,
+    so moving or blending the new hair reuses it."""
+    own = prepared.portrait_masks["hair"]
+
+    def compute() -> HairRemoval:
+        return hair_removal(prepared.portrait, own, prepared.portrait_landmarks, others=prepared.other_faces)
+
+    if cache is None:
+        return compute()
+    key = content_key(prepared.portrait, own, prepared.portrait_landmarks, *prepared.other_faces)
+    return cache.get_or_compute("removal", key, compute)
+
+
+def compose_edit(
+    prepared: PreparedInputs, weights: list[float], *, glasses: bool = True, cache: FeatureCache | None = None
+) -> np.ndarray:
     """Paste every attribute whose weight is above zero onto the portrait, in order; glasses go on last, on top
-    (``glasses=False`` leaves them off: the animator moves them rigidly, :func:`glasses_overlays`).
+    (``glasses=False`` leaves them off: the animator moves them rigidly, :func:`glasses_overlays`). The portrait's
+    hair removal comes from ``cache`` when given (:func:`portrait_hair_removal`).
 
     An attribute taken from the portrait itself is already worn and changes nothing, so a blend between the
     portrait's own hair and another's starts from the untouched portrait.
@@ -379,7 +508,7 @@ def compose_edit(prepared: PreparedInputs, weights: list[float], *, glasses: boo
     result = portrait
     hair_cover = [a.aligned_mask for a, w in zip(prepared.attributes, weights) if a.kind == "hair" and w > 0]
     if hair_cover and "hair" in prepared.portrait_masks:
-        result = remove_hair(result, prepared.portrait_masks["hair"], np.maximum.reduce(hair_cover), landmarks)
+        result = portrait_hair_removal(prepared, cache=cache).under(np.maximum.reduce(hair_cover))
     # Lighting is read off the portrait as it was: a refilled forehead says nothing about the light.
     portrait_lab = _lab(portrait)
     skin = skin_region(landmarks, shape)
