@@ -13,13 +13,16 @@ import cv2
 import numpy as np
 
 from durian_core.cache import FeatureCache, content_key, default_cache
-from durian_core.face.align import align_skull, face_yaw, mesh_align
+from durian_core.face.align import align_skull, face_yaw, fit_matrix, mesh_align
+from durian_core.face.head import complete_cut_hair, head_hair
 from durian_core.face.landmarks import choose_face, detect_faces, track_landmarks
 from durian_core.face.masks import attribute_mask, refine_mask
+from durian_core.face.matting import foreground_colours
 from durian_core.face.motion import retarget_motion
 from durian_core.face.template import mirror_indices
 from durian_core.placement import work_crop
 from durian_core.types import (
+    AttributeFit,
     AttributeReference,
     GenerateRequest,
     PreparedAttribute,
@@ -95,6 +98,26 @@ def _cached_mask(image: np.ndarray, landmarks: np.ndarray, kind: str, *, key: st
     return cache.get_or_compute("masks", content_key(key, kind), lambda: attribute_mask(image, landmarks, kind))
 
 
+def _attribute_hair(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    automatic: np.ndarray,
+    *,
+    key: str,
+    face: int,
+    cache: FeatureCache,
+) -> np.ndarray:
+    """The automatic hair mask of an attribute image kept to the chosen person's head (:func:`head_hair`): what it
+    took beyond (a wall, a lamp, the person beside) would land beside the portrait's head."""
+
+    def compute() -> np.ndarray:
+        faces = image_faces(image, cache=cache, key=key)
+        others = tuple(other for index, other in enumerate(faces) if index != face)
+        return head_hair(image, automatic, landmarks, others=others)
+
+    return cache.get_or_compute("masks", content_key(key, face, "head hair"), compute)
+
+
 def _prepare_attribute(
     reference: AttributeReference,
     *,
@@ -110,15 +133,24 @@ def _prepare_attribute(
     if reference.mask is not None:
         user_mask = cv2.resize(reference.mask.astype(np.float32), image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
     image_key = content_key(image)
-    landmarks = image_landmarks(image, cache=cache, key=image_key)
-    automatic = _cached_mask(image, landmarks, reference.kind, key=image_key, cache=cache)
+    landmarks = image_landmarks(image, cache=cache, key=image_key, face=reference.face)
+    mask_key = image_key if reference.face == 0 else content_key(image_key, reference.face)
+    automatic = _cached_mask(image, landmarks, reference.kind, key=mask_key, cache=cache)
+    if reference.kind == "hair":
+        automatic = _attribute_hair(image, landmarks, automatic, key=image_key, face=reference.face, cache=cache)
     mask = automatic
     if user_mask is not None:
         mask = cache.get_or_compute(
             "masks",
-            content_key(image_key, reference.kind, user_mask, reference.mask_mode),
+            content_key(mask_key, reference.kind, user_mask, reference.mask_mode),
             lambda: refine_mask(image, landmarks, reference.kind, automatic, user_mask, mode=reference.mask_mode),
         )
+    if reference.kind == "hair":
+        # A head cut by the photo's edge: its hair is completed beyond the edge, so it covers the portrait's crown.
+        image, mask, landmarks = cache.get_or_compute(
+            "completed", content_key(image_key, landmarks, mask), lambda: complete_cut_hair(image, mask, landmarks)
+        )
+        image_key = content_key(image_key, "completed", mask)
     prepared = align_attribute(
         image,
         landmarks,
@@ -131,9 +163,14 @@ def _prepare_attribute(
         name=reference.name,
         cache=cache,
         image_key=image_key,
+        fit=reference.fit,
     )
     # The portrait's own hair as one end of a blend (my hair ↔ theirs): that end is the portrait untouched.
     return replace(prepared, from_portrait=content_key(reference.image) == source_key)
+
+
+FOREGROUND_KINDS = ("hair", "hat", "beard")
+"""Attributes with a soft, see-through edge, whose colours are taken without what shows through it."""
 
 
 def align_attribute(
@@ -149,28 +186,46 @@ def align_attribute(
     name: str = "",
     portrait_key: str | None = None,
     image_key: str | None = None,
+    fit: AttributeFit = AttributeFit(),
 ) -> PreparedAttribute:
-    """An attribute whose landmarks and mask are known, carried onto the portrait (through the cache).
+    """An attribute whose landmarks and mask are known, carried onto the portrait (through the cache) and nudged by
+    the user's ``fit``.
 
-    The evaluation protocols call this directly: their attribute images are masked (``I_attr ⊙ M_attr``), so no
-    face can be found on them, but the video's tracked landmarks say where it was.
+    What depends on the attribute alone (its colours without what shows through its soft edge) is kept apart from
+    the placement, so a new fit only warps again. The evaluation protocols call this directly: their attribute
+    images are masked (``I_attr ⊙ M_attr``), so no face can be found on them, but the video's tracked landmarks say
+    where it was.
     """
+    image_key = image_key or content_key(image)
+    foreground = None
+    if kind in FOREGROUND_KINDS:
+        # The soft edge of a cut-out mixes the attribute with what was behind it; pasting that mix brings the old
+        # background along as a halo. The matte's own foreground colours carry the attribute alone.
+        foreground = cache.get_or_compute(
+            "foreground", content_key(image_key, mask), lambda: foreground_colours(image, mask)
+        )
 
-    def align() -> tuple[np.ndarray, np.ndarray]:
+    def align() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         size = portrait.shape[1::-1]
-        layers, points = np.dstack([image.astype(np.float32), mask]), landmarks
+        planes = [image.astype(np.float32), mask[..., None]]
+        if foreground is not None:
+            planes.append(foreground.astype(np.float32))
+        layers, points = np.dstack(planes), landmarks
+        nudge = None if fit.is_identity else fit_matrix(portrait_landmarks, **_fit_arguments(fit))
         if kind in RIGID_KINDS:
             if facing_away(landmarks, portrait_landmarks):
                 layers, points = mirror(layers, landmarks)
-            layers = align_skull(layers, points, portrait_landmarks, size)
+            layers = align_skull(layers, points, portrait_landmarks, size, then=nudge)
         else:
             layers = mesh_align(layers, landmarks, portrait_landmarks, size)
-        return np.clip(layers[..., :3], 0, 255).astype(np.uint8), np.clip(layers[..., 3], 0, 1)
+            if nudge is not None:
+                layers = cv2.warpAffine(layers, nudge, size, flags=cv2.INTER_LINEAR, borderValue=0)
+        colours = np.clip(layers[..., :3] + 0.5, 0, 255).astype(np.uint8)
+        carried = None if foreground is None else np.clip(layers[..., 4:7] + 0.5, 0, 255).astype(np.uint8)
+        return colours, np.clip(layers[..., 3], 0, 1), carried
 
-    aligned_key = content_key(
-        image_key or content_key(image), landmarks, mask, portrait_key or content_key(portrait), kind
-    )
-    aligned_image, aligned_mask = cache.get_or_compute("aligned", aligned_key, align)
+    aligned_key = content_key(image_key, landmarks, mask, portrait_key or content_key(portrait), kind, fit.as_tuple())
+    aligned_image, aligned_mask, aligned_foreground = cache.get_or_compute("aligned", aligned_key, align)
     return PreparedAttribute(
         image=image,
         kind=kind,
@@ -180,7 +235,12 @@ def align_attribute(
         aligned_mask=aligned_mask,
         weight=weight,
         name=name,
+        aligned_foreground=aligned_foreground,
     )
+
+
+def _fit_arguments(fit: AttributeFit) -> dict[str, float]:
+    return {"dx": fit.dx, "dy": fit.dy, "scale": fit.scale, "degrees": fit.degrees}
 
 
 def prepare_inputs(

@@ -17,6 +17,7 @@ from durian_core.cache import FeatureCache, content_key
 from durian_core.face import regions
 from durian_core.face.align import mesh_align
 from durian_core.face.fill import FillPlates, fill_plates, skull_region
+from durian_core.face.head import head_hair
 from durian_core.face.masks import face_oval, feather, fill_polygons, skin_likeness
 from durian_core.face.matting import foreground_colours
 from durian_core.types import PreparedAttribute, PreparedInputs
@@ -183,48 +184,6 @@ def _forehead_blend(
     return np.where(hole, 1.0, weight).astype(np.float32)
 
 
-HAIR_REACH_ABOVE = 0.7
-"""How far (face sizes) the portrait's own hair may stand from its skull above the eyes: further off, what its mask
-holds is something else (a lamp, a wall, another person's hair)."""
-HAIR_REACH_BELOW = 1.6
-"""The same below the eyes, where long hair hangs to the chest."""
-HAIR_COLOUR_REACH = 0.3
-"""Beyond this (face sizes) from the skull, the mask's pixels must also have the colour of the hair at the head."""
-
-
-def own_hair(
-    image: np.ndarray, own: np.ndarray, landmarks: np.ndarray, *, others: tuple[np.ndarray, ...] = ()
-) -> np.ndarray:
-    """The portrait's hair mask ``own`` (float32) kept to this person's head: the parts joined to its skull, within
-    :data:`HAIR_REACH_ABOVE` / :data:`HAIR_REACH_BELOW` of it, and, further out than :data:`HAIR_COLOUR_REACH`, of the
-    colour of the hair close to the head; never the face or head of ``others`` (the landmarks of the photo's other
-    faces). Removing what the mask took beyond that would erase another person's arm or a lamp."""
-    shape = own.shape
-    size = regions.face_size(landmarks)
-    skull = skull_region(landmarks, shape) > 0.5
-    to_skull = cv2.distanceTransform((~skull).astype(np.uint8), cv2.DIST_L2, 5)
-    rows = np.arange(shape[0])[:, None]
-    eye_line = landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].mean()
-    reach = np.where(rows < eye_line, HAIR_REACH_ABOVE, HAIR_REACH_BELOW) * size
-    hair = (own > 0.1) & (to_skull < reach)
-    for face in others:
-        other_size = regions.face_size(face)
-        theirs = np.maximum(skull_region(face, shape), face_oval(face, shape))
-        hair &= ~(cv2.dilate((theirs > 0.5).astype(np.uint8), _disc(0.1 * other_size)) > 0)
-    near = hair & (own > 0.5) & (to_skull < HAIR_COLOUR_REACH * size)
-    if near.sum() >= 32:
-        lab = _lab(image)
-        mean, spread = lab[near].mean(axis=0), lab[near].std(axis=0) + np.array([8.0, 4.0, 4.0], np.float32)
-        unlike = np.sqrt((((lab - mean) / spread) ** 2).sum(axis=-1)) > 3.0
-        hair &= ~(unlike & (to_skull >= HAIR_COLOUR_REACH * size))
-    seeds = hair & (to_skull < 0.1 * size)
-    count, labels = cv2.connectedComponents(hair.astype(np.uint8), connectivity=8)
-    joined = np.zeros(count, bool)
-    joined[np.unique(labels[seeds])] = True
-    joined[0] = False
-    return np.where(joined[labels], own, 0.0).astype(np.float32)
-
-
 def _scalp_above_the_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The skull above the brows outside the face (bool): hair or bare scalp, whatever the hair mask made of it. Light
     hair the mask left out there stayed as a band between the new hair and the face; refilled, it cannot."""
@@ -281,15 +240,15 @@ def hair_removal(
 ) -> HairRemoval:
     """Everything removing the portrait's own hair (``own``, its mask) needs that does not depend on the new hair.
 
-    The hole is the hair kept to this head (:func:`own_hair`; ``others`` are the photo's other faces), reaching a
-    little past its matte so no ring of its edge is left, and the scalp above the face whatever the mask made of it;
-    never into the face (save the hair the landmarks' oval takes in at the temples and the ends of a fringe, below
-    which the fill fades into the real forehead), the brows and eyes, or an ear that shows.
+    The hole is the hair kept to this head (:func:`durian_core.face.head.head_hair`; ``others`` are the photo's other
+    faces), reaching a little past its matte so no ring of its edge is left, and the scalp above the face whatever
+    the mask made of it; never into the face (save the hair the landmarks' oval takes in at the temples and the ends
+    of a fringe, below which the fill fades into the real forehead), the brows and eyes, or an ear that shows.
     """
     shape = image.shape[:2]
     size = regions.face_size(landmarks)
     likeness = skin_likeness(image, landmarks)
-    own = own_hair(image, own, landmarks, others=others)
+    own = head_hair(image, own, landmarks, others=others)
     hole = cv2.dilate((own > 0.1).astype(np.uint8), _disc(0.025 * size)) > 0
     hole |= _scalp_above_the_face(landmarks, shape)
     hole &= skin_region(landmarks, shape, forehead=False) < 0.5
@@ -332,7 +291,9 @@ def _attribute_layer(
     """The attribute's pixels re-lit for the portrait, and their opacity (before the reference weight); for
     glasses, a :class:`GlassesOverlay`."""
     layer_lab = _lab(attribute.aligned_image)
-    if attribute.kind in ("hair", "hat", "beard"):
+    if attribute.aligned_foreground is not None:
+        layer_lab = _lab(attribute.aligned_foreground)
+    elif attribute.kind in ("hair", "hat", "beard"):
         # The soft edge of a cut-out mixes the attribute with what was behind it; pasting that mix brings the old
         # background along as a halo. The matte's own foreground colours carry the attribute alone.
         layer_lab = _lab(foreground_colours(attribute.aligned_image, attribute.aligned_mask))
