@@ -132,7 +132,8 @@ def _prepare_attribute(
     user_mask = None
     if reference.mask is not None:
         user_mask = cv2.resize(reference.mask.astype(np.float32), image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-    image_key = content_key(image)
+    reference_key = content_key(reference.image)
+    image_key = reference_key if image is reference.image else content_key(image)
     landmarks = image_landmarks(image, cache=cache, key=image_key, face=reference.face)
     mask_key = image_key if reference.face == 0 else content_key(image_key, reference.face)
     automatic = _cached_mask(image, landmarks, reference.kind, key=mask_key, cache=cache)
@@ -145,12 +146,13 @@ def _prepare_attribute(
             content_key(mask_key, reference.kind, user_mask, reference.mask_mode),
             lambda: refine_mask(image, landmarks, reference.kind, automatic, user_mask, mode=reference.mask_mode),
         )
+    # One key for the image, its face and its mask from here on: hashing them again costs more than what follows.
+    image_key = content_key(image_key, landmarks, mask)
     if reference.kind == "hair":
         # A head cut by the photo's edge: its hair is completed beyond the edge, so it covers the portrait's crown.
         image, mask, landmarks = cache.get_or_compute(
-            "completed", content_key(image_key, landmarks, mask), lambda: complete_cut_hair(image, mask, landmarks)
+            "completed", image_key, lambda: complete_cut_hair(image, mask, landmarks)
         )
-        image_key = content_key(image_key, "completed", mask)
     prepared = align_attribute(
         image,
         landmarks,
@@ -166,7 +168,7 @@ def _prepare_attribute(
         fit=reference.fit,
     )
     # The portrait's own hair as one end of a blend (my hair ↔ theirs): that end is the portrait untouched.
-    return replace(prepared, from_portrait=content_key(reference.image) == source_key)
+    return replace(prepared, from_portrait=reference_key == source_key)
 
 
 FOREGROUND_KINDS = ("hair", "hat", "beard")
@@ -196,14 +198,13 @@ def align_attribute(
     images are masked (``I_attr ⊙ M_attr``), so no face can be found on them, but the video's tracked landmarks say
     where it was.
     """
-    image_key = image_key or content_key(image)
+    # ``image_key``, when given, stands for the image, its landmarks and its mask.
+    image_key = image_key or content_key(image, landmarks, mask)
     foreground = None
     if kind in FOREGROUND_KINDS:
         # The soft edge of a cut-out mixes the attribute with what was behind it; pasting that mix brings the old
         # background along as a halo. The matte's own foreground colours carry the attribute alone.
-        foreground = cache.get_or_compute(
-            "foreground", content_key(image_key, mask), lambda: foreground_colours(image, mask)
-        )
+        foreground = cache.get_or_compute("foreground", image_key, lambda: foreground_colours(image, mask))
 
     def align() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         size = portrait.shape[1::-1]
@@ -224,7 +225,8 @@ def align_attribute(
         carried = None if foreground is None else np.clip(layers[..., 4:7] + 0.5, 0, 255).astype(np.uint8)
         return colours, np.clip(layers[..., 3], 0, 1), carried
 
-    aligned_key = content_key(image_key, landmarks, mask, portrait_key or content_key(portrait), kind, fit.as_tuple())
+    portrait_key = portrait_key or content_key(portrait)
+    aligned_key = content_key(image_key, portrait_key, portrait_landmarks, kind, fit.as_tuple())
     aligned_image, aligned_mask, aligned_foreground = cache.get_or_compute("aligned", aligned_key, align)
     return PreparedAttribute(
         image=image,
@@ -236,6 +238,7 @@ def align_attribute(
         weight=weight,
         name=name,
         aligned_foreground=aligned_foreground,
+        aligned_key=aligned_key,
     )
 
 
@@ -252,12 +255,12 @@ def prepare_inputs(
     progress(0.0, "finding the face in the portrait")
     source_key = content_key(request.portrait)  # an attribute image that is this one is the portrait itself
     full_portrait = fit_longest(request.portrait, settings.output_size)
-    full_key = content_key(full_portrait)
+    full_key = source_key if full_portrait is request.portrait else content_key(full_portrait)
     full_landmarks = image_landmarks(full_portrait, cache=cache, key=full_key, face=settings.face_index)
     placement = work_crop(full_landmarks, full_portrait.shape[1::-1], work_size=settings.work_size)
     # The engines work on the crop around the chosen face; its landmarks are the full portrait's, carried over.
     portrait = placement.cut(full_portrait)
-    portrait_key = content_key(portrait)
+    portrait_key = full_key if portrait is full_portrait else content_key(portrait)
     portrait_landmarks = placement.to_work(full_landmarks)
     # The photo's other people: removing this one's hair must leave theirs, and their faces, alone.
     faces = image_faces(full_portrait, cache=cache, key=full_key)
@@ -309,4 +312,5 @@ def prepare_inputs(
         fps=fps,
         audio_path=audio_path,
         other_faces=others,
+        portrait_key=portrait_key,
     )

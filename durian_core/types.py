@@ -200,6 +200,7 @@ class PreparedAttribute:
     from_portrait: bool = False  # the attribute image is the portrait itself: the portrait already wears it
     aligned_foreground: np.ndarray | None = None  # hair, hat, beard: their colours without what shows through their
     # soft edge, carried as ``aligned_image`` is (None: the aligned image's own colours)
+    aligned_key: str = ""  # a content key of the aligned layers and what made them ("": none, hash the arrays)
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,6 +222,7 @@ class PreparedInputs:
     driver_frames: np.ndarray | None = None  # F×h×w×3 uint8, the driver's own pixels (its mouth's inside)
     driver_landmarks: np.ndarray | None = None  # F×478×2 float32, in the driver's pixels
     other_faces: tuple[np.ndarray, ...] = ()  # 478×2 float32 each: the photo's other faces, in work-crop pixels
+    portrait_key: str = ""  # a content key of ``portrait`` (its masks follow from it; "": none, hash the arrays)
 
     def paste(self, frame: np.ndarray, *, seam: np.ndarray | None = None) -> np.ndarray:
         """A work-crop frame put back into the full-size portrait (the identity without a placement)."""

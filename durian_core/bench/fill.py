@@ -38,6 +38,7 @@ class FillCase:
     image: np.ndarray  # RGB uint8, the real photo
     hole: np.ndarray  # bool H×W, the pixels to refill
     known: np.ndarray  # bool H×W, the pixels the fill may draw from
+    previous_known: np.ndarray  # bool H×W, the same as the previous fill was given them
     texture: np.ndarray  # bool H×W, where skin fills may read the skin's grain (skin cases)
     size: float  # the face's size in pixels
 
@@ -80,7 +81,8 @@ def fill_cases() -> list[FillCase]:
         size = regions.face_size(landmarks)
         rows, columns = np.mgrid[: shape[0], : shape[1]]
         face = face_oval(landmarks, shape) > 0.5
-        skin_like = skin_likeness(image, landmarks) > 0.5
+        likeness = skin_likeness(image, landmarks)
+        skin_like = likeness > 0.5
         brows = landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].min()
         inner_face = cv2.erode(face.astype(np.uint8), _disc(0.02 * size)) > 0
         solid_skin = cv2.morphologyEx(skin_like.astype(np.uint8), cv2.MORPH_CLOSE, _disc(0.03 * size)) > 0
@@ -98,15 +100,17 @@ def fill_cases() -> list[FillCase]:
             if hole.sum() < 200:
                 continue
             if region == "background":
-                known = (person < 0.3) & ~hole
+                known = previous_known = (person < 0.3) & ~hole
                 texture = known
             else:
-                known = forehead_skin(landmarks, shape) & skin_like & ~hole
-                if region == "cheek":
-                    known = face & skin_like & ~hole & ~cheek & (rows < mouth)
-                texture = (_skin_texture(landmarks, skin_like & ~hole, shape) | known) & ~hole
+                # As the editor gives them: the skin around the hole, all of it but what is unlike skin; the previous
+                # fill took only what was surely skin.
+                around = face & (rows < mouth) if region == "cheek" else forehead_skin(landmarks, shape)
+                known = around & (likeness > 0.15) & ~hole
+                previous_known = around & skin_like & ~hole
+                texture = _skin_texture(landmarks, skin_like & ~hole, shape) & ~hole
             kind = "background" if region == "background" else "skin"
-            cases.append(FillCase(f"{name}/{region}", kind, image, hole, known, texture, size))
+            cases.append(FillCase(f"{name}/{region}", kind, image, hole, known, previous_known, texture, size))
     return cases
 
 
@@ -116,13 +120,13 @@ def _fills() -> dict[str, dict[str, Callable[[FillCase, np.ndarray], np.ndarray]
 
     return {
         "skin": {
-            "previous": lambda case, image: plane_skin(image, case.known, case.hole, reach=0.5 * case.size),
+            "previous": lambda case, image: plane_skin(image, case.previous_known, case.hole, reach=0.5 * case.size),
             "current": lambda case, image: heal_skin(
                 image, case.known, case.hole, size=case.size, texture=case.texture
             ),
         },
         "background": {
-            "previous": lambda case, image: continue_background(image, case.known, case.hole, size=case.size),
+            "previous": lambda case, image: continue_background(image, case.previous_known, case.hole, size=case.size),
             "current": lambda case, image: textured_background(image, case.known, case.hole, size=case.size),
             "shift-map": _shift_map,
         },

@@ -17,10 +17,10 @@ from durian_core.cache import FeatureCache, content_key
 from durian_core.face import regions
 from durian_core.face.align import mesh_align
 from durian_core.face.fill import FillPlates, fill_plates, skull_region
-from durian_core.face.head import head_hair
+from durian_core.face.head import head_hair, interpolate_shapes
 from durian_core.face.masks import face_oval, feather, fill_polygons, skin_likeness
 from durian_core.face.matting import foreground_colours
-from durian_core.types import PreparedAttribute, PreparedInputs
+from durian_core.types import Interpolation, PreparedAttribute, PreparedInputs
 
 # Re-lighting a layer to the portrait: how much of the skin's lightness ratio and white-balance shift the layer
 # takes on. The attribute's own colour is what the user asked for, so the light follows only part of the way (a
@@ -448,8 +448,77 @@ def portrait_hair_removal(prepared: PreparedInputs, *, cache: FeatureCache | Non
 
     if cache is None:
         return compute()
-    key = content_key(prepared.portrait, own, prepared.portrait_landmarks, *prepared.other_faces)
+    # The portrait's key stands for the portrait and the masks made from it.
+    portrait = prepared.portrait_key or (prepared.portrait, own)
+    key = content_key(portrait, prepared.portrait_landmarks, *prepared.other_faces)
     return cache.get_or_compute("removal", key, compute)
+
+
+SHAPE_BLEND_KINDS = ("hair", "hat")
+"""Attributes whose interpolation is a shape in between (:func:`durian_core.face.head.interpolate_shapes`), not two
+edits seen through each other."""
+
+
+def shape_blend(prepared: PreparedInputs, weights: list[float]) -> Interpolation | None:
+    """The request's interpolation when ``weights`` compose its pair as one shape in between: two hair or hat
+    references, both present, at an α strictly between 0 and 1 (α = 0 and 1 are the single edits)."""
+    pair = prepared.interpolation
+    if pair is None or not 0.0 < pair.alpha < 1.0:
+        return None
+    first, second = prepared.attributes[pair.first], prepared.attributes[pair.second]
+    if first.kind != second.kind or first.kind not in SHAPE_BLEND_KINDS:
+        return None
+    if weights[pair.first] <= 0 or weights[pair.second] <= 0:
+        return None
+    return pair
+
+
+def _relit_layers(
+    prepared: PreparedInputs, weights: list[float], cache: FeatureCache | None
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The re-lit colours and opacity of each attribute to paste (glasses apart) by its index, through ``cache``
+    when the inputs carry content keys (a blend or a fit re-composes them without re-lighting them)."""
+    landmarks = prepared.portrait_landmarks
+    lighting: dict[str, np.ndarray] = {}
+
+    def relight(attribute: PreparedAttribute) -> tuple[np.ndarray, np.ndarray]:
+        if not lighting:
+            lighting["lab"] = _lab(prepared.portrait)  # lighting is read off the portrait as it was
+            lighting["skin"] = skin_region(landmarks, prepared.portrait.shape[:2])
+        return _attribute_layer(attribute, lighting["lab"], lighting["skin"], landmarks)
+
+    layers = {}
+    for index, (attribute, weight) in enumerate(zip(prepared.attributes, weights)):
+        if weight <= 0 or attribute.kind == "glasses":
+            continue
+        if cache is not None and attribute.aligned_key and prepared.portrait_key:
+            key = content_key(attribute.aligned_key, prepared.portrait_key)
+            layers[index] = cache.get_or_compute("relit", key, lambda attribute=attribute: relight(attribute))
+        else:
+            layers[index] = relight(attribute)
+    return layers
+
+
+def _layers(
+    prepared: PreparedInputs, weights: list[float], blend: Interpolation | None, *, cache: FeatureCache | None
+) -> list[tuple[str, np.ndarray, np.ndarray, float]]:
+    """Each attribute to paste, in order (glasses apart), as (kind, colours, opacity, weight), with the pair of a
+    ``blend`` as one layer in between, where its first member stood."""
+    landmarks = prepared.portrait_landmarks
+    relit = _relit_layers(prepared, weights, cache)
+    layers = {
+        index: (prepared.attributes[index].kind, colours, opacity, weights[index])
+        for index, (colours, opacity) in relit.items()
+    }
+    if blend is not None:
+        alpha = float(blend.alpha)
+        kind, first_colours, first_opacity, first_weight = layers[blend.first]
+        _, second_colours, second_opacity, second_weight = layers.pop(blend.second)
+        colours, opacity = interpolate_shapes(
+            (first_colours, first_opacity), (second_colours, second_opacity), alpha, landmarks
+        )
+        layers[blend.first] = (kind, colours, opacity, (1 - alpha) * first_weight + alpha * second_weight)
+    return [layers[index] for index in sorted(layers)]
 
 
 def compose_edit(
@@ -457,35 +526,37 @@ def compose_edit(
 ) -> np.ndarray:
     """Paste every attribute whose weight is above zero onto the portrait, in order; glasses go on last, on top
     (``glasses=False`` leaves them off: the animator moves them rigidly, :func:`glasses_overlays`). The portrait's
-    hair removal comes from ``cache`` when given (:func:`portrait_hair_removal`).
+    hair removal comes from ``cache`` when given (:func:`portrait_hair_removal`). When the weights hold both members
+    of the request's hair or hat interpolation (:func:`shape_blend`), they go on as one shape in between.
 
     An attribute taken from the portrait itself is already worn and changes nothing, so a blend between the
-    portrait's own hair and another's starts from the untouched portrait.
+    portrait's own hair and another's starts from the untouched portrait (in a shape in between, the portrait's own
+    hair is one of the two shapes).
     """
-    weights = [0.0 if attribute.from_portrait else weight for attribute, weight in zip(prepared.attributes, weights)]
+    blend = shape_blend(prepared, weights)
+    pair = () if blend is None else (blend.first, blend.second)
+    weights = [
+        0.0 if attribute.from_portrait and index not in pair else weight
+        for index, (attribute, weight) in enumerate(zip(prepared.attributes, weights))
+    ]
     portrait = prepared.portrait
     landmarks = prepared.portrait_landmarks
     shape = portrait.shape[:2]
+    layers = _layers(prepared, weights, blend, cache=cache)
     result = portrait
-    hair_cover = [a.aligned_mask for a, w in zip(prepared.attributes, weights) if a.kind == "hair" and w > 0]
+    hair_cover = [opacity for kind, _, opacity, _ in layers if kind == "hair"]
     if hair_cover and "hair" in prepared.portrait_masks:
         result = portrait_hair_removal(prepared, cache=cache).under(np.maximum.reduce(hair_cover))
-    # Lighting is read off the portrait as it was: a refilled forehead says nothing about the light.
-    portrait_lab = _lab(portrait)
-    skin = skin_region(landmarks, shape)
     output = result.astype(np.float32)
     feature_guard = feather(
         protected_features(landmarks, shape, margin=0.01).astype(np.float32), 0.01 * regions.face_size(landmarks)
     )
-    for attribute, weight in zip(prepared.attributes, weights):
-        if weight <= 0 or attribute.kind == "glasses":
-            continue
-        layer, alpha = _attribute_layer(attribute, portrait_lab, skin, landmarks)
-        if attribute.kind in ("hair", "hat"):
+    for kind, colours, opacity, weight in layers:
+        if kind in ("hair", "hat"):
             # A fringe or a brim stops above the portrait's brows: the eyes and brows carry who this is.
-            alpha = alpha * (1.0 - feature_guard)
-        alpha = (alpha * weight)[..., None]
-        output = output * (1.0 - alpha) + layer.astype(np.float32) * alpha
+            opacity = opacity * (1.0 - feature_guard)
+        opacity = (opacity * weight)[..., None]
+        output = output * (1.0 - opacity) + colours.astype(np.float32) * opacity
     if glasses:
         for overlay, weight in glasses_overlays(prepared, weights):
             output = overlay.apply(output, weight=weight)
@@ -507,10 +578,14 @@ def edit_portrait(
     prepared: PreparedInputs, *, compose: Callable[[PreparedInputs, list[float]], np.ndarray] = compose_edit
 ) -> np.ndarray:
     """The still edit: the edits of the blend's terms (:meth:`PreparedInputs.blend_terms`) mixed by their
-    coefficients, so α = 0 and α = 1 of an interpolation give exactly the single-attribute edits. ``compose`` may
-    serve edits from a cache: they depend on the weights but not on α."""
+    coefficients, so α = 0 and α = 1 of an interpolation give exactly the single-attribute edits; between them, two
+    hair or hat references make one shape in between (:func:`shape_blend`), composed once. ``compose`` may serve
+    edits from a cache."""
     terms = prepared.blend_terms()
     if len(terms) == 1:
         return compose(prepared, list(terms[0].weights))
+    weights = list(prepared.attribute_weights)
+    if shape_blend(prepared, weights) is not None:
+        return compose(prepared, weights)
     blend = sum(term.coefficient * compose(prepared, list(term.weights)) for term in terms)
     return np.clip(blend + 0.5, 0, 255).astype(np.uint8)

@@ -14,7 +14,7 @@ import numpy as np
 
 from durian_core.face import regions
 from durian_core.face.align import head_centre
-from durian_core.face.fill import skull_region
+from durian_core.face.fill import push_pull, skull_region
 from durian_core.face.masks import face_oval, feather
 
 HAIR_REACH_ABOVE = 0.7
@@ -55,12 +55,7 @@ def head_hair(
         mean, spread = lab[near].mean(axis=0), lab[near].std(axis=0) + np.array([8.0, 4.0, 4.0], np.float32)
         unlike = np.sqrt((((lab - mean) / spread) ** 2).sum(axis=-1)) > 3.0
         hair &= ~(unlike & (to_skull >= HAIR_COLOUR_REACH * size))
-    seeds = hair & (to_skull < 0.1 * size)
-    count, labels = cv2.connectedComponents(hair.astype(np.uint8), connectivity=8)
-    joined = np.zeros(count, bool)
-    joined[np.unique(labels[seeds])] = True
-    joined[0] = False
-    return np.where(joined[labels], mask, 0.0).astype(np.float32)
+    return np.where(_joined(hair, to_skull < 0.1 * size), mask, 0.0).astype(np.float32)
 
 
 ANGLES = 360
@@ -207,3 +202,128 @@ def _hair_reflected(
     if right and (strip := _strip_beyond_top(turned_image[::-1], turned_hair[::-1], right)) is not None:
         grown[rows, left + width :] = np.swapaxes(strip[::-1], 0, 1)
     return grown
+
+
+def _joined(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The parts of ``mask`` (bool) that hold a pixel of ``seeds``."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[mask & seeds])] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def _filled(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (bool) with its holes filled: everything a flood from the image's border cannot reach."""
+    outside = np.pad((~mask).astype(np.uint8), 1, constant_values=1)
+    flood = np.zeros((outside.shape[0] + 2, outside.shape[1] + 2), np.uint8)
+    cv2.floodFill(outside, flood, (0, 0), 2)
+    return outside[1:-1, 1:-1] != 2
+
+
+def signed_distance(mask: np.ndarray) -> np.ndarray:
+    """Per pixel, the distance to the outline of ``mask`` (> 0.5): negative inside, positive outside (float32)."""
+    inside = (mask > 0.5).astype(np.uint8)
+    outside_distance = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)
+    inside_distance = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
+    return (outside_distance - inside_distance).astype(np.float32)
+
+
+def _smooth_circular(values: np.ndarray, width: int) -> np.ndarray:
+    """``values`` per direction averaged over ``width`` neighbouring directions, round the circle."""
+    kernel = np.ones(width) / width
+    padded = np.concatenate([values[-width:], values, values[:width]])
+    return np.convolve(padded, kernel, mode="same")[width:-width]
+
+
+MAP_STEP = 4
+"""The radial warps are computed every this many pixels and scaled up: they are smooth, and it is 16 times cheaper."""
+
+
+def _polar(centre: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """Offsets from ``centre``, radius and direction bin of a grid every :data:`MAP_STEP` pixels over ``shape``
+    (each grid point where a linear upscale by the step puts it)."""
+    rows, columns = -(-shape[0] // MAP_STEP), -(-shape[1] // MAP_STEP)
+    offset = (MAP_STEP - 1) / 2.0
+    ys = (np.arange(rows, dtype=np.float32) * MAP_STEP + offset)[:, None]
+    xs = (np.arange(columns, dtype=np.float32) * MAP_STEP + offset)[None, :]
+    dx, dy = np.broadcast_to(xs - centre[0], (rows, columns)), np.broadcast_to(ys - centre[1], (rows, columns))
+    radius = np.hypot(dx, dy)
+    bins = np.rint((np.arctan2(dy, dx) % (2 * np.pi)) / (2 * np.pi) * ANGLES).astype(int) % ANGLES
+    return dx, dy, radius, bins
+
+
+def _radial_maps(
+    polar: tuple[np.ndarray, ...],
+    centre: np.ndarray,
+    inner: np.ndarray,
+    outer: np.ndarray,
+    target: np.ndarray,
+    shape: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Backward maps (for ``cv2.remap``) that carry an outline reaching ``outer`` per direction onto one reaching
+    ``target``, holding everything within ``inner`` (the skull) still: between them radii stretch linearly, beyond
+    them they shift. ``polar`` is :func:`_polar`'s grid about ``centre``."""
+    dx, dy, radius, bins = polar
+    skull, source, goal = inner[bins], outer[bins], target[bins]
+    movable = (source > skull + 1.0) & (goal > skull + 1.0)
+    stretched = skull + (radius - skull) * (source - skull) / np.maximum(goal - skull, 1e-3)
+    shifted = radius - goal + source
+    new_radius = np.where(radius <= skull, radius, np.where(radius <= goal, stretched, shifted))
+    new_radius = np.where(movable, new_radius, radius)
+    scale = new_radius / np.maximum(radius, 1e-3)
+    size = (dx.shape[1] * MAP_STEP, dx.shape[0] * MAP_STEP)
+    maps = [(centre[i] + delta * scale).astype(np.float32) for i, delta in enumerate((dx, dy))]
+    return tuple(
+        np.ascontiguousarray(cv2.resize(grid, size, interpolation=cv2.INTER_LINEAR)[: shape[0], : shape[1]])
+        for grid in maps
+    )
+
+
+def interpolate_shapes(
+    first: tuple[np.ndarray, np.ndarray],
+    second: tuple[np.ndarray, np.ndarray],
+    alpha: float,
+    landmarks: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A hairstyle between two, each given as (colours H×W×3, opacity H×W) on the same head (``landmarks``):
+    ``alpha`` = 0 is the first, 1 the second.
+
+    The outline in between is where the two opacities' signed distances (:func:`signed_distance`), mixed by
+    ``alpha``, cross zero. Both layers are warped onto it, radially about the middle of the head, holding the skull
+    still (the hair stretches or shrinks from the head outwards), and mixed: opaque wherever either is, each one's
+    colours carried over the whole outline and weighted by ``alpha``, and nothing outside the outline in between (no
+    see-through ghost of either outline). Returns colours (float32 H×W×3) and opacity (float32 H×W)."""
+    shape = first[1].shape
+    size = regions.face_size(landmarks)
+    skull = skull_region(landmarks, shape) > 0.5
+    # A hairstyle's shape is its outline around the head: scalp showing through thin hair is inside it.
+    outlines = [_filled((opacity > 0.5) | skull) for _, opacity in (first, second)]
+    middle = (1.0 - alpha) * signed_distance(outlines[0]) + alpha * signed_distance(outlines[1])
+    # Two outlines that do not overlap mix into pieces off the head: only what is joined to the head is hair.
+    inside = _joined(middle < 0, skull)
+    middle = np.where(inside | (middle >= 0), middle, np.abs(middle))
+    centre = head_centre(landmarks)
+    width = max(3, ANGLES // 60)
+    inner = _smooth_circular(_extent(skull, centre, size)[0], width)
+    target = _smooth_circular(_extent(inside, centre, size)[0], width)
+    colours, opacities = [], []
+    polar = _polar(centre, shape)
+    for (layer, opacity), outline in zip((first, second), outlines):
+        outer = _smooth_circular(_extent(outline, centre, size)[0], width)
+        map_x, map_y = _radial_maps(polar, centre, inner, outer, target, shape)
+        planes = np.dstack([layer.astype(np.float32), opacity.astype(np.float32)])
+        warped = cv2.remap(planes, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        colours.append(warped[..., :3])
+        opacities.append(np.clip(warped[..., 3], 0.0, 1.0))
+    # The outline in between with a soft edge as wide as a hair's matte edge.
+    edge = max(1.0, 0.01 * size)
+    outline = np.clip(0.5 - middle / (2 * edge), 0.0, 1.0)
+    # Each layer's colours carried smoothly over the whole outline, so the mix is the same everywhere in it: one
+    # hairstyle, not the two side by side where one reaches and the other does not.
+    spread = [
+        push_pull(layer, warped > 0.5) if (warped > 0.5).any() else layer for layer, warped in zip(colours, opacities)
+    ]
+    mixed = (1.0 - alpha) * spread[0] + alpha * spread[1]
+    opacity = np.minimum(outline, np.maximum(opacities[0], opacities[1]))
+    return mixed.astype(np.float32), opacity.astype(np.float32)
