@@ -7,6 +7,7 @@ the retargeted motion), so a tweak of α, a weight, a seed or a guidance scale r
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import cv2
@@ -58,13 +59,18 @@ def facing_away(attribute_landmarks: np.ndarray, portrait_landmarks: np.ndarray)
     return attribute * portrait < 0 and abs(attribute - portrait) > MIRROR_YAW
 
 
+@functools.cache
+def _mirror_order() -> np.ndarray:
+    return mirror_indices()
+
+
 def mirror(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """An image flipped left to right, with its landmarks flipped and renumbered (the right eye's points become the
     left eye's), so the flipped face is an ordinary face again."""
     flipped = np.ascontiguousarray(image[:, ::-1])
     points = landmarks.copy()
     points[:, 0] = image.shape[1] - 1 - points[:, 0]
-    return flipped, points[mirror_indices()]
+    return flipped, points[_mirror_order()]
 
 
 def image_faces(image: np.ndarray, *, cache: FeatureCache, key: str | None = None) -> list[np.ndarray]:
@@ -206,23 +212,30 @@ def align_attribute(
         # background along as a halo. The matte's own foreground colours carry the attribute alone.
         foreground = cache.get_or_compute("foreground", image_key, lambda: foreground_colours(image, mask))
 
-    def align() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        size = portrait.shape[1::-1]
+    flip = kind in RIGID_KINDS and facing_away(landmarks, portrait_landmarks)
+
+    def source() -> tuple[np.ndarray, np.ndarray]:
+        """The layers to carry (colours, mask, edge colours) stacked, mirrored when the heads face apart."""
         planes = [image.astype(np.float32), mask[..., None]]
         if foreground is not None:
             planes.append(foreground.astype(np.float32))
-        layers, points = np.dstack(planes), landmarks
+        layers = np.dstack(planes)
+        return mirror(layers, landmarks) if flip else (layers, landmarks)
+
+    def align() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        size = portrait.shape[1::-1]
+        # Kept apart from the placement: a new fit only warps them again.
+        layers, points = cache.get_or_compute("sources", content_key(image_key, flip), source)
         nudge = None if fit.is_identity else fit_matrix(portrait_landmarks, **_fit_arguments(fit))
         if kind in RIGID_KINDS:
-            if facing_away(landmarks, portrait_landmarks):
-                layers, points = mirror(layers, landmarks)
             layers = align_skull(layers, points, portrait_landmarks, size, then=nudge)
         else:
-            layers = mesh_align(layers, landmarks, portrait_landmarks, size)
+            layers = mesh_align(layers, points, portrait_landmarks, size)
             if nudge is not None:
                 layers = cv2.warpAffine(layers, nudge, size, flags=cv2.INTER_LINEAR, borderValue=0)
-        colours = np.clip(layers[..., :3] + 0.5, 0, 255).astype(np.uint8)
-        carried = None if foreground is None else np.clip(layers[..., 4:7] + 0.5, 0, 255).astype(np.uint8)
+        # A linear warp of values within [0, 255] (and [0, 1]) stays within them.
+        colours = layers[..., :3].astype(np.uint8)
+        carried = None if foreground is None else layers[..., 4:7].astype(np.uint8)
         return colours, np.clip(layers[..., 3], 0, 1), carried
 
     portrait_key = portrait_key or content_key(portrait)

@@ -29,11 +29,11 @@ def test_a_refilled_forehead_takes_the_skins_own_colour_and_grain(cases, name):
     scores = score_fill(filled, case.image, case.hole, case.size)
     # Its colour: the mean colour of the refilled skin within ΔE2000 2 of the real skin's. A ΔE2000 of 1 is about
     # the smallest difference seen between two flat patches side by side; 2 is seen only side by side and looking
-    # for it, where a patch "pinker than the skin around it" is 4 and more. The fill scores 0.7 to 1.2 here.
+    # for it, where a patch "pinker than the skin around it" is 4 and more. The fill scores 0.5 to 1.2 here.
     assert scores["tone"] < 2.0, scores
-    # Its grain: the fine detail at least 0.6 as strong as the real skin's (the plane fill before: 0.28 to 0.82,
-    # a flat patch on two of the four foreheads).
-    assert scores["grain"] > 0.6, scores
+    # Its grain: the fine detail at least half as strong as the real skin's (the fill scores 0.62 to 1.22; the plane
+    # fill before, 0.28 to 0.82: a flat patch on two of the four foreheads).
+    assert scores["grain"] > 0.5, scores
     # No seam: the colours just inside and just outside the hole's edge differ by little more than the real skin's
     # do there.
     real_seam = score_fill(case.image, case.image, case.hole, case.size)["seam"]

@@ -230,9 +230,11 @@ class HairRemoval:
     def under(self, covered: np.ndarray | None) -> np.ndarray:
         """The portrait without its hair, refilled for new hair lying at ``covered``: skin on the skull up to the
         new hair's top, background around it (:meth:`FillPlates.under`). A few milliseconds."""
-        blend = self.blend[..., None]
-        filled = self.plates.under(covered)
-        return np.clip(self.image * (1.0 - blend) + filled * blend + 0.5, 0, 255).astype(np.uint8)
+        box = self.plates.box  # the fill shows nowhere else
+        blend = self.blend[box][..., None]
+        out = self.plates.under(covered)
+        out[box] = np.clip(self.image[box] * (1.0 - blend) + out[box] * blend + 0.5, 0, 255).astype(np.uint8)
+        return out
 
 
 def hair_removal(

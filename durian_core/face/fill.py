@@ -83,18 +83,26 @@ def head_under_hair(skull: np.ndarray, hair: np.ndarray, landmarks: np.ndarray) 
     reach = int(round(0.33 * size))
     eye_line = int(landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE), 1].min())
     head = skull.copy()
-    for row in range(max(0, min(eye_line, skull.shape[0]))):
-        columns = np.flatnonzero(skull[row])
-        strands = np.flatnonzero(hair[row])
-        if not len(columns) or not len(strands):
-            continue
-        first, last = columns[0], columns[-1]
-        right = strands[(strands > last) & (strands <= last + reach)]
-        if len(right):
-            head[row, last : right[0]] = True
-        left = strands[(strands < first) & (strands >= first - reach)]
-        if len(left):
-            head[row, left[-1] + 1 : first] = True
+    rows = max(0, min(eye_line, skull.shape[0]))
+    if rows == 0:
+        return head
+    width = skull.shape[1]
+    above, strands = skull[:rows], hair[:rows]
+    present = above.any(axis=1) & strands.any(axis=1)
+    first = above.argmax(axis=1)
+    last = width - 1 - above[:, ::-1].argmax(axis=1)
+    columns = np.arange(width)
+    # Per row and column, the nearest hair at or after it, and at or before it.
+    following = np.minimum.accumulate(np.where(strands, columns, width)[:, ::-1], axis=1)[:, ::-1]
+    preceding = np.maximum.accumulate(np.where(strands, columns, -1), axis=1)
+    index = np.arange(rows)
+    right = np.where(last + 1 < width, following[index, np.minimum(last + 1, width - 1)], width)
+    left = np.where(first > 0, preceding[index, np.maximum(first - 1, 0)], -1)
+    widen_right = present & (right < width) & (right <= last + reach)
+    widen_left = present & (left >= 0) & (left >= first - reach)
+    grid = columns[None, :]
+    head[:rows] |= widen_right[:, None] & (grid >= last[:, None]) & (grid < right[:, None])
+    head[:rows] |= widen_left[:, None] & (grid > left[:, None]) & (grid < first[:, None])
     return head
 
 
@@ -115,17 +123,28 @@ def _within_the_cheeks(skull: np.ndarray, real: np.ndarray, landmarks: np.ndarra
     right = np.where(present, width - 1 - skull[:, ::-1].argmax(axis=1), -1).astype(np.float64)
     # A face is no narrower at a row than anywhere below it down to the chin (its cheekbones are its widest), so the
     # real skin's widest extent at or below each row bounds it, and hair over a temple does not narrow the face there.
-    widest_left, widest_right = float(width), -1.0
-    for row in range(height - 1, max(0, eye_line) - 1, -1):
-        columns = np.flatnonzero(real[row])
-        if len(columns) >= 2:
-            widest_left, widest_right = min(widest_left, columns[0]), max(widest_right, columns[-1])
-        if widest_right >= 0:
-            left[row] = max(left[row], min(widest_left - slack, left[row] + most))
-            right[row] = min(right[row], max(widest_right + slack, right[row] - most))
-    for row in range(min(eye_line, height - 1) - 1, -1, -1):
-        left[row] = max(left[row], left[row + 1] - 3.0)
-        right[row] = min(right[row], right[row + 1] + 3.0)
+    start = max(0, eye_line)
+    if start < height:
+        wide = real[start:].sum(axis=1) >= 2
+        real_first = np.where(wide, real[start:].argmax(axis=1), width).astype(np.float64)
+        real_last = np.where(wide, width - 1 - real[start:, ::-1].argmax(axis=1), -1).astype(np.float64)
+        widest_left = np.minimum.accumulate(real_first[::-1])[::-1]
+        widest_right = np.maximum.accumulate(real_last[::-1])[::-1]
+        known = widest_right >= 0
+        below_left, below_right = left[start:], right[start:]
+        left[start:] = np.where(
+            known, np.maximum(below_left, np.minimum(widest_left - slack, below_left + most)), below_left
+        )
+        right[start:] = np.where(
+            known, np.minimum(below_right, np.maximum(widest_right + slack, below_right - most)), below_right
+        )
+    # Above the eyes, each row at most three columns wider than the row below it: the row's own extent, or the
+    # nearest row below's less three columns a row between them.
+    top = min(eye_line, height - 1)
+    if top > 0:
+        steps = 3.0 * np.arange(top + 1)
+        left[: top + 1] = np.maximum.accumulate((left[: top + 1] - steps)[::-1])[::-1] + steps
+        right[: top + 1] = np.minimum.accumulate((right[: top + 1] + steps)[::-1])[::-1] - steps
     columns = np.arange(width)[None, :]
     return skull & (columns >= left[:, None]) & (columns <= right[:, None])
 
@@ -206,18 +225,25 @@ def _skin_continuation(
 
 
 def _rounded(
-    skin: np.ndarray, head: np.ndarray, forehead: np.ndarray, source: np.ndarray, target: np.ndarray, *, size: float
+    skin: np.ndarray,
+    head: np.ndarray,
+    forehead: np.ndarray,
+    source: np.ndarray,
+    target: np.ndarray,
+    *,
+    size: float,
+    box: tuple[slice, slice],
 ) -> np.ndarray:
-    """The refilled scalp and temples shaded as a round head is: darker towards the ``head``'s outline, where it turns
-    away from the light (by SKULL_SHADE at the outline, fading over a fifth of a face size), but not on the
-    ``forehead`` (float, soft-edged: it follows the shading fitted to the face) and only away from the real skin
-    (``source``), which the fill must meet without a step."""
-    to_edge = cv2.distanceTransform(head.astype(np.uint8), cv2.DIST_L2, 5)
-    to_skin = cv2.distanceTransform((~source).astype(np.uint8), cv2.DIST_L2, 5)
+    """The refilled scalp and temples (within ``box``) shaded as a round head is: darker towards the ``head``'s
+    outline, where it turns away from the light (by SKULL_SHADE at the outline, fading over a fifth of a face size),
+    but not on the ``forehead`` (float, soft-edged: it follows the shading fitted to the face) and only away from the
+    real skin (``source``), which the fill must meet without a step."""
+    to_edge = cv2.distanceTransform(head.astype(np.uint8), cv2.DIST_L2, 5)[box]
+    to_skin = cv2.distanceTransform((~source).astype(np.uint8), cv2.DIST_L2, 5)[box]
     edge = (1.0 - np.clip(to_edge / (0.2 * size), 0.0, 1.0)) ** 1.5
     away = np.clip(to_skin / (0.1 * size), 0.0, 1.0)
-    gain = 1.0 - SKULL_SHADE * edge * away * target * (1.0 - forehead)
-    return np.clip(skin.astype(np.float32) * gain[..., None] + 0.5, 0, 255).astype(np.uint8)
+    gain = 1.0 - SKULL_SHADE * edge * away * target[box] * (1.0 - forehead[box])
+    return np.clip(skin[box].astype(np.float32) * gain[..., None] + 0.5, 0, 255).astype(np.uint8)
 
 
 def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -490,13 +516,26 @@ class FillPlates:
     source: np.ndarray  # bool H×W: the skin the fill continues
     forehead: np.ndarray  # float32 H×W: the face above the brows, soft-edged (the fill follows it unshaded)
 
+    @property
+    def box(self) -> tuple[slice, slice]:
+        """The rows and columns the refill can change: the hole's box with a margin wider than its soft edges."""
+        ys, xs = np.nonzero(self.hole)
+        if not len(ys):
+            return slice(0, 0), slice(0, 0)
+        margin = int(0.03 * regions.face_size(self.landmarks)) + 4
+        height, width = self.hole.shape
+        return (
+            slice(max(0, ys.min() - margin), min(height, ys.max() + margin + 1)),
+            slice(max(0, xs.min() - margin), min(width, xs.max() + margin + 1)),
+        )
+
     def under(self, covered: np.ndarray | None = None) -> np.ndarray:
         """The portrait with the hole refilled under new hair lying at ``covered`` (float H×W, None: no new hair):
         skin on the skull up to the top of the new hair, shaded darker towards the head's outline; background
         outside it. The skull is the landmarks' (:func:`skull_region`), widened to new hair standing beside it
         (:func:`head_under_hair`) and, beside the cheeks, no wider than the real face."""
         if not self.hole.any():
-            return self.image
+            return self.image.copy()
         shape = self.hole.shape
         size = regions.face_size(self.landmarks)
         head = skull_region(self.landmarks, shape) > 0.5
@@ -505,14 +544,18 @@ class FillPlates:
             head = head_under_hair(head, cover, self.landmarks)
         head = _within_the_cheeks(head, self.skin_like, self.landmarks)
         skull = head & ~above_the_top(cover) if cover is not None else head
-        result = self.background.astype(np.float32)
+        # Composed within the hole's box only: its margin is wider than the soft edges, so nothing else changes.
+        box = self.box
+        result = self.background[box].astype(np.float32)
         if self.skin is not None:
-            skin = _rounded(self.skin, head, self.forehead, self.source, self.hole & skull, size=size)
+            skin = _rounded(self.skin, head, self.forehead, self.source, self.hole & skull, size=size, box=box)
             # Skull and background meet softly, as a head's outline does in a photo.
-            skull_alpha = feather(skull.astype(np.float32), 0.012 * size)[..., None]
+            skull_alpha = feather(skull[box].astype(np.float32), 0.012 * size)[..., None]
             result = skin.astype(np.float32) * skull_alpha + result * (1 - skull_alpha)
-        alpha = feather(self.hole.astype(np.float32), 0.006 * size)[..., None]
-        return np.clip(self.image * (1 - alpha) + result * alpha + 0.5, 0, 255).astype(np.uint8)
+        alpha = feather(self.hole[box].astype(np.float32), 0.006 * size)[..., None]
+        out = self.image.copy()
+        out[box] = np.clip(self.image[box] * (1 - alpha) + result * alpha + 0.5, 0, 255).astype(np.uint8)
+        return out
 
 
 def fill_plates(

@@ -64,16 +64,18 @@ CUT_MARGIN = 2.0
 """Hair reaching within this many pixels of the photo's edge along a direction is cut there."""
 
 
-def _extent(mask: np.ndarray, centre: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per direction around ``centre`` (``ANGLES`` of them): how far the hair (``mask`` > 0.5) reaches, how far the
-    photo does, and whether the hair is cut by the photo's edge there."""
+def _extent(
+    mask: np.ndarray, centre: np.ndarray, size: float, *, step: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per direction around ``centre`` (``ANGLES`` of them), sampled every ``step`` pixels: how far the hair
+    (``mask`` > 0.5) reaches, how far the photo does, and whether the hair is cut by the photo's edge there."""
     height, width = mask.shape
     angles = np.linspace(0.0, 2 * np.pi, ANGLES, endpoint=False)
-    steps = np.arange(0.0, 3.0 * size, 1.0)
+    steps = np.arange(0.0, 3.0 * size, step)
     xs = centre[0] + np.cos(angles)[:, None] * steps[None, :]
     ys = centre[1] + np.sin(angles)[:, None] * steps[None, :]
     inside = (xs >= 0) & (xs <= width - 1) & (ys >= 0) & (ys <= height - 1)
-    photo = np.where(inside.all(axis=1), steps[-1], steps[np.argmin(inside, axis=1)] - 1.0)
+    photo = np.where(inside.all(axis=1), steps[-1], steps[np.argmin(inside, axis=1)] - step)
     hair = np.zeros(inside.shape, bool)
     hair[inside] = mask[np.rint(ys[inside]).astype(int), np.rint(xs[inside]).astype(int)] > 0.5
     reach = np.where(hair.any(axis=1), steps[hair.shape[1] - 1 - np.argmax(hair[:, ::-1], axis=1)], 0.0)
@@ -280,6 +282,21 @@ def _radial_maps(
     )
 
 
+def _spread(colours: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``colours`` where ``known``, and elsewhere carried in smoothly from there (:func:`push_pull`, at half size:
+    what it makes is smooth anyway)."""
+    if not known.any():
+        return colours
+    height, width = known.shape
+    half = (max(1, width // 2), max(1, height // 2))
+    small_known = cv2.resize(known.astype(np.float32), half, interpolation=cv2.INTER_AREA) > 0.5
+    if not small_known.any():
+        return colours
+    smooth = push_pull(cv2.resize(colours, half, interpolation=cv2.INTER_AREA), small_known)
+    smooth = cv2.resize(smooth, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.where(known[..., None], colours, smooth)
+
+
 def interpolate_shapes(
     first: tuple[np.ndarray, np.ndarray],
     second: tuple[np.ndarray, np.ndarray],
@@ -305,25 +322,24 @@ def interpolate_shapes(
     middle = np.where(inside | (middle >= 0), middle, np.abs(middle))
     centre = head_centre(landmarks)
     width = max(3, ANGLES // 60)
-    inner = _smooth_circular(_extent(skull, centre, size)[0], width)
-    target = _smooth_circular(_extent(inside, centre, size)[0], width)
+
+    def extent(mask: np.ndarray) -> np.ndarray:
+        return _smooth_circular(_extent(mask, centre, size, step=2.0)[0], width)
+
+    inner, target = extent(skull), extent(inside)
     colours, opacities = [], []
     polar = _polar(centre, shape)
     for (layer, opacity), outline in zip((first, second), outlines):
-        outer = _smooth_circular(_extent(outline, centre, size)[0], width)
-        map_x, map_y = _radial_maps(polar, centre, inner, outer, target, shape)
-        planes = np.dstack([layer.astype(np.float32), opacity.astype(np.float32)])
-        warped = cv2.remap(planes, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        colours.append(warped[..., :3])
-        opacities.append(np.clip(warped[..., 3], 0.0, 1.0))
+        map_x, map_y = _radial_maps(polar, centre, inner, extent(outline), target, shape)
+        warp = {"interpolation": cv2.INTER_LINEAR, "borderMode": cv2.BORDER_CONSTANT, "borderValue": 0}
+        colours.append(cv2.remap(layer.astype(np.float32), map_x, map_y, **warp))
+        opacities.append(np.clip(cv2.remap(opacity.astype(np.float32), map_x, map_y, **warp), 0.0, 1.0))
     # The outline in between with a soft edge as wide as a hair's matte edge.
     edge = max(1.0, 0.01 * size)
     outline = np.clip(0.5 - middle / (2 * edge), 0.0, 1.0)
     # Each layer's colours carried smoothly over the whole outline, so the mix is the same everywhere in it: one
     # hairstyle, not the two side by side where one reaches and the other does not.
-    spread = [
-        push_pull(layer, warped > 0.5) if (warped > 0.5).any() else layer for layer, warped in zip(colours, opacities)
-    ]
+    spread = [_spread(layer, warped > 0.5) for layer, warped in zip(colours, opacities)]
     mixed = (1.0 - alpha) * spread[0] + alpha * spread[1]
     opacity = np.minimum(outline, np.maximum(opacities[0], opacities[1]))
     return mixed.astype(np.float32), opacity.astype(np.float32)
