@@ -7,19 +7,23 @@ the retargeted motion), so a tweak of α, a weight, a seed or a guidance scale r
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import cv2
 import numpy as np
 
 from durian_core.cache import FeatureCache, content_key, default_cache
-from durian_core.face.align import align_skull, face_yaw, mesh_align
+from durian_core.face.align import align_skull, face_yaw, fit_matrix, mesh_align
+from durian_core.face.head import complete_cut_hair, head_hair
 from durian_core.face.landmarks import choose_face, detect_faces, track_landmarks
 from durian_core.face.masks import attribute_mask, refine_mask
+from durian_core.face.matting import foreground_colours
 from durian_core.face.motion import retarget_motion
 from durian_core.face.template import mirror_indices
 from durian_core.placement import work_crop
 from durian_core.types import (
+    AttributeFit,
     AttributeReference,
     GenerateRequest,
     PreparedAttribute,
@@ -55,13 +59,18 @@ def facing_away(attribute_landmarks: np.ndarray, portrait_landmarks: np.ndarray)
     return attribute * portrait < 0 and abs(attribute - portrait) > MIRROR_YAW
 
 
+@functools.cache
+def _mirror_order() -> np.ndarray:
+    return mirror_indices()
+
+
 def mirror(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """An image flipped left to right, with its landmarks flipped and renumbered (the right eye's points become the
     left eye's), so the flipped face is an ordinary face again."""
     flipped = np.ascontiguousarray(image[:, ::-1])
     points = landmarks.copy()
     points[:, 0] = image.shape[1] - 1 - points[:, 0]
-    return flipped, points[mirror_indices()]
+    return flipped, points[_mirror_order()]
 
 
 def image_faces(image: np.ndarray, *, cache: FeatureCache, key: str | None = None) -> list[np.ndarray]:
@@ -108,6 +117,26 @@ def _cached_mask(image: np.ndarray, landmarks: np.ndarray, kind: str, *, key: st
     return cache.get_or_compute("masks", content_key(key, kind), lambda: attribute_mask(image, landmarks, kind))
 
 
+def _attribute_hair(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    automatic: np.ndarray,
+    *,
+    key: str,
+    face: int,
+    cache: FeatureCache,
+) -> np.ndarray:
+    """The automatic hair mask of an attribute image kept to the chosen person's head (:func:`head_hair`): what it
+    took beyond (a wall, a lamp, the person beside) would land beside the portrait's head."""
+
+    def compute() -> np.ndarray:
+        faces = image_faces(image, cache=cache, key=key)
+        others = tuple(other for index, other in enumerate(faces) if index != face)
+        return head_hair(image, automatic, landmarks, others=others)
+
+    return cache.get_or_compute("masks", content_key(key, face, "head hair"), compute)
+
+
 def _prepare_attribute(
     reference: AttributeReference,
     *,
@@ -122,15 +151,26 @@ def _prepare_attribute(
     user_mask = None
     if reference.mask is not None:
         user_mask = cv2.resize(reference.mask.astype(np.float32), image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-    image_key = content_key(image)
-    landmarks = image_landmarks(image, cache=cache, key=image_key)
-    automatic = _cached_mask(image, landmarks, reference.kind, key=image_key, cache=cache)
+    reference_key = content_key(reference.image)
+    image_key = reference_key if image is reference.image else content_key(image)
+    landmarks = image_landmarks(image, cache=cache, key=image_key, face=reference.face)
+    mask_key = image_key if reference.face == 0 else content_key(image_key, reference.face)
+    automatic = _cached_mask(image, landmarks, reference.kind, key=mask_key, cache=cache)
+    if reference.kind == "hair":
+        automatic = _attribute_hair(image, landmarks, automatic, key=image_key, face=reference.face, cache=cache)
     mask = automatic
     if user_mask is not None:
         mask = cache.get_or_compute(
             "masks",
-            content_key(image_key, reference.kind, user_mask, reference.mask_mode),
+            content_key(mask_key, reference.kind, user_mask, reference.mask_mode),
             lambda: refine_mask(image, landmarks, reference.kind, automatic, user_mask, mode=reference.mask_mode),
+        )
+    # One key for the image, its face and its mask from here on: hashing them again costs more than what follows.
+    image_key = content_key(image_key, landmarks, mask)
+    if reference.kind == "hair":
+        # A head cut by the photo's edge: its hair is completed beyond the edge, so it covers the portrait's crown.
+        image, mask, landmarks = cache.get_or_compute(
+            "completed", image_key, lambda: complete_cut_hair(image, mask, landmarks)
         )
     prepared = align_attribute(
         image,
@@ -144,9 +184,14 @@ def _prepare_attribute(
         name=reference.name,
         cache=cache,
         image_key=image_key,
+        fit=reference.fit,
     )
     # The portrait's own hair as one end of a blend (my hair ↔ theirs): that end is the portrait untouched.
-    return replace(prepared, from_portrait=content_key(reference.image) == source_key)
+    return replace(prepared, from_portrait=reference_key == source_key)
+
+
+FOREGROUND_KINDS = ("hair", "hat", "beard")
+"""Attributes with a soft, see-through edge, whose colours are taken without what shows through it."""
 
 
 def align_attribute(
@@ -162,28 +207,53 @@ def align_attribute(
     name: str = "",
     portrait_key: str | None = None,
     image_key: str | None = None,
+    fit: AttributeFit = AttributeFit(),
 ) -> PreparedAttribute:
-    """An attribute whose landmarks and mask are known, carried onto the portrait (through the cache).
+    """An attribute whose landmarks and mask are known, carried onto the portrait (through the cache) and nudged by
+    the user's ``fit``.
 
-    The evaluation protocols call this directly: their attribute images are masked (``I_attr ⊙ M_attr``), so no
-    face can be found on them, but the video's tracked landmarks say where it was.
+    What depends on the attribute alone (its colours without what shows through its soft edge) is kept apart from
+    the placement, so a new fit only warps again. The evaluation protocols call this directly: their attribute
+    images are masked (``I_attr ⊙ M_attr``), so no face can be found on them, but the video's tracked landmarks say
+    where it was.
     """
+    # ``image_key``, when given, stands for the image, its landmarks and its mask.
+    image_key = image_key or content_key(image, landmarks, mask)
+    foreground = None
+    if kind in FOREGROUND_KINDS:
+        # The soft edge of a cut-out mixes the attribute with what was behind it; pasting that mix brings the old
+        # background along as a halo. The matte's own foreground colours carry the attribute alone.
+        foreground = cache.get_or_compute("foreground", image_key, lambda: foreground_colours(image, mask))
 
-    def align() -> tuple[np.ndarray, np.ndarray]:
+    flip = kind in RIGID_KINDS and facing_away(landmarks, portrait_landmarks)
+
+    def source() -> tuple[np.ndarray, np.ndarray]:
+        """The layers to carry (colours, mask, edge colours) stacked, mirrored when the heads face apart."""
+        planes = [image.astype(np.float32), mask[..., None]]
+        if foreground is not None:
+            planes.append(foreground.astype(np.float32))
+        layers = np.dstack(planes)
+        return mirror(layers, landmarks) if flip else (layers, landmarks)
+
+    def align() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         size = portrait.shape[1::-1]
-        layers, points = np.dstack([image.astype(np.float32), mask]), landmarks
+        # Kept apart from the placement: a new fit only warps them again.
+        layers, points = cache.get_or_compute("sources", content_key(image_key, flip), source)
+        nudge = None if fit.is_identity else fit_matrix(portrait_landmarks, **_fit_arguments(fit))
         if kind in RIGID_KINDS:
-            if facing_away(landmarks, portrait_landmarks):
-                layers, points = mirror(layers, landmarks)
-            layers = align_skull(layers, points, portrait_landmarks, size)
+            layers = align_skull(layers, points, portrait_landmarks, size, then=nudge)
         else:
-            layers = mesh_align(layers, landmarks, portrait_landmarks, size)
-        return np.clip(layers[..., :3], 0, 255).astype(np.uint8), np.clip(layers[..., 3], 0, 1)
+            layers = mesh_align(layers, points, portrait_landmarks, size)
+            if nudge is not None:
+                layers = cv2.warpAffine(layers, nudge, size, flags=cv2.INTER_LINEAR, borderValue=0)
+        # A linear warp of values within [0, 255] (and [0, 1]) stays within them.
+        colours = layers[..., :3].astype(np.uint8)
+        carried = None if foreground is None else layers[..., 4:7].astype(np.uint8)
+        return colours, np.clip(layers[..., 3], 0, 1), carried
 
-    aligned_key = content_key(
-        image_key or content_key(image), landmarks, mask, portrait_key or content_key(portrait), kind
-    )
-    aligned_image, aligned_mask = cache.get_or_compute("aligned", aligned_key, align)
+    portrait_key = portrait_key or content_key(portrait)
+    aligned_key = content_key(image_key, portrait_key, portrait_landmarks, kind, fit.as_tuple())
+    aligned_image, aligned_mask, aligned_foreground = cache.get_or_compute("aligned", aligned_key, align)
     return PreparedAttribute(
         image=image,
         kind=kind,
@@ -193,7 +263,13 @@ def align_attribute(
         aligned_mask=aligned_mask,
         weight=weight,
         name=name,
+        aligned_foreground=aligned_foreground,
+        aligned_key=aligned_key,
     )
+
+
+def _fit_arguments(fit: AttributeFit) -> dict[str, float]:
+    return {"dx": fit.dx, "dy": fit.dy, "scale": fit.scale, "degrees": fit.degrees}
 
 
 def prepare_inputs(
@@ -205,12 +281,16 @@ def prepare_inputs(
     progress(0.0, "finding the face in the portrait")
     source_key = content_key(request.portrait)  # an attribute image that is this one is the portrait itself
     full_portrait = fit_longest(request.portrait, settings.output_size)
-    full_landmarks = image_landmarks(full_portrait, cache=cache, face=settings.face_index)
+    full_key = source_key if full_portrait is request.portrait else content_key(full_portrait)
+    full_landmarks = image_landmarks(full_portrait, cache=cache, key=full_key, face=settings.face_index)
     placement = work_crop(full_landmarks, full_portrait.shape[1::-1], work_size=settings.work_size)
     # The engines work on the crop around the chosen face; its landmarks are the full portrait's, carried over.
     portrait = placement.cut(full_portrait)
-    portrait_key = content_key(portrait)
+    portrait_key = full_key if portrait is full_portrait else content_key(portrait)
     portrait_landmarks = placement.to_work(full_landmarks)
+    # The photo's other people: removing this one's hair must leave theirs, and their faces, alone.
+    faces = image_faces(full_portrait, cache=cache, key=full_key)
+    others = tuple(placement.to_work(face) for index, face in enumerate(faces) if index != settings.face_index)
     kinds = sorted({reference.kind for reference in request.attributes})
     portrait_masks = {
         kind: _cached_mask(portrait, portrait_landmarks, kind, key=portrait_key, cache=cache) for kind in kinds
@@ -257,4 +337,6 @@ def prepare_inputs(
         motion=motion,
         fps=fps,
         audio_path=audio_path,
+        other_faces=others,
+        portrait_key=portrait_key,
     )

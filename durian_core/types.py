@@ -29,6 +29,32 @@ def no_progress(fraction: float, message: str) -> None:  # noqa: ARG001 - the de
 # ----------------------------------------------------------------------------------------------------- requests
 
 
+@dataclass(frozen=True)
+class AttributeFit:
+    """A user's nudge of an attribute once it is carried onto the portrait: moved, scaled and turned about the middle
+    of the portrait's head, in the portrait's own upright frame."""
+
+    dx: float = 0.0  # move right by this many face sizes of the portrait (negative: left)
+    dy: float = 0.0  # move down by this many face sizes (negative: up)
+    scale: float = 1.0  # grow (> 1) or shrink (< 1)
+    degrees: float = 0.0  # turn counter-clockwise as seen (negative: clockwise)
+
+    def __post_init__(self) -> None:
+        if not (abs(self.dx) <= 1.0 and abs(self.dy) <= 1.0):
+            raise ValueError(f"fit offsets must be within [-1, 1] face sizes, got {self.dx}, {self.dy}")
+        if not 0.5 <= self.scale <= 2.0:
+            raise ValueError(f"fit scale must be within [0.5, 2], got {self.scale}")
+        if not -45.0 <= self.degrees <= 45.0:
+            raise ValueError(f"fit rotation must be within [-45, 45] degrees, got {self.degrees}")
+
+    @property
+    def is_identity(self) -> bool:
+        return self == AttributeFit()
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        return (float(self.dx), float(self.dy), float(self.scale), float(self.degrees))
+
+
 @dataclass(frozen=True, eq=False)
 class AttributeReference:
     """One attribute to transfer: whose hair, glasses, makeup, beard or hat."""
@@ -39,6 +65,8 @@ class AttributeReference:
     mask_mode: str = "add"  # "add": union with the automatic mask; "replace": use the user mask alone
     weight: float = 1.0  # opacity of the transferred attribute
     name: str = ""  # shown in captions and status lines
+    fit: AttributeFit = field(default_factory=AttributeFit)  # the user's nudge once it is on the portrait
+    face: int = 0  # whose attribute, when the image shows several people: 0 is the largest face, 1 the next, ...
 
     def __post_init__(self) -> None:
         if self.kind not in ATTRIBUTE_KINDS:
@@ -47,6 +75,8 @@ class AttributeReference:
             raise ValueError(f"mask_mode must be 'add' or 'replace', got {self.mask_mode!r}")
         if not 0.0 <= self.weight <= 1.0:
             raise ValueError(f"attribute weight must be within [0, 1], got {self.weight}")
+        if self.face < 0:
+            raise ValueError(f"attribute face must be 0 (the largest face) or more, got {self.face}")
         if self.mask is not None and self.mask.shape[:2] != self.image.shape[:2]:
             raise ValueError(
                 f"attribute mask is {self.mask.shape[1]}×{self.mask.shape[0]} but its image is "
@@ -183,6 +213,9 @@ class PreparedAttribute:
     weight: float  # the reference's opacity; an interpolation's α is applied on top (see ``blend_terms``)
     name: str = ""
     from_portrait: bool = False  # the attribute image is the portrait itself: the portrait already wears it
+    aligned_foreground: np.ndarray | None = None  # hair, hat, beard: their colours without what shows through their
+    # soft edge, carried as ``aligned_image`` is (None: the aligned image's own colours)
+    aligned_key: str = ""  # a content key of the aligned layers and what made them ("": none, hash the arrays)
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,6 +236,8 @@ class PreparedInputs:
     own_hair: np.ndarray | None = None  # the portrait's own hair mask (the head the animator moves)
     driver_frames: np.ndarray | None = None  # F×h×w×3 uint8, the driver's own pixels (its mouth's inside)
     driver_landmarks: np.ndarray | None = None  # F×478×2 float32, in the driver's pixels
+    other_faces: tuple[np.ndarray, ...] = ()  # 478×2 float32 each: the photo's other faces, in work-crop pixels
+    portrait_key: str = ""  # a content key of ``portrait`` (its masks follow from it; "": none, hash the arrays)
 
     def paste(self, frame: np.ndarray, *, seam: np.ndarray | None = None) -> np.ndarray:
         """A work-crop frame put back into the full-size portrait (the identity without a placement)."""

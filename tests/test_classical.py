@@ -104,8 +104,7 @@ def test_alpha_zero_and_one_reproduce_the_single_attribute_edits(astronaut, obam
     assert np.array_equal(blended(1.0), single_second)
     middle = blended(0.5).astype(int)
     assert not np.array_equal(middle, single_first) and not np.array_equal(middle, single_second)
-    # Half-way lies between the two ends.
-    assert np.abs(middle - (single_first.astype(int) + single_second) / 2).max() <= 1
+    # Half-way is a cut in between, not the two ends seen through each other (tests/test_hair_transfer.py).
 
 
 def test_new_alpha_hits_the_cache_for_landmarks_masks_and_motion(astronaut, obama, biden, short_driver):

@@ -15,7 +15,7 @@ from durian_core.cache import FeatureCache, content_key
 from durian_core.config import GenerationSettings
 from durian_core.engines.animator import HeadRig
 from durian_core.engines.base import Engine
-from durian_core.engines.editor import compose_edit, edit_portrait, glasses_overlays
+from durian_core.engines.editor import compose_edit, edit_portrait, glasses_overlays, shape_blend
 from durian_core.types import PreparedInputs, ProgressCallback, no_progress
 
 
@@ -37,13 +37,21 @@ class ClassicalEngine(Engine):
     ) -> np.ndarray:
         """:func:`compose_edit`, kept in the cache: an α slider only re-blends two cached edits."""
         key = content_key(
-            prepared.portrait,
+            prepared.portrait_key or prepared.portrait,
             tuple(float(weight) for weight in weights),
-            tuple((layer.aligned_image, layer.aligned_mask, layer.kind) for layer in prepared.attributes),
-            tuple((kind, prepared.portrait_masks[kind]) for kind in sorted(prepared.portrait_masks)),
+            tuple(
+                (layer.aligned_key or (layer.aligned_image, layer.aligned_mask, layer.kind), layer.from_portrait)
+                for layer in prepared.attributes
+            ),
+            ()
+            if prepared.portrait_key
+            else tuple((kind, prepared.portrait_masks[kind]) for kind in sorted(prepared.portrait_masks)),
             glasses,
+            None if (blend := shape_blend(prepared, weights)) is None else float(blend.alpha),
         )
-        return cache.get_or_compute("edits", key, lambda: compose_edit(prepared, weights, glasses=glasses))
+        return cache.get_or_compute(
+            "edits", key, lambda: compose_edit(prepared, weights, glasses=glasses, cache=cache)
+        )
 
     def animate(
         self,

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from durian_core.cache import FeatureCache, content_key
 from durian_core.face import regions
 from durian_core.face.align import mesh_align
-from durian_core.face.fill import fill_hole
+from durian_core.face.fill import FillPlates, fill_plates, skull_region
+from durian_core.face.head import head_hair, interpolate_shapes
 from durian_core.face.masks import face_oval, feather, fill_polygons, skin_likeness
 from durian_core.face.matting import foreground_colours
-from durian_core.types import PreparedAttribute, PreparedInputs
+from durian_core.types import Interpolation, PreparedAttribute, PreparedInputs
 
 # Re-lighting a layer to the portrait: how much of the skin's lightness ratio and white-balance shift the layer
 # takes on. The attribute's own colour is what the user asked for, so the light follows only part of the way (a
@@ -182,36 +184,107 @@ def _forehead_blend(
     return np.where(hole, 1.0, weight).astype(np.float32)
 
 
-def remove_hair(image: np.ndarray, own: np.ndarray, covered: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The portrait without its own hair: background around the head, skin on the skull, which ends at the top of
-    the new hair (``covered``) (:func:`durian_core.face.fill.fill_hole`). Under the new hair too, since its soft
-    edge and parted strands show what lies beneath.
+def _scalp_above_the_face(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The skull above the brows outside the face (bool): hair or bare scalp, whatever the hair mask made of it. Light
+    hair the mask left out there stayed as a band between the new hair and the face; refilled, it cannot."""
+    skull = skull_region(landmarks, shape) > 0.5
+    face = face_oval(landmarks, shape) > 0.5
+    rows = np.arange(shape[0])[:, None]
+    return skull & ~face & (rows < landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].min())
 
-    The hole reaches a little past the old hair's matte, so no ring of its edge is left, but never into the face
-    (save the hair the landmarks' oval takes in at the temples and the ends of a fringe, below which the fill fades
-    into the real forehead).
-    """
+
+def _visible_ears(own: np.ndarray, landmarks: np.ndarray, *, likeness: np.ndarray) -> np.ndarray:
+    """Ears that show (bool): skin-coloured pixels beside the face, between the brows and the nose's tip (an ear's
+    height; below it, what curls in beside the jaw is hair), within a fifth of a face size of it, where the hair mask
+    is not sure of hair, thick and joined to the face. No removal takes them: the hole's margin had turned an ear's
+    rim into a streak of the fill."""
+    shape = own.shape
     size = regions.face_size(landmarks)
-    hole = (own > 0.1).astype(np.uint8)
-    radius = max(1, int(round(0.025 * size)))
-    hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))) > 0
-    hole &= skin_region(landmarks, image.shape[:2], forehead=False) < 0.5
+    face = face_oval(landmarks, shape) > 0.5
+    to_face = cv2.distanceTransform((~face).astype(np.uint8), cv2.DIST_L2, 5)
+    rows = np.arange(shape[0])[:, None]
+    brows = landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].mean()
+    beside = ~face & (to_face < 0.2 * size) & (rows > brows) & (rows < landmarks[regions.NOSE_TIP, 1])
+    ears = beside & (likeness > 0.5) & (own < 0.5)
+    # An ear is thick and joined to the face; the thin ends of hair that curl in beside it are not.
+    ears = cv2.morphologyEx(ears.astype(np.uint8), cv2.MORPH_OPEN, _disc(0.035 * size)) > 0
+    count, labels = cv2.connectedComponents(ears.astype(np.uint8))
+    joined = np.zeros(count, bool)
+    joined[np.unique(labels[ears & (to_face < 0.03 * size)])] = True
+    joined[0] = False
+    return joined[labels]
+
+
+@dataclass(frozen=True, eq=False)
+class HairRemoval:
+    """The portrait without its own hair, made once per portrait: the refilled hole for any new hair
+    (:meth:`under`), and how much of the fill shows."""
+
+    plates: FillPlates  # the hole refilled as background and as skin
+    blend: np.ndarray  # float32 H×W: 1 in the hole, a ramp below a fringe, 0 elsewhere
+
+    @property
+    def image(self) -> np.ndarray:
+        return self.plates.image
+
+    def under(self, covered: np.ndarray | None) -> np.ndarray:
+        """The portrait without its hair, refilled for new hair lying at ``covered``: skin on the skull up to the
+        new hair's top, background around it (:meth:`FillPlates.under`). A few milliseconds."""
+        box = self.plates.box  # the fill shows nowhere else
+        blend = self.blend[box][..., None]
+        out = self.plates.under(covered)
+        out[box] = np.clip(self.image[box] * (1.0 - blend) + out[box] * blend + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+
+def hair_removal(
+    image: np.ndarray, own: np.ndarray, landmarks: np.ndarray, *, others: tuple[np.ndarray, ...] = ()
+) -> HairRemoval:
+    """Everything removing the portrait's own hair (``own``, its mask) needs that does not depend on the new hair.
+
+    The hole is the hair kept to this head (:func:`durian_core.face.head.head_hair`; ``others`` are the photo's other
+    faces), reaching a little past its matte so no ring of its edge is left, and the scalp above the face whatever
+    the mask made of it; never into the face (save the hair the landmarks' oval takes in at the temples and the ends
+    of a fringe, below which the fill fades into the real forehead), the brows and eyes, or an ear that shows.
+    """
+    shape = image.shape[:2]
+    size = regions.face_size(landmarks)
     likeness = skin_likeness(image, landmarks)
+    own = head_hair(image, own, landmarks, others=others)
+    hole = cv2.dilate((own > 0.1).astype(np.uint8), _disc(0.025 * size)) > 0
+    hole |= _scalp_above_the_face(landmarks, shape)
+    hole &= skin_region(landmarks, shape, forehead=False) < 0.5
     hole |= _hair_at_temples(image, own, landmarks, likeness=likeness)
     hole |= _stray_strands(image, hole, own, landmarks)
-    hole &= ~protected_features(landmarks, image.shape[:2])
+    hole &= ~protected_features(landmarks, shape)
     # The removed hair that lay over the face (a fringe, hair over the temples; a bald scalp's faint matte is not
     # hair here), with the ends the matte left out.
-    face = face_oval(landmarks, image.shape[:2]) > 0.5
-    clear = ~protected_features(landmarks, image.shape[:2], margin=0.01)
+    face = face_oval(landmarks, shape) > 0.5
+    clear = ~protected_features(landmarks, shape, margin=0.01)
     fringe = hole & face & (own > 0.5)
     fringe |= _fringe_ends(image, fringe, hole, landmarks, face=face, clear=clear)
     hole |= fringe
     hole |= _hair_tips(image, hole, landmarks, face=face)
-    blend = _forehead_blend(hole, fringe, landmarks, face=face, clear=clear)[..., None]
-    # Under the new hair too: where its edge is soft or a strand parts, the head shows through, not the old hair.
-    filled = fill_hole(image, (blend[..., 0] > 0).astype(np.float32), landmarks, covered=covered, likeness=likeness)
-    return np.clip(image * (1.0 - blend) + filled * blend + 0.5, 0, 255).astype(np.uint8)
+    hole &= ~_visible_ears(own, landmarks, likeness=likeness)
+    for other in others:
+        hole &= face_oval(other, shape) < 0.5
+    blend = _forehead_blend(hole, fringe, landmarks, face=face, clear=clear)
+    plates = fill_plates(image, blend > 0, landmarks, likeness=likeness)
+    return HairRemoval(plates, blend)
+
+
+def remove_hair(
+    image: np.ndarray,
+    own: np.ndarray,
+    covered: np.ndarray,
+    landmarks: np.ndarray,
+    *,
+    others: tuple[np.ndarray, ...] = (),
+) -> np.ndarray:
+    """The portrait without its own hair (:func:`hair_removal`), refilled under new hair lying at ``covered``:
+    background around the head, skin on the skull up to the new hair's top. Under the new hair too, since its soft
+    edge and parted strands show what lies beneath."""
+    return hair_removal(image, own, landmarks, others=others).under(covered)
 
 
 def _attribute_layer(
@@ -220,7 +293,9 @@ def _attribute_layer(
     """The attribute's pixels re-lit for the portrait, and their opacity (before the reference weight); for
     glasses, a :class:`GlassesOverlay`."""
     layer_lab = _lab(attribute.aligned_image)
-    if attribute.kind in ("hair", "hat", "beard"):
+    if attribute.aligned_foreground is not None:
+        layer_lab = _lab(attribute.aligned_foreground)
+    elif attribute.kind in ("hair", "hat", "beard"):
         # The soft edge of a cut-out mixes the attribute with what was behind it; pasting that mix brings the old
         # background along as a halo. The matte's own foreground colours carry the attribute alone.
         layer_lab = _lab(foreground_colours(attribute.aligned_image, attribute.aligned_mask))
@@ -365,37 +440,125 @@ class GlassesOverlay:
         return out if image.dtype == np.float32 else np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def compose_edit(prepared: PreparedInputs, weights: list[float], *, glasses: bool = True) -> np.ndarray:
+def portrait_hair_removal(prepared: PreparedInputs, *, cache: FeatureCache | None = None) -> HairRemoval:
+    """:func:`hair_removal` of the prepared portrait, through ``cache`` when given: it depends on the portrait alone,
+    so moving or blending the new hair reuses it."""
+    own = prepared.portrait_masks["hair"]
+
+    def compute() -> HairRemoval:
+        return hair_removal(prepared.portrait, own, prepared.portrait_landmarks, others=prepared.other_faces)
+
+    if cache is None:
+        return compute()
+    # The portrait's key stands for the portrait and the masks made from it.
+    portrait = prepared.portrait_key or (prepared.portrait, own)
+    key = content_key(portrait, prepared.portrait_landmarks, *prepared.other_faces)
+    return cache.get_or_compute("removal", key, compute)
+
+
+SHAPE_BLEND_KINDS = ("hair", "hat")
+"""Attributes whose interpolation is a shape in between (:func:`durian_core.face.head.interpolate_shapes`), not two
+edits seen through each other."""
+
+
+def shape_blend(prepared: PreparedInputs, weights: list[float]) -> Interpolation | None:
+    """The request's interpolation when ``weights`` compose its pair as one shape in between: two hair or hat
+    references, both present, at an α strictly between 0 and 1 (α = 0 and 1 are the single edits)."""
+    pair = prepared.interpolation
+    if pair is None or not 0.0 < pair.alpha < 1.0:
+        return None
+    first, second = prepared.attributes[pair.first], prepared.attributes[pair.second]
+    if first.kind != second.kind or first.kind not in SHAPE_BLEND_KINDS:
+        return None
+    if weights[pair.first] <= 0 or weights[pair.second] <= 0:
+        return None
+    return pair
+
+
+def _relit_layers(
+    prepared: PreparedInputs, weights: list[float], cache: FeatureCache | None
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The re-lit colours and opacity of each attribute to paste (glasses apart) by its index, through ``cache``
+    when the inputs carry content keys (a blend or a fit re-composes them without re-lighting them)."""
+    landmarks = prepared.portrait_landmarks
+    lighting: dict[str, np.ndarray] = {}
+
+    def relight(attribute: PreparedAttribute) -> tuple[np.ndarray, np.ndarray]:
+        if not lighting:
+            lighting["lab"] = _lab(prepared.portrait)  # lighting is read off the portrait as it was
+            lighting["skin"] = skin_region(landmarks, prepared.portrait.shape[:2])
+        return _attribute_layer(attribute, lighting["lab"], lighting["skin"], landmarks)
+
+    layers = {}
+    for index, (attribute, weight) in enumerate(zip(prepared.attributes, weights)):
+        if weight <= 0 or attribute.kind == "glasses":
+            continue
+        if cache is not None and attribute.aligned_key and prepared.portrait_key:
+            key = content_key(attribute.aligned_key, prepared.portrait_key)
+            layers[index] = cache.get_or_compute("relit", key, lambda attribute=attribute: relight(attribute))
+        else:
+            layers[index] = relight(attribute)
+    return layers
+
+
+def _layers(
+    prepared: PreparedInputs, weights: list[float], blend: Interpolation | None, *, cache: FeatureCache | None
+) -> list[tuple[str, np.ndarray, np.ndarray, float]]:
+    """Each attribute to paste, in order (glasses apart), as (kind, colours, opacity, weight), with the pair of a
+    ``blend`` as one layer in between, where its first member stood."""
+    landmarks = prepared.portrait_landmarks
+    relit = _relit_layers(prepared, weights, cache)
+    layers = {
+        index: (prepared.attributes[index].kind, colours, opacity, weights[index])
+        for index, (colours, opacity) in relit.items()
+    }
+    if blend is not None:
+        alpha = float(blend.alpha)
+        kind, first_colours, first_opacity, first_weight = layers[blend.first]
+        _, second_colours, second_opacity, second_weight = layers.pop(blend.second)
+        colours, opacity = interpolate_shapes(
+            (first_colours, first_opacity), (second_colours, second_opacity), alpha, landmarks
+        )
+        layers[blend.first] = (kind, colours, opacity, (1 - alpha) * first_weight + alpha * second_weight)
+    return [layers[index] for index in sorted(layers)]
+
+
+def compose_edit(
+    prepared: PreparedInputs, weights: list[float], *, glasses: bool = True, cache: FeatureCache | None = None
+) -> np.ndarray:
     """Paste every attribute whose weight is above zero onto the portrait, in order; glasses go on last, on top
-    (``glasses=False`` leaves them off: the animator moves them rigidly, :func:`glasses_overlays`).
+    (``glasses=False`` leaves them off: the animator moves them rigidly, :func:`glasses_overlays`). The portrait's
+    hair removal comes from ``cache`` when given (:func:`portrait_hair_removal`). When the weights hold both members
+    of the request's hair or hat interpolation (:func:`shape_blend`), they go on as one shape in between.
 
     An attribute taken from the portrait itself is already worn and changes nothing, so a blend between the
-    portrait's own hair and another's starts from the untouched portrait.
+    portrait's own hair and another's starts from the untouched portrait (in a shape in between, the portrait's own
+    hair is one of the two shapes).
     """
-    weights = [0.0 if attribute.from_portrait else weight for attribute, weight in zip(prepared.attributes, weights)]
+    blend = shape_blend(prepared, weights)
+    pair = () if blend is None else (blend.first, blend.second)
+    weights = [
+        0.0 if attribute.from_portrait and index not in pair else weight
+        for index, (attribute, weight) in enumerate(zip(prepared.attributes, weights))
+    ]
     portrait = prepared.portrait
     landmarks = prepared.portrait_landmarks
     shape = portrait.shape[:2]
+    layers = _layers(prepared, weights, blend, cache=cache)
     result = portrait
-    hair_cover = [a.aligned_mask for a, w in zip(prepared.attributes, weights) if a.kind == "hair" and w > 0]
+    hair_cover = [opacity for kind, _, opacity, _ in layers if kind == "hair"]
     if hair_cover and "hair" in prepared.portrait_masks:
-        result = remove_hair(result, prepared.portrait_masks["hair"], np.maximum.reduce(hair_cover), landmarks)
-    # Lighting is read off the portrait as it was: a refilled forehead says nothing about the light.
-    portrait_lab = _lab(portrait)
-    skin = skin_region(landmarks, shape)
+        result = portrait_hair_removal(prepared, cache=cache).under(np.maximum.reduce(hair_cover))
     output = result.astype(np.float32)
     feature_guard = feather(
         protected_features(landmarks, shape, margin=0.01).astype(np.float32), 0.01 * regions.face_size(landmarks)
     )
-    for attribute, weight in zip(prepared.attributes, weights):
-        if weight <= 0 or attribute.kind == "glasses":
-            continue
-        layer, alpha = _attribute_layer(attribute, portrait_lab, skin, landmarks)
-        if attribute.kind in ("hair", "hat"):
+    for kind, colours, opacity, weight in layers:
+        if kind in ("hair", "hat"):
             # A fringe or a brim stops above the portrait's brows: the eyes and brows carry who this is.
-            alpha = alpha * (1.0 - feature_guard)
-        alpha = (alpha * weight)[..., None]
-        output = output * (1.0 - alpha) + layer.astype(np.float32) * alpha
+            opacity = opacity * (1.0 - feature_guard)
+        opacity = (opacity * weight)[..., None]
+        output = output * (1.0 - opacity) + colours.astype(np.float32) * opacity
     if glasses:
         for overlay, weight in glasses_overlays(prepared, weights):
             output = overlay.apply(output, weight=weight)
@@ -442,10 +605,14 @@ def edit_portrait(
     prepared: PreparedInputs, *, compose: Callable[[PreparedInputs, list[float]], np.ndarray] = compose_edit
 ) -> np.ndarray:
     """The still edit: the edits of the blend's terms (:meth:`PreparedInputs.blend_terms`) mixed by their
-    coefficients, so α = 0 and α = 1 of an interpolation give exactly the single-attribute edits. ``compose`` may
-    serve edits from a cache: they depend on the weights but not on α."""
+    coefficients, so α = 0 and α = 1 of an interpolation give exactly the single-attribute edits; between them, two
+    hair or hat references make one shape in between (:func:`shape_blend`), composed once. ``compose`` may serve
+    edits from a cache."""
     terms = prepared.blend_terms()
     if len(terms) == 1:
         return compose(prepared, list(terms[0].weights))
+    weights = list(prepared.attribute_weights)
+    if shape_blend(prepared, weights) is not None:
+        return compose(prepared, weights)
     blend = sum(term.coefficient * compose(prepared, list(term.weights)) for term in terms)
     return np.clip(blend + 0.5, 0, 255).astype(np.uint8)

@@ -92,11 +92,48 @@ def skull_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def align_skull(
-    image: np.ndarray, source_landmarks: np.ndarray, target_landmarks: np.ndarray, size: tuple[int, int]
+    image: np.ndarray,
+    source_landmarks: np.ndarray,
+    target_landmarks: np.ndarray,
+    size: tuple[int, int],
+    *,
+    then: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Warp ``image`` (hair, a hat) so the source head lands on the target head (:func:`skull_transform`)."""
+    """Warp ``image`` (hair, a hat) so the source head lands on the target head (:func:`skull_transform`), followed
+    by the 2×3 map ``then`` on the target's side (a user's fit, :func:`fit_matrix`), in one resampling."""
     matrix = skull_transform(source_landmarks, target_landmarks)
+    if then is not None:
+        matrix = compose_affine(then, matrix)
     return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def compose_affine(second: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The 2×3 map that applies ``first`` and then ``second``."""
+    square = np.vstack([first.astype(np.float64), [0.0, 0.0, 1.0]])
+    return (second.astype(np.float64) @ square).astype(np.float32)
+
+
+def head_centre(landmarks: np.ndarray) -> np.ndarray:
+    """The middle of the skull: halfway between the face sides' midpoint and a point a fifth of a face size above
+    the forehead's top landmark (the centre of :func:`durian_core.face.fill.skull_region`'s ellipse)."""
+    size = regions.face_size(landmarks)
+    right, left = landmarks[regions.RIGHT_FACE_SIDE], landmarks[regions.LEFT_FACE_SIDE]
+    across = left - right
+    up = np.array([across[1], -across[0]]) / max(np.linalg.norm(across), 1e-6)
+    top = landmarks[regions.FOREHEAD_TOP] + up * 0.2 * size
+    return ((right + left) / 2 + top) / 2
+
+
+def fit_matrix(landmarks: np.ndarray, *, dx: float, dy: float, scale: float, degrees: float) -> np.ndarray:
+    """A user's nudge of an attribute on the face of ``landmarks`` as a 2×3 map: scaled by ``scale`` and turned by
+    ``degrees`` (counter-clockwise as seen) about the middle of the head, then moved by ``dx``, ``dy`` face sizes
+    along the face's own axes (right and down when it is upright)."""
+    centre = head_centre(landmarks)
+    matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), float(degrees), float(scale))
+    size = regions.face_size(landmarks)
+    shift = _rotation(_roll(landmarks)) @ np.array([dx, dy]) * size
+    matrix[:, 2] += shift
+    return matrix.astype(np.float32)
 
 
 def face_yaw(landmarks: np.ndarray) -> float:
