@@ -1,4 +1,4 @@
-"""Command line: ``python -m durian_core generate | evaluate | bench | preprocess | train``.
+"""Command line: ``python -m durian_core generate | mask | evaluate | bench | preprocess | train``.
 
 Each command is a frozen dataclass; tyro builds its options from the fields: the flag from the name, the type and
 default from the annotation, the help from the comment beside (or above) the field. The generation settings'
@@ -161,6 +161,39 @@ def _progress_line(stream):
 
 
 @dataclass(frozen=True)
+class Mask:
+    """Write the automatic mask of an attribute at the image's own size (white = attribute, grey along a soft
+    edge), to edit in any painting program and pass back to generate with --mask.
+
+    Example: mask --image them.jpg --kind hair --output hair_mask.png
+    """
+
+    image: str  # the image whose attribute is masked (the attribute image you will pass to generate)
+    kind: AttributeKind  # the attribute to mask
+    output: str  # the mask to write: .png (or .bmp, .jpg, .webp), in a folder that exists
+    face: int = 0  # which face of the image: 0 is the largest, 1 the next largest, and so on
+
+    def run(self, *, progress: TextIO) -> int:
+        """Write the mask and say what share of the image it covers."""
+        import numpy as np
+
+        from durian_core.media import image_target, write_image
+        from durian_core.prepare import automatic_mask_of_file
+
+        target = image_target(self.output, what="mask")  # before the work: a bad path fails at once
+        mask = automatic_mask_of_file(self.image, self.kind, face=self.face)
+        grey = np.round(np.clip(mask, 0, 1) * 255).astype(np.uint8)
+        try:
+            written = write_image(grey, target)
+        except OSError as error:
+            raise DurianInputError(f"cannot write the mask to '{target}': {error.strerror or error}") from None
+        height, width = grey.shape
+        share = float((grey > 127).mean())
+        sys.stdout.write(f"wrote {written} ({width}×{height}; {share:.0%} of the image is {self.kind})\n")
+        return 0
+
+
+@dataclass(frozen=True)
 class EvaluationSettings(GenerationSettings):
     """Generation settings (evaluation takes these few)."""
 
@@ -170,12 +203,13 @@ class EvaluationSettings(GenerationSettings):
 @dataclass(frozen=True)
 class Evaluate:
     """Measure transfer quality: self-reenactment, self-reconstruction (the paper's protocol), a video wearing an
-    attribute, or the cross-identity grid of the examples. Prints JSON.
+    attribute, the cross-identity grid of the examples, or the automatic hair masks on labelled photos. Prints JSON.
 
     Examples: evaluate --video clip.mp4 (self-reenactment); evaluate --video clip.mp4 --protocol
     reconstruction --kind hair; evaluate --video clip.mp4 --protocol tryon --kind glasses (the clip wears them);
-    evaluate --grid --sheet grid.png; evaluate --toy-transfer --engine durian --weights runs/toy/stage1/final
-    --sheet transfer.png (held-out toy people and looks).
+    evaluate --grid --sheet grid.png; evaluate --masks --sheet masks.png (the labelled set in tests/data/hair);
+    evaluate --toy-transfer --engine durian --weights runs/toy/stage1/final --sheet transfer.png (held-out toy
+    people and looks).
     """
 
     video: str | None = None  # a talking-face video (the three video protocols)
@@ -185,11 +219,14 @@ class Evaluate:
     kind: AttributeKind = "hair"  # the attribute the reconstruction transfers (or the video wears) and that is scored
     attribute: str | None = None  # with --protocol tryon: the attribute image (default: the example of --kind)
     grid: bool = False  # every example portrait × every example attribute, as stills
+    # score the automatic hair masks on a labelled set (a folder with manifest.json; --masks alone: tests/data/hair):
+    # per image the share of hair covered, of non-hair left out, and the IoU
+    masks: str | None = None
     # cross-identity transfer, α interpolation and composition on held-out toy people and looks (for weights
     # trained on toy data)
     toy_transfer: bool = False
     pairs: int = 12  # with --toy-transfer: held-out pairs
-    sheet: str | None = None  # with --grid or --toy-transfer: write the contact sheet PNG here
+    sheet: str | None = None  # with --grid, --masks or --toy-transfer: write the contact sheet PNG here
     weights: str | None = None  # Durian weights: a local folder or a Hub id (unset: $DURIAN_WEIGHTS)
     settings: Annotated[EvaluationSettings, Unprefixed] = EvaluationSettings()
 
@@ -209,8 +246,14 @@ class Evaluate:
             report = evaluation.cross_identity_grid(
                 engine=engine, weights=self.weights, size=settings.output_size, sheet=self.sheet
             )
+        elif self.masks is not None:
+            from durian_core.mask_benchmark import evaluate_masks
+            from durian_core.media import image_target
+
+            sheet = image_target(self.sheet, what="contact sheet") if self.sheet else None
+            report = evaluate_masks(self.masks, sheet=sheet)
         elif self.video is None:
-            raise DurianInputError("evaluate needs --video (or --grid)")
+            raise DurianInputError("evaluate needs --video (or --grid, or --masks)")
         elif self.protocol == "tryon":
             from durian_core.tryon_metrics import tryon_report
 
@@ -277,6 +320,7 @@ class Bench:
 def _command_types() -> list:
     commands = [
         Annotated[Generate, tyro.conf.subcommand("generate")],
+        Annotated[Mask, tyro.conf.subcommand("mask")],
         Annotated[Evaluate, tyro.conf.subcommand("evaluate")],
         Annotated[Bench, tyro.conf.subcommand("bench")],
     ]
@@ -366,14 +410,22 @@ def _raise_usage_error(event: tyro_errors.ParseErrorEvent) -> None:
     raise UsageError(_usage_message(event))
 
 
-def _bare_resume(argv: Sequence[str]) -> list[str]:
-    """``train --resume`` without a path means the newest checkpoint (tyro's options always take a value)."""
+def _bare_flags(argv: Sequence[str]) -> list[str]:
+    """The value a flag given without one means (tyro's options always take a value): ``train --resume`` the newest
+    checkpoint, ``evaluate --masks`` the labelled set in the checkout."""
     words = list(argv)
-    if "train" not in words:
-        return words
-    for index, word in enumerate(words):
-        if word == "--resume" and (index + 1 == len(words) or words[index + 1].startswith("-")):
-            words[index + 1 : index + 1] = ["latest"]
+    bare: dict[str, str] = {}
+    if "train" in words:
+        bare["--resume"] = "latest"
+    if "evaluate" in words and "--masks" in words:
+        from durian_core.mask_benchmark import LABELLED_SET
+
+        bare["--masks"] = str(LABELLED_SET)
+    # From the end, so an inserted value does not move the words still to be looked at.
+    for index in reversed(range(len(words))):
+        word = words[index]
+        if word in bare and (index + 1 == len(words) or words[index + 1].startswith("-")):
+            words[index + 1 : index + 1] = [bare[word]]
     return words
 
 
@@ -385,7 +437,7 @@ def parse_command(argv: Sequence[str]) -> CommandLine:
     with tyro_errors.on_parse_error(_raise_usage_error):
         parsed = tyro.cli(
             CommandLine,
-            args=_bare_resume(argv),
+            args=_bare_flags(argv),
             prog=PROG,
             registry=_settings_registry(),
             config=(tyro.conf.OmitSubcommandPrefixes, tyro.conf.CascadeSubcommandArgs, tyro.conf.FlagCreatePairsOff),

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from durian_core.errors import DurianInputError
 from durian_core.face import regions
 
 LABELLED_SET = Path(__file__).resolve().parent.parent / "tests" / "data" / "hair"
@@ -56,9 +57,19 @@ def load_labelled_set(folder: str | Path) -> list[LabelledImage]:
     from durian_core.media import load_image
 
     folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    if not folder.is_dir():
+        raise DurianInputError(f"labelled set not found: '{folder}' is not a folder")
+    listing = folder / "manifest.json"
+    if not listing.is_file():
+        raise DurianInputError(f"'{folder}' has no manifest.json listing its images and label maps")
+    try:
+        entries = json.loads(listing.read_text(encoding="utf-8"))["images"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise DurianInputError(f'{listing} is not a labelled set\'s manifest (an "images" list): {error}') from None
+    if not entries:
+        raise DurianInputError(f"{listing} lists no images")
     items = []
-    for entry in manifest["images"]:
+    for entry in entries:
         labels = np.asarray(load_image(folder / entry["labels"]).rgb[..., 0])
         image = load_image(folder / entry["image"]).rgb
         if labels.shape != image.shape[:2]:
@@ -109,9 +120,15 @@ def overall(scores: list[MaskScore]) -> MaskScore:
 
 def labelled_landmarks(items: list[LabelledImage]) -> list[np.ndarray]:
     """The landmarks of each image's labelled face."""
-    from durian_core.face.landmarks import detect_faces
+    from durian_core.face.landmarks import choose_face, detect_faces
 
-    return [detect_faces(item.image)[item.face] for item in items]
+    landmarks = []
+    for item in items:
+        try:
+            landmarks.append(choose_face(detect_faces(item.image), item.face))
+        except DurianInputError as error:
+            raise DurianInputError(f"{item.name}: {error}") from None
+    return landmarks
 
 
 def score_masks(items: list[LabelledImage], landmarks: list[np.ndarray], masks: list[np.ndarray]) -> list[MaskScore]:
@@ -184,8 +201,9 @@ def format_table(items: list[LabelledImage], results: dict[str, list[MaskScore]]
 
 
 def evaluate_masks(folder: str | Path = LABELLED_SET, *, sheet: str | Path | None = None) -> dict:
-    """The automatic hair masks scored on a labelled set: each image's hair covered, non-hair left out and IoU, and
-    their mean; with ``sheet``, a contact sheet (image | labels | mask) written there."""
+    """The automatic hair masks scored on a labelled set, as ``evaluate --masks`` prints them: each image's hair
+    covered, non-hair left out and IoU, and their mean; with ``sheet``, a contact sheet (image | labels | mask)
+    written there."""
     from durian_core.face.masks import attribute_mask
     from durian_core.media import write_image
 
@@ -196,6 +214,9 @@ def evaluate_masks(folder: str | Path = LABELLED_SET, *, sheet: str | Path | Non
     if sheet is not None:
         write_image(benchmark_sheet(items, {"automatic": masks}), sheet)
     return {
+        "protocol": "masks",
+        "kind": "hair",
+        "labelled_set": str(folder),
         "images": {item.name: asdict(score) for item, score in zip(items, scores)},
         "mean": asdict(overall(scores)),
     }

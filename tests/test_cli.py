@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,9 @@ HAIR = ROOT / "examples" / "portraits" / "biden.jpg"
 GLASSES = ROOT / "examples" / "attributes" / "glasses_obama.png"
 HAIR_ON_PORTRAIT = ("--portrait", str(PORTRAIT), "--attribute", str(HAIR), "--kind", "hair")
 """The README's first example starts like this: Biden's hair on the astronaut."""
+OBAMA = ROOT / "examples" / "portraits" / "obama.jpg"
+LABELLED = ROOT / "tests" / "data" / "hair"
+"""The hair-mask benchmark; its ``obama.labels.png`` labels every pixel of ``OBAMA`` (re-encoded, same pixels)."""
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -93,6 +97,81 @@ def test_user_mask_png_is_accepted(tmp_path):
         str(tmp_path / "masked.png"),
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def obama_hair_mask(tmp_path_factory) -> Path:
+    """Obama's automatic hair mask, written by the ``mask`` command."""
+    output = tmp_path_factory.mktemp("mask") / "obama_hair.png"
+    done = run_cli("mask", "--image", str(OBAMA), "--kind", "hair", "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {output} (512×512;"), done.stdout
+    return output
+
+
+def test_mask_writes_the_automatic_hair_mask_at_the_images_size(obama_hair_mask):
+    written = Image.open(obama_hair_mask)
+    assert written.mode == "L" and written.size == Image.open(OBAMA).size
+    mask = np.asarray(written)
+    hair = np.asarray(Image.open(LABELLED / "obama.labels.png").convert("L")) == 255
+    assert (mask[hair] > 127).mean() > 0.85, "his hair is white"  # 95 % today
+    assert mask[290:340, 190:320].max() < 128, "his collar, shirt and the tie's knot are black"
+    assert np.count_nonzero((mask > 20) & (mask < 235)) > 1000, "the edge is soft, in greys"
+
+
+def test_the_mask_passed_back_in_replace_mode_gives_the_automatic_edit(obama_hair_mask, tmp_path):
+    hair_on_portrait = ["--portrait", str(PORTRAIT), "--attribute", str(OBAMA), "--kind", "hair"]
+    automatic, returned = tmp_path / "automatic.png", tmp_path / "returned.png"
+    done = run_cli("generate", *hair_on_portrait, "--output", str(automatic))
+    assert done.returncode == 0, done.stderr
+    done = run_cli(
+        "generate",
+        *hair_on_portrait,
+        "--mask",
+        str(obama_hair_mask),
+        "--mask-mode",
+        "replace",
+        "--output",
+        str(returned),
+    )
+    assert done.returncode == 0, done.stderr
+    portrait, first, second = (
+        np.asarray(Image.open(path).convert("RGB")).astype(int) for path in (PORTRAIT, automatic, returned)
+    )
+    changed = np.abs(first - portrait).max(axis=2) > 30
+    assert changed.mean() > 0.02, "the automatic edit puts his hair on her"  # 3.8 % of the picture
+    # The mask comes back as 8-bit grey and is resized to the attribute's working size: a grey level or two at most.
+    assert np.abs(second - first)[changed].mean() < 2  # 0.02 today
+    assert (np.abs(second - first).max(axis=2) > 30).mean() < 0.001
+
+
+def test_bad_mask_inputs_exit_2_with_one_clear_line(tmp_path):
+    noise = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "noface.png")
+    (tmp_path / "notes.jpg").write_text("these are my holiday notes, not a photo\n")
+    output = str(tmp_path / "mask.png")
+    cases = {
+        "no face": (["--image", str(tmp_path / "noface.png"), "--output", output], "no face"),
+        "text as image": (["--image", str(tmp_path / "notes.jpg"), "--output", output], "text file"),
+        "missing folder": (
+            ["--image", str(OBAMA), "--output", str(tmp_path / "masks" / "mask.png")],
+            "folder does not exist",
+        ),
+        # sysfs takes no new files, whoever asks (permission bits do not stop root)
+        "unwritable folder": (["--image", str(OBAMA), "--output", "/sys/durian_mask.png"], "cannot write the mask in"),
+        "not an image format": (
+            ["--image", str(OBAMA), "--output", str(tmp_path / "mask.gif")],
+            "cannot write the mask as '.gif'",
+        ),
+        "a face that is not there": (["--image", str(OBAMA), "--face", "2", "--output", output], "no face 2"),
+    }
+    for name, (args, phrase) in cases.items():
+        done = run_cli("mask", "--kind", "hair", *args, timeout=120)
+        assert done.returncode == 2, (name, done.stdout, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (name, done.stderr)
+        assert phrase in lines[0], (name, lines[0])
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["noface.png", "notes.jpg"], "no mask was written"
 
 
 def write_bad_inputs(folder: Path, carphone) -> dict[str, tuple[list[str], str]]:
@@ -174,7 +253,47 @@ def test_evaluate_reconstruction_reports_the_protocol_and_its_frames(short_drive
 
 def test_evaluate_without_a_video_or_grid_is_one_error_line():
     done = run_cli("evaluate")
-    assert done.returncode == 2 and done.stderr.strip() == "error: evaluate needs --video (or --grid)"
+    assert done.returncode == 2 and done.stderr.strip() == "error: evaluate needs --video (or --grid, or --masks)"
+
+
+def test_evaluate_masks_reports_each_labelled_image_and_the_mean(tmp_path):
+    # Two images of the benchmark: a face at 120 px, and a woman with a second person pasted beside her.
+    manifest = json.loads((LABELLED / "manifest.json").read_text())
+    chosen = [entry for entry in manifest["images"] if entry["name"] in ("biden_small", "astronaut_beside_biden")]
+    for entry in chosen:
+        shutil.copy(LABELLED / entry["image"], tmp_path)
+        shutil.copy(LABELLED / entry["labels"], tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"images": chosen}))
+    done = run_cli("evaluate", "--masks", str(tmp_path), "--sheet", str(tmp_path / "sheet.png"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["protocol"] == "masks" and set(report["images"]) == {"biden_small", "astronaut_beside_biden"}
+    for measure in ("hair_covered", "not_hair_left_out", "iou"):
+        shares = [scores[measure] for scores in report["images"].values()]
+        assert report["mean"][measure] == pytest.approx(np.mean(shares))
+    # 96 / 99 / 66 and 97 / 100 / 97 % today
+    assert all(
+        scores["hair_covered"] > 0.85 and scores["not_hair_left_out"] > 0.95 for scores in report["images"].values()
+    )
+    assert report["images"]["astronaut_beside_biden"]["iou"] > 0.85
+    sheet = Image.open(tmp_path / "sheet.png")
+    assert sheet.size == (3 * 200, 2 * 200), "a row per image: the image, its labels, the mask"
+
+
+def test_evaluate_masks_alone_scores_the_labelled_set_in_the_checkout():
+    from durian_core.cli import parse_command
+
+    for words in (["evaluate", "--masks"], ["evaluate", "--masks", "--sheet", "masks.png"]):
+        assert Path(parse_command(words).command.masks) == LABELLED
+    assert parse_command(["evaluate", "--masks", "mine"]).command.masks == "mine"
+    assert parse_command(["evaluate"]).command.masks is None
+
+
+def test_evaluate_masks_on_a_folder_that_is_not_a_labelled_set_is_one_error_line(tmp_path):
+    for folder, phrase in ((tmp_path / "missing", "not a folder"), (tmp_path, "no manifest.json")):
+        done = run_cli("evaluate", "--masks", str(folder))
+        assert done.returncode == 2 and done.stderr.startswith("error: "), done.stderr
+        assert done.stderr.splitlines() == [done.stderr.strip()] and phrase in done.stderr, done.stderr
 
 
 @pytest.mark.slow
@@ -289,7 +408,7 @@ def test_the_readme_mask_example_puts_the_drawn_hat_on_the_astronaut(tmp_path):
     assert np.abs(chin - portrait[230:300, 180:330]).mean() < 12, "the face below is the astronaut's"
 
 
-COMMANDS = ("generate", "evaluate", "bench", "preprocess", "train")
+COMMANDS = ("generate", "mask", "evaluate", "bench", "preprocess", "train")
 
 
 def help_options(command: str) -> dict[str, str]:
@@ -357,7 +476,7 @@ def test_generate_help_lists_every_setting_with_its_default():
         ),
         (["evaluate", "--engine", "fastest"], "--engine: invalid choice 'fastest'"),
         (["bench", "--repeats"], "--repeats needs a value"),
-        ([], "choose a command: generate, evaluate, bench, preprocess, train"),
+        ([], "choose a command: generate, mask, evaluate, bench, preprocess, train"),
     ],
 )
 def test_a_bad_command_line_is_one_error_line_and_exit_2(args, phrase, tmp_path):

@@ -5,13 +5,14 @@ Everything a user uploads passes through here first, so every refusal names the 
 (``DurianInputError``).
 """
 
-from durian_core.media.images import ImageSource, LoadedImage, load_image, load_mask, write_image
+from durian_core.media.images import ImageSource, LoadedImage, image_target, load_image, load_mask, write_image
 from durian_core.media.video import VideoWriter, load_video, open_video, probe_video, video_has_audio, write_video
 
 __all__ = [
     "ImageSource",
     "VideoWriter",
     "LoadedImage",
+    "image_target",
     "load_image",
     "load_mask",
     "load_video",

@@ -9,6 +9,7 @@ import io
 import math
 import os
 import re
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,35 @@ def write_image(image: np.ndarray, path: str | os.PathLike, *, png_compression: 
         options = {"compress_level": png_compression}
     with atomic_target(target) as temporary:
         pil.save(temporary, format=image_format, **options)
+    return target
+
+
+def image_target(path: str | os.PathLike, *, what: str = "output") -> Path:
+    """Where :func:`write_image` will write ``path`` (``.png`` added when the name has no suffix), checked before
+    the work that makes the image: a format it writes (each of them takes grey as well as colour), and an existing
+    folder that takes new files (it is not created: a mistyped folder is more likely than a wanted new one).
+
+    Raises:
+        DurianInputError: the suffix, the folder or the permission is wrong; ``what`` names the file in the message.
+    """
+    target = Path(os.fspath(path))
+    if target.suffix == "":
+        target = target.with_suffix(".png")
+    if target.suffix.lower() not in _IMAGE_SUFFIXES:
+        raise DurianInputError(f"cannot write the {what} as '{target.suffix}': use .png, .jpg, .webp or .bmp")
+    if target.is_dir():
+        raise DurianInputError(f"the {what} '{target}' is a folder: name a file in it")
+    folder = target.parent
+    if not folder.is_dir():
+        raise DurianInputError(f"the {what}'s folder does not exist: '{folder}'")
+    # A trial file, not os.access: permission bits say nothing for root or on a read-only file system.
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise DurianInputError(
+            f"cannot write the {what} in '{folder}': {(error.strerror or str(error)).lower()}"
+        ) from None
     return target
 
 
