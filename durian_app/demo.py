@@ -42,10 +42,10 @@ class App:
 def build_app(
     settings: AppSettings | None = None, *, work: WorkDir | None = None, clock: Clock = time.monotonic
 ) -> App:
-    """The page for ``settings`` (the environment's when not given). ``work`` and ``clock`` are for tests: a
-    folder to look into, and Live's time source."""
+    """The page for ``settings`` (the environment's when not given), writing to ``work`` (a new work folder where
+    the settings say when not given). ``clock`` is Live's time source, for tests."""
     settings = AppSettings.from_env() if settings is None else settings
-    work = WorkDir() if work is None else work
+    work = WorkDir(parent=settings.work_dir) if work is None else work
     live = LiveService.from_settings(settings, work=work, clock=clock)
     with gr.Blocks(title=TEXT["title"], delete_cache=(OUTPUT_MAX_AGE_S, OUTPUT_MAX_AGE_S)) as demo:
         state = edit_layout.build_state(weights=settings.weights)
