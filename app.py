@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import NoReturn
 
 from durian_app.demo import App, build_app
+from durian_app.memory import limit_arenas
 from durian_app.settings import AppSettings
 from durian_app.shutdown import TerminateLikeInterrupt
 from durian_app.workdir import WorkDir
@@ -89,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValueError as error:  # a malformed environment variable, named
         refuse(error)
     filter_native_logs()  # before MediaPipe loads: its start-up lines would fill the terminal
+    limit_arenas()  # before the server's threads start: each arena would keep what its threads freed
     with TerminateLikeInterrupt() as stop:
         work = work_folder_or_refuse(settings)
         try:
