@@ -6,5 +6,6 @@
 - Live: :mod:`.live_layout` (the tab and the live view's own page), :mod:`.live_handlers`, :mod:`.live` (its state);
 - plumbing the handlers share: :mod:`.convert` (page values ↔ the core's types), :mod:`.runs` (stoppable runs),
   :mod:`.workdir`, :mod:`.editor` (the mask editor's geometry), :mod:`.session` (the attribute gallery),
-  :mod:`.errors`, :mod:`.upload`, :mod:`.text` (words, style and script from ``assets/``).
+  :mod:`.errors`, :mod:`.upload`, :mod:`.text` (words, style and script from ``assets/``);
+- the process: :mod:`.shutdown` (SIGTERM as Ctrl-C), :mod:`.memory` (the allocator's free memory given back).
 """

@@ -12,7 +12,7 @@ from durian_app import edit_events, edit_layout
 from durian_app.edit_handlers import engine_note
 from durian_app.live import Clock
 from durian_app.live_handlers import LiveService
-from durian_app.live_layout import build_live_page, build_live_tab, wire_live_tab
+from durian_app.live_layout import browser_state, build_live_page, build_live_tab, wire_live_tab
 from durian_app.settings import AppSettings
 from durian_app.text import CSS, INTRO, PAGE_JS, TEXT
 from durian_app.workdir import OUTPUT_MAX_AGE_S, WorkDir
@@ -42,20 +42,21 @@ class App:
 def build_app(
     settings: AppSettings | None = None, *, work: WorkDir | None = None, clock: Clock = time.monotonic
 ) -> App:
-    """The page for ``settings`` (the environment's when not given). ``work`` and ``clock`` are for tests: a
-    folder to look into, and Live's time source."""
+    """The page for ``settings`` (the environment's when not given), writing to ``work`` (a new work folder where
+    the settings say when not given). ``clock`` is Live's time source, for tests."""
     settings = AppSettings.from_env() if settings is None else settings
-    work = WorkDir() if work is None else work
+    work = WorkDir(parent=settings.work_dir) if work is None else work
     live = LiveService.from_settings(settings, work=work, clock=clock)
     with gr.Blocks(title=TEXT["title"], delete_cache=(OUTPUT_MAX_AGE_S, OUTPUT_MAX_AGE_S)) as demo:
         state = edit_layout.build_state(weights=settings.weights)
         gr.Markdown(INTRO, elem_id="intro")
         inputs = edit_layout.build_inputs()
+        browser = browser_state(live)
         with gr.Tabs():
             page = edit_layout.build_tab(inputs, state)
-            live_tab = build_live_tab()
+            live_tab = build_live_tab(browser)
         edit_events.wire_tab(page, work=work, concurrency=settings.generate_concurrency)
-        wire_live_tab(live_tab, page, service=live)
+        wire_live_tab(demo, live_tab, page, service=live)
         demo.load(
             engine_note, [page.advanced.engine, state.weights], page.outputs.engine_note, api_visibility="private"
         )

@@ -34,33 +34,59 @@ class LiveEdit:
     settings: Any  # GenerationSettings
 
 
+BROWSER_KEY_STORAGE = "durian-browser"  # where the browser keeps its key (localStorage), on every page of the app
+
+
+def browser_key(stored: str | None) -> str:
+    """The key a browser holds for Live: the one it stored, or a new unguessable one when it has none."""
+    if isinstance(stored, str) and len(stored) >= 24:
+        return stored
+    return secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """An edit handed to a live view, with the key of the browser that handed it over."""
+
+    edit: LiveEdit
+    browser: str
+
+    def belongs_to(self, browser: str | None) -> bool:
+        """Whether ``browser`` (a browser's key, or None when it has none) registered this edit."""
+        return isinstance(browser, str) and secrets.compare_digest(self.browser, browser)
+
+
 class LiveEdits:
     """Edits handed from the main page to its live view by an unguessable token in the view's address.
 
     The live view is a page of its own (so that each camera frame updates only its few components), and pages do
-    not share session state: the main page registers its edit here and puts the token in the view's address. A
-    token names nothing but an edit its session made; the oldest are forgotten beyond ``limit``, and any left
-    unused for ``max_idle_s``."""
+    not share session state: the main page registers its edit here and puts the token in the view's address. The
+    token alone opens nothing: an edit is shown only to the browser that registered it (by the key that browser
+    keeps, never part of an address), so a link copied to another browser shows nobody's portrait. The oldest are
+    forgotten beyond ``limit``, and any left unused for ``max_idle_s``."""
 
     def __init__(self, *, limit: int = 256, max_idle_s: float = 3600.0, clock: Clock = time.monotonic) -> None:
         self.limit = limit
         self.max_idle_s = max_idle_s
         self.clock = clock
-        self._edits: OrderedDict[str, tuple[LiveEdit, float]] = OrderedDict()
+        self._edits: OrderedDict[str, tuple[Registered, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def register(self, edit: LiveEdit) -> str:
+    def register(self, edit: LiveEdit, *, browser: str) -> str:
+        """A new token for ``edit``, which only ``browser`` (the registering browser's key) may open."""
+        if not browser:
+            raise ValueError("a live edit needs the key of the browser that registers it")
         token = secrets.token_urlsafe(18)
         with self._lock:
             now = self.clock()
             self._forget_stale(now)
-            self._edits[token] = (edit, now)
+            self._edits[token] = (Registered(edit, browser), now)
             while len(self._edits) > self.limit:
                 self._edits.popitem(last=False)
         return token
 
-    def get(self, token: str | None) -> LiveEdit | None:
-        """The edit registered under ``token`` (None for an unknown, forgotten or missing token)."""
+    def get(self, token: str | None) -> Registered | None:
+        """The edit registered under ``token`` and its browser (None for an unknown, forgotten or missing token)."""
         if not token:
             return None
         now = self.clock()
@@ -89,6 +115,7 @@ class LiveSlots:
         self.clock = clock
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
+        self.refusals = 0  # frames turned away so far (a refused page stops its camera, so this stays small)
 
     def claim(self, session: str) -> bool:
         """Whether ``session`` may stream now (it holds a slot, or a free one is given to it)."""
@@ -98,6 +125,7 @@ class LiveSlots:
                 if now - seen > self.idle_s:
                     del self._seen[other]
             if session not in self._seen and len(self._seen) >= self.limit:
+                self.refusals += 1
                 return False
             self._seen[session] = now
             return True

@@ -6,6 +6,7 @@ clock), so they are the methods of :class:`LiveService`, which ``build_demo`` ma
 
 from __future__ import annotations
 
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ LIVE_EVERY_S = 0.005
 
 
 class LiveService:
-    """Live for one page: at most ``slots.limit`` sessions at once, each for at most ``minutes``."""
+    """Live for one page: at most ``slots.limit`` sessions at once, each for at most ``minutes``, each showing only
+    an edit its own browser handed over."""
 
     def __init__(
         self, *, slots: LiveSlots, edits: LiveEdits, minutes: float, work: WorkDir, clock: Clock = time.monotonic
@@ -40,6 +42,8 @@ class LiveService:
         self.minutes = minutes
         self.work = work
         self.clock = clock
+        # Encrypts the browser's key where the browser stores it (gr.BrowserState): both pages need the same.
+        self.browser_secret = secrets.token_hex(16)
 
     @classmethod
     def from_settings(cls, settings: AppSettings, *, work: WorkDir, clock: Clock = time.monotonic) -> LiveService:
@@ -69,28 +73,40 @@ class LiveService:
         mask: dict | None,
         weight: float,
         weights: str | None = None,
+        browser: str | None = None,
         **settings: Any,
     ) -> tuple:
         """Opening the Live tab: the live view of the edit the page holds now (an attribute uploaded but not yet
-        added joins the gallery first, as on Generate), or what is missing for one."""
+        added joins the gallery first, as on Generate), for this browser only (``browser``, its key), or what is
+        missing for one."""
         del weights  # live always runs the classical engine
         unchanged = (gr.skip(),) * 6
         if portrait is None:
             return *unchanged, "", MESSAGES["live_need_portrait"]
+        if not browser:
+            return *unchanged, "", MESSAGES["live_no_browser"]
         gallery, note = unchanged, MESSAGES["live_ready"]
         if is_pending(attribute_file, kind, attributes):
             gallery = add_attribute(attribute_file, kind, mask, weight, attributes, work=self.work)
             attributes = gallery[0]
             note = MESSAGES["live_added"].format(name=Path(attribute_file).name, kind=kind)
         edit = LiveEdit(portrait, attributes, blend_first, blend_second, alpha, settings_from(settings))
-        return *gallery, live_view(self.edits.register(edit)), note
+        return *gallery, live_view(self.edits.register(edit, browser=browser)), note
 
-    def open_page(self, request: gr.Request) -> tuple[str | None, str]:
-        """The live page reads the edit it shows from its address."""
+    def open_page(self, browser: str | None, request: gr.Request) -> tuple[str | None, str, Any]:
+        """The live page reads the edit it shows from its address, and shows it only to the browser that handed
+        it over (``browser``: the key this browser keeps, None when it has none); a refused page says why and
+        offers no camera. The token it returns is the session's own (a ``gr.State``), which no request can set:
+        frames stream only an edit checked here."""
         token = dict(getattr(request, "query_params", {}) or {}).get("edit")
-        if self.edits.get(token) is None:
-            return None, MESSAGES["live_no_edit"]
-        return token, MESSAGES["live_idle"]
+        registered = self.edits.get(token)
+        if registered is None:
+            refusal = "live_no_edit"
+        elif not registered.belongs_to(browser):  # a browser without a key never registered anything either
+            refusal = "live_not_yours"
+        else:
+            return token, MESSAGES["live_idle"], gr.skip()
+        return None, MESSAGES[refusal], gr.update(visible=False)
 
     def frame(
         self, frame: np.ndarray | None, state: LiveState | None, token: str | None, request: gr.Request | None = None
@@ -101,6 +117,8 @@ class LiveService:
         mask or layer is computed again). Never raises: every problem is a status line."""
         if frame is None:
             return gr.skip(), state, gr.skip()
+        if token is None:  # the page was refused when it opened (and said why): no slot, no work
+            return gr.skip(), None, MESSAGES["live_no_edit"]
         session = getattr(request, "session_hash", None) or "local"
         now = self.clock()
         if state is not None and now - state.started > 60 * self.minutes:  # before any work, or a slot, for it
@@ -128,9 +146,10 @@ class LiveService:
 
     def start(self, token: str | None, *, now: float) -> LiveState | None:
         """The animator of the edit ``token`` names (None when it names none)."""
-        edit = self.edits.get(token)
-        if edit is None:
+        registered = self.edits.get(token)
+        if registered is None:
             return None
+        edit = registered.edit
         request = session_request(
             edit.portrait,
             edit.attributes,

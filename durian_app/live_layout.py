@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import gradio as gr
 
 from durian_app.edit_events import edit_inputs, gallery_outputs, upload_inputs
 from durian_app.edit_layout import EditPage
-from durian_app.live import close_live_state
+from durian_app.live import BROWSER_KEY_STORAGE, browser_key, close_live_state
 from durian_app.live_handlers import LIVE_EVERY_S, LiveService, leave_live, live_neutral
 from durian_app.text import LABELS, MESSAGES
 
@@ -20,6 +21,7 @@ class LiveTab:
     tab: gr.Tab
     view: gr.HTML
     note: gr.Markdown
+    browser: gr.BrowserState  # this browser's key: the live views it opens show only in it
 
 
 @dataclass(frozen=True)
@@ -31,22 +33,58 @@ class LivePage:
     neutral: gr.Button
     status: gr.Textbox
     state: gr.State  # the session's LiveState
-    token: gr.State  # the edit it wears, from its address
+    token: gr.State  # the edit it wears, from its address, once checked to be this browser's
+    browser: gr.BrowserState  # this browser's key, as the main page stored it
 
 
-def build_live_tab() -> LiveTab:
+# Refusals arrive as the status of a frame: the page then stops the camera, so that a refused session stops sending
+# frames (each of which the server would decode only to refuse it again), and says so. Started again, the camera
+# retries. A refusal message is recognised by its text up to its first placeholder.
+REFUSALS = ("live_full", "live_time_up", "live_no_edit", "live_not_yours")
+STOP_REFUSED_CAMERA = """(status) => {
+  const refusals = %s;
+  const off = %s;
+  if (!status || status.endsWith(off) || !refusals.some((start) => status.startsWith(start))) return status;
+  const camera = document.querySelector("#live-camera");
+  if (camera === null || camera.offsetParent === null) return status;  // a refused page shows no camera
+  const stop = (tries) => {
+    const button = document.querySelector('#live-camera button.capture-button:has([title="stop recording"])');
+    if (button !== null) button.click();
+    else if (tries > 0) setTimeout(() => stop(tries - 1), 200);
+  };
+  stop(10);
+  return status + off;
+}"""
+
+
+def stop_refused_camera_js() -> str:
+    """The script behind ``STOP_REFUSED_CAMERA``, with the page's own refusal messages."""
+    starts = [MESSAGES[name].split("{")[0] for name in REFUSALS]
+    return STOP_REFUSED_CAMERA % (json.dumps(starts), json.dumps(MESSAGES["live_camera_off"]))
+
+
+def browser_state(service: LiveService) -> gr.BrowserState:
+    """This browser's key, kept in its local storage under the same name on both pages (so the live view finds
+    the key the main page registered its edit with)."""
+    return gr.BrowserState(None, storage_key=BROWSER_KEY_STORAGE, secret=service.browser_secret)
+
+
+def build_live_tab(browser: gr.BrowserState) -> LiveTab:
+    """The Live tab; ``browser`` is the page's key state, made outside the tabs so that it loads with the page."""
     with gr.Tab(LABELS["tab_live"], id="live", elem_id="live-tab") as tab:
         gr.Markdown(LABELS["live_intro"])
         view = gr.HTML("", elem_id="live-view", padding=False)
         note = gr.Markdown(MESSAGES["live_closed"], elem_id="live-note")
-    return LiveTab(tab, view, note)
+    return LiveTab(tab, view, note, browser)
 
 
-def wire_live_tab(live_tab: LiveTab, page: EditPage, *, service: LiveService) -> None:
-    """Opening the tab hands the page's edit to a live view; leaving it closes the view."""
+def wire_live_tab(demo: gr.Blocks, live_tab: LiveTab, page: EditPage, *, service: LiveService) -> None:
+    """The page gives its browser a key when it loads; opening the tab hands the page's edit to a live view for
+    that browser; leaving it closes the view."""
+    demo.load(browser_key, inputs=live_tab.browser, outputs=live_tab.browser, api_visibility="private")
     live_tab.tab.select(
         service.enter,
-        inputs_kwargs={**edit_inputs(page), **upload_inputs(page)},
+        inputs_kwargs={**edit_inputs(page), **upload_inputs(page), "browser": live_tab.browser},
         outputs=[*gallery_outputs(page), live_tab.view, live_tab.note],
         api_visibility="private",
     )
@@ -61,6 +99,7 @@ def build_live_page(demo: gr.Blocks, *, service: LiveService) -> LivePage:
     with demo.route(LABELS["tab_live"], "live", show_in_navbar=False):
         state = gr.State(None, delete_callback=close_live_state)
         token = gr.State(None)
+        browser = browser_state(service)
         with gr.Row(equal_height=True):
             camera = gr.Image(
                 label=LABELS["live_camera"],
@@ -90,13 +129,18 @@ def build_live_page(demo: gr.Blocks, *, service: LiveService) -> LivePage:
             status = gr.Textbox(
                 MESSAGES["live_idle"], label=LABELS["live_status"], interactive=False, elem_id="live-status", scale=3
             )
-        page = LivePage(camera, output, neutral, status, state, token)
+        page = LivePage(camera, output, neutral, status, state, token, browser)
         wire_live_page(demo, page, service=service)
     return page
 
 
 def wire_live_page(demo: gr.Blocks, page: LivePage, *, service: LiveService) -> None:
-    demo.load(service.open_page, outputs=[page.token, page.status], api_visibility="private")
+    demo.load(
+        service.open_page,
+        inputs=page.browser,
+        outputs=[page.token, page.status, page.camera],
+        api_visibility="private",
+    )
     page.camera.stream(
         service.frame,
         inputs=[page.camera, page.state, page.token],
@@ -110,3 +154,4 @@ def wire_live_page(demo: gr.Blocks, page: LivePage, *, service: LiveService) -> 
         api_name="live",
     )
     page.neutral.click(live_neutral, page.state, page.status, api_visibility="private")
+    page.status.change(None, inputs=page.status, outputs=page.status, js=stop_refused_camera_js())

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Generator
 from typing import TypeVar
 
+from durian_app.memory import release_free_memory
 from durian_core.types import ProgressCallback
 
 T = TypeVar("T")
@@ -45,6 +46,8 @@ def run_stoppable(
             outcome.put((True, work(report)))
         except Exception as exc:  # handed to the handler's thread, which raises it there
             outcome.put((False, exc))
+        finally:
+            release_free_memory()  # what the generation freed, back to the system rather than kept by the allocator
 
     threading.Thread(target=target, name="durian-generate", daemon=True).start()
     shown = None

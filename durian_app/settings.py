@@ -26,6 +26,9 @@ class AppSettings:
     live_minutes: float = 5.0
     # Durian weights: a local folder or a Hub id (DURIAN_WEIGHTS); without them the classical engine runs.
     weights: str | None = None
+    # Where the app makes its work folder (results, attribute layers), removed when it stops (DURIAN_WORK_DIR);
+    # None: the system's temporary folder.
+    work_dir: str | None = None
     # Address and port the server listens on (GRADIO_SERVER_NAME, GRADIO_SERVER_PORT); None: gradio's defaults.
     host: str | None = None
     port: int | None = None
@@ -49,6 +52,7 @@ class AppSettings:
             live_sessions=_read(env, "DURIAN_LIVE_SESSIONS", int, defaults.live_sessions),
             live_minutes=_read(env, "DURIAN_LIVE_MINUTES", float, defaults.live_minutes),
             weights=env.get("DURIAN_WEIGHTS") or None,
+            work_dir=env.get("DURIAN_WORK_DIR") or None,
             host=env.get("GRADIO_SERVER_NAME") or None,
             port=_read(env, "GRADIO_SERVER_PORT", int, None),
         )

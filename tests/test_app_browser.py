@@ -20,6 +20,7 @@ import pytest
 from helpers import CHROMIUM, CHROMIUM_ARGS, EXAMPLES
 from PIL import Image
 
+from durian_app.text import MESSAGES
 from durian_core.face import regions
 from durian_core.media import load_mask, write_image
 
@@ -408,13 +409,56 @@ def test_live_webcam_drives_the_edited_portrait_and_sessions_stay_apart(camera_b
     originals = {path: load_image_rgb(path) for path in (astronaut, obama)}
     assert nearest(theirs[-1], originals) == obama and nearest(mine[-1], originals) == astronaut
     third_context, third, third_view = open_live(camera_browser, app_url, astronaut)
-    expect(third_view.locator("#live-status textarea")).to_have_value(re.compile("Live is full"), timeout=SLOW_MS)
+    # Refused, the page stops its camera and says so: it sends no more frames only to be refused again.
+    refused = re.compile("^Live is full.*" + re.escape(MESSAGES["live_camera_off"]) + "$")
+    expect(third_view.locator("#live-status textarea")).to_have_value(refused, timeout=SLOW_MS)
+    expect(third_view.locator('#live-camera [title="stop recording"]')).to_have_count(0)
+    slots = app_server.app.live.slots
+    turned_away = slots.refusals
+    time.sleep(3)  # a camera still streaming would be refused some 30 times a second meanwhile
+    assert slots.refusals - turned_away <= 2, f"{slots.refusals - turned_away} more frames refused after the stop"
     third.screenshot(path=str(output_dir / "app_live_full.png"))
 
     # Back in the edit tab, the live view closes: its camera stops and its place is free again.
     first.get_by_role("tab", name="Edit & animate").click()
     first.locator("#live-view-frame").wait_for(state="detached", timeout=SLOW_MS)  # the live view closed
     for context in (third_context, second_context, first_context):
+        context.close()
+
+
+def test_a_live_link_opened_in_another_browser_shows_it_belongs_to_someone_else(
+    camera_browser, app_server, output_dir
+):
+    app_url = app_server.url
+    mine = camera_browser.new_context(viewport=LAPTOP, permissions=["camera"])
+    tab = mine.new_page()
+    tab.goto(app_url)
+    tab.wait_for_selector("#portrait input[type=file]", state="attached", timeout=SLOW_MS)
+    upload(tab, "portrait", EXAMPLES / "portraits" / "obama.jpg")
+    tab.wait_for_selector("#portrait img", timeout=SLOW_MS)
+    tab.get_by_role("tab", name="Live (webcam)").click()
+    expect(tab.locator("#live-note")).to_contain_text(MESSAGES["live_ready"], timeout=SLOW_MS)
+    link = f"{app_url}/{tab.locator('#live-view-frame').get_attribute('src')}"
+    view = tab.frame_locator("#live-view-frame")
+    expect(view.locator("#live-status textarea")).to_have_value(MESSAGES["live_idle"], timeout=SLOW_MS)
+
+    # The same link in another browser (a context of its own: its own storage), one that uses the app itself.
+    theirs = camera_browser.new_context(viewport=LAPTOP, permissions=["camera"])
+    other = theirs.new_page()
+    other.goto(app_url)
+    other.wait_for_selector("#portrait input[type=file]", state="attached", timeout=SLOW_MS)
+    other.goto(link)
+    expect(other.locator("#live-status textarea")).to_have_value(MESSAGES["live_not_yours"], timeout=SLOW_MS)
+    assert other.locator("#live-camera").is_hidden(), "no camera to start"
+    assert other.locator("#live-output img").count() == 0, "and no portrait"
+    other.screenshot(path=str(output_dir / "app_live_not_yours.png"))
+
+    # In the browser that made it, the link opens in a new tab too: it is the browser's, not the tab's.
+    again = mine.new_page()
+    again.goto(link)
+    expect(again.locator("#live-status textarea")).to_have_value(MESSAGES["live_idle"], timeout=SLOW_MS)
+    assert again.locator("#live-camera").is_visible()
+    for context in (theirs, mine):
         context.close()
 
 

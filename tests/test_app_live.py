@@ -13,7 +13,7 @@ import pytest
 from helpers import EXAMPLES, FakeClock
 from PIL import Image
 
-from durian_app.live import LiveEdit, LiveEdits, jpeg_data_url
+from durian_app.live import LiveEdit, LiveEdits, browser_key, jpeg_data_url
 from durian_app.live_handlers import LiveService, leave_live
 from durian_app.settings import AppSettings
 from durian_app.text import MESSAGES
@@ -28,18 +28,28 @@ def decode_data_url(address: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
 
 
+MINE, THEIRS = browser_key(None), browser_key(None)  # two browsers' keys
+
+
 def an_edit(name: str = "astronaut.jpg") -> LiveEdit:
     return LiveEdit(str(EXAMPLES / "portraits" / name), (), None, None, 0.5, GenerationSettings())
+
+
+def test_a_browser_keeps_its_key_and_a_browser_without_one_gets_a_new_one():
+    assert MINE != THEIRS and len(MINE) >= 24, "keys are long and distinct: nobody guesses another browser's"
+    assert browser_key(MINE) == MINE, "a browser that stored its key keeps it across page loads"
+    assert browser_key("") not in ("", MINE) and browser_key("short") != "short"
 
 
 def test_a_live_edit_is_found_by_its_token_only_and_forgotten_when_old_or_stale():
     clock = FakeClock()
     edits = LiveEdits(limit=2, max_idle_s=60, clock=clock)
-    first, second = edits.register(an_edit()), edits.register(an_edit("obama.jpg"))
+    first, second = edits.register(an_edit(), browser=MINE), edits.register(an_edit("obama.jpg"), browser=MINE)
     assert first != second and len(first) >= 20, "tokens are long and distinct: nobody guesses another's"
-    assert edits.get(first).portrait.endswith("astronaut.jpg") and edits.get(second).portrait.endswith("obama.jpg")
+    assert edits.get(first).edit.portrait.endswith("astronaut.jpg")
+    assert edits.get(second).edit.portrait.endswith("obama.jpg")
     assert edits.get(None) is None and edits.get("") is None and edits.get(first[:-1] + "x") is None
-    third = edits.register(an_edit("biden.jpg"))
+    third = edits.register(an_edit("biden.jpg"), browser=MINE)
     assert edits.get(first) is None, "beyond the limit the least recently used edit is forgotten"
     assert edits.get(third) is not None
     clock.advance(59)
@@ -77,16 +87,18 @@ def camera_frame() -> np.ndarray:
 def test_opening_live_adds_a_pending_upload_and_hands_the_edit_to_the_live_page(live):
     portrait = str(EXAMPLES / "portraits" / "astronaut.jpg")
     attribute = str(EXAMPLES / "portraits" / "biden.jpg")
-    *gallery, view, note = live.enter(portrait, (), None, None, 0.5, attribute, "hair", None, 1.0, weights=None)
+    *gallery, view, note = live.enter(
+        portrait, (), None, None, 0.5, attribute, "hair", None, 1.0, weights=None, browser=MINE
+    )
     attributes = gallery[0]
     assert [entry.kind for entry in attributes] == ["hair"], "the uploaded, not yet added, attribute is worn"
     assert "biden.jpg" in note
     token = re.search(r'src="live\?edit=([^"]+)"', view).group(1)
-    edit = live.edits.get(token)
+    edit = live.edits.get(token).edit
     assert edit.portrait == portrait and edit.attributes == attributes
 
     # The live page reads its edit from its address, and its frames wear it.
-    opened, status = live.open_page(gr.Request(query_params={"edit": token}))
+    opened, status, camera = live.open_page(MINE, gr.Request(query_params={"edit": token}))
     assert opened == token and status == MESSAGES["live_idle"]
     out, state, status = live.frame(camera_frame(), None, token)
     assert decode_data_url(out).shape[:2] == load_image(portrait).rgb.shape[:2]
@@ -95,20 +107,52 @@ def test_opening_live_adds_a_pending_upload_and_hands_the_edit_to_the_live_page(
     state.close()
 
     # Opening Live again with the same gallery adds nothing twice.
-    *gallery, view, note = live.enter(portrait, attributes, None, None, 0.5, attribute, "hair", None, 1.0)
+    *gallery, view, note = live.enter(
+        portrait, attributes, None, None, 0.5, attribute, "hair", None, 1.0, browser=MINE
+    )
     assert all(isinstance(item, dict) and item.get("__type__") == "update" for item in gallery)
     assert note == MESSAGES["live_ready"]
 
 
 def test_live_without_a_portrait_or_with_an_unknown_edit_says_what_to_do(live):
-    *gallery, view, note = live.enter(None, (), None, None, 0.5, None, "hair", None, 1.0)
+    *gallery, view, note = live.enter(None, (), None, None, 0.5, None, "hair", None, 1.0, browser=MINE)
     assert view == "" and note == MESSAGES["live_need_portrait"], "no live view of nothing"
 
-    token, status = live.open_page(gr.Request(query_params={}))
+    token, status, camera = live.open_page(MINE, gr.Request(query_params={}))
     assert token is None and status == MESSAGES["live_no_edit"]
+    assert camera.get("visible") is False, "a view with nothing to show offers no camera"
     out, state, status = live.frame(camera_frame(), None, "no-such-edit")
     assert state is None and status == MESSAGES["live_no_edit"]
     assert live.slots.active() == 0, "a view without an edit holds no place"
+
+
+def test_a_live_link_opened_in_another_browser_shows_nothing_and_says_whose_it_is(live):
+    portrait = str(EXAMPLES / "portraits" / "astronaut.jpg")
+    *_, view, _ = live.enter(portrait, (), None, None, 0.5, None, "hair", None, 1.0, browser=MINE)
+    address = {"edit": re.search(r'src="live\?edit=([^"]+)"', view).group(1)}
+
+    # Another browser with the whole link: told whose it is, no camera, and its frames stream nothing.
+    token, status, camera = live.open_page(THEIRS, gr.Request(query_params=address, session_hash="theirs"))
+    assert token is None and status == MESSAGES["live_not_yours"] and camera.get("visible") is False
+    out, state, status = live.frame(camera_frame(), None, token, request=gr.Request(session_hash="theirs"))
+    assert state is None and not str(out).startswith("data:image"), "no portrait reaches the other browser"
+    assert live.slots.active() == 0, "and it holds no place in Live"
+
+    # A browser that has no key yet (it never opened the main page) is another browser too.
+    token, status, _ = live.open_page(None, gr.Request(query_params=address))
+    assert token is None and status == MESSAGES["live_not_yours"]
+
+    # The browser that opened Live gets its view.
+    token, status, _ = live.open_page(MINE, gr.Request(query_params=address, session_hash="mine"))
+    out, state, _ = live.frame(camera_frame(), None, token, request=gr.Request(session_hash="mine"))
+    assert out.startswith("data:image/jpeg") and state.key == token
+    state.close()
+
+
+def test_opening_live_in_a_browser_without_a_key_makes_no_link(live):
+    portrait = str(EXAMPLES / "portraits" / "astronaut.jpg")
+    *_, view, note = live.enter(portrait, (), None, None, 0.5, None, "hair", None, 1.0, browser=None)
+    assert view == "" and note == MESSAGES["live_no_browser"]
 
 
 def test_leaving_live_closes_the_live_view():
@@ -118,7 +162,7 @@ def test_leaving_live_closes_the_live_view():
 
 def test_live_is_refused_past_its_session_limit_and_ends_at_its_time_limit(tmp_path, clock):
     live = LiveService.from_settings(AppSettings(live_sessions=1, live_minutes=2), work=WorkDir(tmp_path), clock=clock)
-    token = live.edits.register(an_edit())
+    token = live.edits.register(an_edit(), browser=MINE)
     frame = camera_frame()
     first, second = gr.Request(session_hash="first"), gr.Request(session_hash="second")
     out, state, status = live.frame(frame, None, token, request=first)

@@ -1,8 +1,9 @@
 """Face landmarks with MediaPipe face mesh: 478 points per face, in pixels.
 
-MediaPipe graphs are not thread-safe, so each thread keeps its own detectors for stills; every stream of frames
-gets a tracking graph of its own (:class:`FaceFollower`) because the graph carries the previous frame's face. One
-tracker (:class:`LandmarkTracker`) turns a video's detections into landmarks, decoded or streamed alike.
+MediaPipe graphs are not thread-safe, so the detectors for stills are lent one call at a time from pools that every
+thread shares (:mod:`durian_core.face.graphs`); every stream of frames gets a tracking graph of its own
+(:class:`FaceFollower`) because the graph carries the previous frame's face. One tracker (:class:`LandmarkTracker`)
+turns a video's detections into landmarks, decoded or streamed alike.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from scipy.ndimage import gaussian_filter1d
 
 from durian_core.config import FaceSettings
 from durian_core.errors import DurianInputError, NoFaceError
+from durian_core.face.graphs import GraphPool
 from durian_core.face.regions import NUM_LANDMARKS
-
-_local = threading.local()
 
 
 def _mediapipe():
@@ -30,26 +30,26 @@ def _mediapipe():
     return mp
 
 
-def _static_mesh(settings: FaceSettings):
-    mesh = getattr(_local, "static_mesh", None)
-    if mesh is None:
-        mesh = _mediapipe().solutions.face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=4,
-            refine_landmarks=True,
-            min_detection_confidence=settings.min_detection_confidence,
-        )
-        _local.static_mesh = mesh
-    return mesh
+_static_meshes: dict[float, GraphPool] = {}  # by detection confidence, the one setting a static mesh is made with
+_static_meshes_lock = threading.Lock()
 
 
-def _face_detector():
-    detector = getattr(_local, "face_detector", None)
-    if detector is None:
-        # Full-range model: finds the small faces of half-body shots that the mesh's own detector misses.
-        detector = _mediapipe().solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
-        _local.face_detector = detector
-    return detector
+def _static_meshes_for(settings: FaceSettings) -> GraphPool:
+    confidence = settings.min_detection_confidence
+    with _static_meshes_lock:
+        if confidence not in _static_meshes:
+            _static_meshes[confidence] = GraphPool(
+                lambda: _mediapipe().solutions.face_mesh.FaceMesh(
+                    static_image_mode=True, max_num_faces=4, refine_landmarks=True, min_detection_confidence=confidence
+                )
+            )
+        return _static_meshes[confidence]
+
+
+# Full-range model: finds the small faces of half-body shots that the mesh's own detector misses.
+_face_detectors = GraphPool(
+    lambda: _mediapipe().solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+)
 
 
 def _to_pixels(face, width: int, height: int) -> np.ndarray:
@@ -73,8 +73,9 @@ def _check_image(image: np.ndarray) -> None:
 
 def _mesh_faces(image: np.ndarray, settings: FaceSettings) -> list[np.ndarray]:
     height, width = image.shape[:2]
-    result = _static_mesh(settings).process(np.ascontiguousarray(image))
-    return [_to_pixels(face, width, height) for face in (result.multi_face_landmarks or [])]
+    with _static_meshes_for(settings).checkout() as mesh:
+        result = mesh.process(np.ascontiguousarray(image))
+        return [_to_pixels(face, width, height) for face in (result.multi_face_landmarks or [])]
 
 
 def detect_faces(image: np.ndarray, *, settings: FaceSettings = FaceSettings()) -> list[np.ndarray]:
@@ -141,7 +142,8 @@ def _faces_on_tiles(image: np.ndarray, settings: FaceSettings) -> list[np.ndarra
 def _faces_via_detector(image: np.ndarray, settings: FaceSettings) -> list[np.ndarray]:
     """Find small faces with the full-range detector, then run the mesh on a crop around each."""
     height, width = image.shape[:2]
-    detections = _face_detector().process(np.ascontiguousarray(image)).detections or []
+    with _face_detectors.checkout() as detector:
+        detections = detector.process(np.ascontiguousarray(image)).detections or []
     faces = []
     for detection in detections:
         box = detection.location_data.relative_bounding_box

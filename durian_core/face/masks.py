@@ -7,29 +7,31 @@ float32 H×W in [0, 1]. A user's brush (a mask image) adds to or replaces the au
 
 from __future__ import annotations
 
-import threading
-
 import cv2
 import numpy as np
 
 from durian_core.config import ATTRIBUTE_KINDS
 from durian_core.face import hair, regions
+from durian_core.face.graphs import GraphPool
 from durian_core.face.matting import alpha_matte, grabcut_refine, keep_connected, trimap
 
-_local = threading.local()
+
+def _segmenter():
+    import mediapipe as mp
+
+    # The general model (256²) keeps the hair outline better than the landscape one.
+    return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+
+
+_segmenters = GraphPool(_segmenter)  # shared by every thread, one call at a time
 
 
 def person_mask(image: np.ndarray) -> np.ndarray:
     """Soft person (foreground) mask of an RGB image."""
-    segmenter = getattr(_local, "segmenter", None)
-    if segmenter is None:
-        import mediapipe as mp
-
-        # The general model (256²) keeps the hair outline better than the landscape one.
-        segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
-        _local.segmenter = segmenter
-    result = segmenter.process(np.ascontiguousarray(image))
-    return np.clip(result.segmentation_mask.astype(np.float32), 0.0, 1.0)
+    with _segmenters.checkout() as segmenter:
+        result = segmenter.process(np.ascontiguousarray(image))
+        # Copied before the graph goes back: the next call's output may reuse the buffer.
+        return np.clip(result.segmentation_mask.astype(np.float32), 0.0, 1.0)
 
 
 def fill_polygons(shape: tuple[int, int], polygons: list[np.ndarray]) -> np.ndarray:
