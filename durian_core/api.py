@@ -193,6 +193,12 @@ def generate(
         notes.append(
             f"the driving video is {driver.truncated_from:.1f} s long; only the first {driver.seconds:.1f} s were used"
         )
+    if driver is not None and driver.variable_rate is not None:
+        slowest, fastest = driver.variable_rate
+        notes.append(
+            f"the driving video's frame rate varies ({slowest:.0f} to {fastest:.0f} fps): its frames were taken at "
+            f"their own moments, {driver.fps:.2f} times a second, so motion and sound stay together"
+        )
     result = GenerateResult(
         frames=None, fps=None, engine=engine.name, audio_source=prepared.audio_path, notes=tuple(notes)
     )
