@@ -17,7 +17,7 @@ from durian_core.config import GenerationSettings
 from durian_core.engines.base import Engine
 from durian_core.errors import DurianInputError
 from durian_core.live import LiveAnimator, LiveSettings
-from durian_core.media import ImageSource, load_image, load_mask, open_video
+from durian_core.media import ImageSource, check_output_path, load_image, load_mask, open_video
 from durian_core.prepare import automatic_mask, prepare_inputs
 from durian_core.render import animate
 from durian_core.types import (
@@ -178,7 +178,12 @@ def generate(
     With ``output`` (an ``.mp4`` for an animation, an image file for a still) the result is written there, and an
     animation streams from the driver's decoder to the encoder frame by frame, so its length costs no memory;
     without it, the frames are returned in memory (fine for short clips and stills).
+
+    Raises:
+        DurianInputError: an input cannot be used, or ``output`` cannot be written (checked before any work).
     """
+    if output is not None:
+        output = check_output_path(output, video=request.driver is not None)
     cache = cache or default_cache()
     settings = request.settings
     choice = choose_engine(settings.engine, weights=weights)

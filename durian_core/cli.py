@@ -3,7 +3,8 @@
 Each command is a frozen dataclass; tyro builds its options from the fields: the flag from the name, the type and
 default from the annotation, the help from the comment beside (or above) the field. The generation settings'
 options come from :class:`~durian_core.config.GenerationSettings` itself, so they are declared once. Bad input
-exits with status 2 and one line ``error: <what is wrong>`` on stderr.
+exits with status 2 and one line ``error: <what is wrong>`` on stderr; an output that cannot be written is found
+before any work. Ctrl-C (status 130) and SIGTERM (status 143) stop the work and leave no partial output.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, TextIO, Union
 
 import tyro
@@ -26,7 +26,8 @@ from tyro import _errors as tyro_errors
 from tyro.constructors import ConstructorRegistry, StructConstructorSpec, StructFieldSpec, StructTypeInfo
 
 from durian_core.config import ATTRIBUTE_KINDS, AttributeKind, EvaluationProtocol, GenerationSettings
-from durian_core.errors import DurianInputError
+from durian_core.errors import DurianInputError, FaceIndexError
+from durian_core.stopping import TERMINATED_STATUS, Terminated, sigterm_as_interrupt
 
 if TYPE_CHECKING:
     from durian_core.types import GenerateRequest
@@ -66,7 +67,7 @@ class Generate:
     """
 
     portrait: str  # the identity: an image with one face
-    output: str  # out.mp4 (with --driving) or out.png (still edit)
+    output: str  # out.mp4 (with --driving) or, for a still edit, an image: out.png, .jpg, .webp, .tif, ...
     attribute: Annotated[tuple[str, ...], Repeatable] = ()  # an attribute image; repeat the flag for several
     kind: Annotated[tuple[AttributeKind, ...], Repeatable] = ()  # kind of the --attribute before it
     # a mask PNG for the --attribute before it, white = attribute (added to the automatic mask, or used alone with
@@ -86,16 +87,15 @@ class Generate:
     def run(self, *, progress: TextIO) -> int:
         """Write the edit (no driver) or the video; progress goes to ``progress`` when it is a terminal."""
         from durian_core.api import generate
+        from durian_core.media import check_output_path
 
-        output = Path(self.output)
-        if self.driving and output.suffix.lower() != ".mp4":
-            raise DurianInputError(f"with --driving the output must be an .mp4, got {output.name}")
-        if not self.driving and output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".mp4"):
-            raise DurianInputError(f"a still edit is written as .png, got {output.name}")
+        # Before any work: a result that cannot be written must not cost a render first.
+        output = check_output_path(self.output, video=self.driving is not None)
         request = self.request()
-        if request.driver is None and output.suffix.lower() == ".mp4":
-            output = output.with_suffix(".png")
-        result = generate(request, weights=self.weights, output=output, progress=_progress_line(progress))
+        try:
+            result = generate(request, weights=self.weights, output=output, progress=_progress_line(progress))
+        except FaceIndexError as error:
+            raise DurianInputError(error.message_for("--face")) from error
         timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
         sys.stdout.write(f"wrote {result.path} with the {result.engine} engine ({timings})\n")
         for note in result.notes:
@@ -185,7 +185,10 @@ class Evaluate:
     def run(self, *, progress: TextIO) -> int:
         """Print the chosen measurement as JSON."""
         from durian_core import evaluation
+        from durian_core.media import check_output_path
 
+        if self.sheet is not None:
+            check_output_path(self.sheet, video=False)
         settings = self.settings
         engine = settings.engine
         if self.toy_transfer:
@@ -403,12 +406,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        parsed = parse_command(argv)
-        with _native_logs_silenced(not parsed.verbose) as progress:
-            return parsed.command.run(progress=progress)
+        with sigterm_as_interrupt():
+            parsed = parse_command(argv)
+            with _native_logs_silenced(not parsed.verbose) as progress:
+                return parsed.command.run(progress=progress)
     except (DurianInputError, ValueError) as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
+    except Terminated:
+        sys.stderr.write("error: terminated; nothing was written\n")
+        return TERMINATED_STATUS
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130

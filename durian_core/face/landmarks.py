@@ -17,7 +17,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from durian_core.config import FaceSettings
-from durian_core.errors import DurianInputError, NoFaceError
+from durian_core.errors import DurianInputError, FaceIndexError, NoFaceError
 from durian_core.face.regions import NUM_LANDMARKS
 
 _local = threading.local()
@@ -113,12 +113,10 @@ def detect_landmarks(image: np.ndarray, *, face: int = 0, settings: FaceSettings
 
 
 def choose_face(faces: list[np.ndarray], face: int) -> np.ndarray:
-    """Face ``face`` of :func:`detect_faces`'s list (0 = the largest), or a clear error naming how many there are."""
+    """Face ``face`` of :func:`detect_faces`'s list (0 = the largest); :class:`FaceIndexError` names how many there
+    are."""
     if not 0 <= face < len(faces):
-        count = f"{len(faces)} face" + ("s" if len(faces) != 1 else "")
-        raise DurianInputError(
-            f"the image shows {count}, so there is no face {face}: choose 0 (the largest) to {len(faces) - 1}"
-        )
+        raise FaceIndexError(face, len(faces))
     return faces[face]
 
 
