@@ -220,6 +220,12 @@ def generate(
         animation = animate(engine, prepared, driver, settings, cache=cache, output=output, progress=progress)
         result.frames, result.path, result.frame_count = animation.frames, animation.path, animation.frame_count
         timings.update(animation.timings)
+        if animation.faceless is not None and animation.faceless.missing:
+            missing, frames = animation.faceless.missing, animation.faceless.frames
+            result.notes += (
+                f"no face was found in {missing} of the driver's {frames} frames; they take the pose of the "
+                "nearest frames with one",
+            )
     result.timings = timings
     progress(1.0, "done")
     return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
@@ -17,7 +18,8 @@ from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.face.landmarks import track_landmarks
 from durian_core.face.motion import mouth_opening
-from durian_core.media import load_video, open_video, probe_video
+from durian_core.media import load_video, open_video, probe_video, write_video
+from durian_core.render import driver_key
 
 FAST = GenerationSettings(engine="classical", work_size=256, output_size=256)
 """Small frames: these tests are about time and tracking, not detail."""
@@ -125,3 +127,23 @@ def test_a_variable_rate_driver_keeps_its_length_and_its_mouth_at_its_moments(
     expected = source_opening[shown]
     measured = mouth_opening(track_landmarks(animated.frames))
     assert np.corrcoef(expected, measured)[0, 1] >= 0.7
+
+
+def test_a_driver_whose_face_shows_after_3_5_s_is_used_and_its_start_holds_the_first_pose(
+    carphone, astronaut, tmp_path
+):
+    # 3.5 s of the car's back seat beside him (no face), then the speaker for 8 s: 70 % of the frames show a face.
+    height, width = carphone.frames.shape[1:3]
+    seat = cv2.resize(carphone.frames[0, :, : width // 3], (width, height), interpolation=cv2.INTER_CUBIC)
+    frames = np.concatenate([np.repeat(seat[None], 105, axis=0), carphone.frames, carphone.frames[:120]])
+    path = write_video(frames, tmp_path / "late.mp4", fps=carphone.fps)
+    cache = FeatureCache()
+    streamed = open_video(path)
+    result = generate(build_request(astronaut, (), driver=streamed, settings=FAST), cache=cache)
+    assert result.frame_count == len(frames)
+    assert any(f"no face was found in 105 of the driver's {len(frames)} frames" in note for note in result.notes)
+    tracks = cache.get("motion", driver_key(streamed))
+    np.testing.assert_array_equal(tracks[:100], np.repeat(tracks[:1], 100, axis=0))  # the first face's pose held
+    assert np.abs(result.frames[1:100].astype(int) - result.frames[0]).max() <= 2  # the portrait waits, still
+    # Decoded in memory or streamed past the frames a stream may hold, the driver tracks alike.
+    np.testing.assert_array_equal(track_landmarks(load_video(path).frames), tracks)
