@@ -19,6 +19,8 @@ from scipy.ndimage import gaussian_filter1d
 
 from durian_core.config import FaceSettings
 from durian_core.errors import DurianInputError, FaceIndexError, NoFaceError
+from durian_core.face import regions
+from durian_core.face.blocks import blockiness, deblocked
 from durian_core.face.regions import NUM_LANDMARKS
 
 _local = threading.local()
@@ -88,6 +90,7 @@ def detect_faces(image: np.ndarray, *, settings: FaceSettings = FaceSettings()) 
     height, width = image.shape[:2]
     scale = min(1.0, settings.detect_size / max(height, width))
     small = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    small = deblocked(small) if scale == 1.0 else small  # a resized picture has lost its block grid
     faces = _mesh_faces(small, settings)
     # The mesh's own detector misses small faces (half-body shots, the back row of a group): the full-range
     # detector finds some, and the mesh run on overlapping tiles of a large photo finds the rest.
@@ -169,9 +172,31 @@ def _tracking_mesh(settings: FaceSettings):
     )
 
 
+PRIOR_FRAMES = 15
+"""Frames during which the last face found stays the prior: where to look again, and what a new find must be
+near."""
+MAX_STEP = 0.6
+"""Face sizes the face may move, or (as a factor) grow or shrink by, from one frame to the next; further is a
+jump to something else (on a blocky frame the mesh can slide onto the background)."""
+SEARCH_SPAN = 2.4  # side of the crop searched around the last face, in face sizes
+SEARCH_SIDE = 256  # the crop is resized to this side: a small face is looked at larger
+BLOCKINESS_FRAMES = 15  # frames over which a stream's blockiness is taken (several key-frame intervals)
+CHECK_FRAMES = 30
+"""Frames after the face is first found, or found again, in which the graph's face is checked against the
+still-image mesh (:meth:`FaceFollower._check`)."""
+AGREE = 0.12  # face sizes apart the two may be (their usual difference is a few hundredths)
+
+
 class FaceFollower:
     """The detection step of every tracker (drivers, decoded or streamed, and the live camera): MediaPipe's face
     mesh in tracking mode, following the main face of one stream of frames.
+
+    What it adds for small and heavily compressed video: frames that are blocky (the median
+    :func:`~durian_core.face.blocks.blockiness` of the latest frames) are smoothed before the mesh sees them
+    (:func:`~durian_core.face.blocks.deblocked`); and the last face found
+    is a prior: when the mesh loses the face, or jumps away from it, the face is searched again in a crop around
+    its last place, resized up, for :data:`PRIOR_FRAMES` frames; and for :data:`CHECK_FRAMES` frames after the
+    face is found (again), the graph's face is checked against the still-image mesh on such a crop.
 
     The graph carries the previous frame's face, so each stream needs a follower of its own; it opens on the first
     frame and is released by :meth:`close` (or a ``with`` block).
@@ -180,27 +205,104 @@ class FaceFollower:
     def __init__(self, settings: FaceSettings = FaceSettings()) -> None:
         self.settings = settings
         self._mesh = None
+        self._prior: np.ndarray | None = None  # the last face found
+        self._lost = 0  # frames since then
+        self._checking = CHECK_FRAMES  # frames the graph's finds are still to be checked against the still mesh
+        self._blocky: deque[float] = deque(maxlen=BLOCKINESS_FRAMES)  # the latest frames' blockiness
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
         """The main face's landmarks in ``frame`` (478×2 float32, pixels), or None when there is none."""
+        image = self._clean(np.ascontiguousarray(frame))
+        points = self._track(image)
+        if points is not None and self._prior is not None and not _close_to(points, self._prior):
+            points = None
+            self._release_graph()  # it holds on to what it slid onto: start it afresh
+        if points is None and self._prior is not None:
+            points = self._search(image, self._prior)
+        elif points is not None and self._checking:
+            points = self._check(image, points)
+        if points is None:
+            self._lost += 1
+            self._checking = CHECK_FRAMES  # whatever the graph finds next is checked for a while
+            if self._lost > PRIOR_FRAMES:
+                self._prior = None  # long gone: whatever shows next is the face
+            return None
+        self._prior, self._lost = points, 0
+        return points
+
+    def _check(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The graph's face, or the still-image mesh's beside it where the two disagree.
+
+        Found afresh, the graph's face can settle on a face-like patch beside the face (a chin and a collar on a
+        smeared frame) and follow it from then on; the still-image mesh looks at the crop anew each time.
+        """
+        self._checking -= 1
+        fresh = self._search(image, points)
+        if fresh is None or _apart(fresh, points) <= AGREE:
+            return points
+        self._release_graph()
+        self._checking = CHECK_FRAMES  # it may settle there again: keep checking
+        return fresh
+
+    def _clean(self, frame: np.ndarray) -> np.ndarray:
+        # The median of the latest frames: a stream is blocky or not as a whole (its key frames are blockier than
+        # the rest), so the choice does not flicker from frame to frame.
+        self._blocky.append(blockiness(frame))
+        return deblocked(frame, measured=float(np.median(self._blocky)))
+
+    def _track(self, image: np.ndarray) -> np.ndarray | None:
         if self._mesh is None:
             self._mesh = _tracking_mesh(self.settings)
-        result = self._mesh.process(np.ascontiguousarray(frame))
+        result = self._mesh.process(image)
         if not result.multi_face_landmarks:
             return None
-        height, width = frame.shape[:2]
+        height, width = image.shape[:2]
         return _to_pixels(result.multi_face_landmarks[0], width, height)
 
-    def close(self) -> None:
+    def _search(self, image: np.ndarray, prior: np.ndarray) -> np.ndarray | None:
+        """The face near ``prior``, found by the still-image mesh in a crop around it, resized up."""
+        height, width = image.shape[:2]
+        centre, half = regions.face_center(prior), 0.5 * SEARCH_SPAN * regions.face_size(prior)
+        x0, y0 = int(max(0, centre[0] - half)), int(max(0, centre[1] - half))
+        x1, y1 = int(min(width, centre[0] + half)), int(min(height, centre[1] + half))
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return None
+        scale = SEARCH_SIDE / max(x1 - x0, y1 - y0)
+        crop = cv2.resize(image[y0:y1, x0:x1], (round((x1 - x0) * scale), round((y1 - y0) * scale)))
+        found = [points / scale + np.array([x0, y0], np.float32) for points in _mesh_faces(crop, self.settings)]
+        found = [points for points in found if _close_to(points, prior)]
+        if not found:
+            return None
+        return min(found, key=lambda points: float(np.linalg.norm(points.mean(axis=0) - prior.mean(axis=0))))
+
+    def _release_graph(self) -> None:
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
+
+    def close(self) -> None:
+        self._release_graph()
+        self._prior, self._lost, self._checking = None, 0, CHECK_FRAMES
+        self._blocky.clear()
 
     def __enter__(self) -> FaceFollower:
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _apart(points: np.ndarray, other: np.ndarray) -> float:
+    """How far apart two faces' landmarks are, on average, in face sizes."""
+    return float(np.linalg.norm(points - other, axis=-1).mean()) / regions.face_size(other)
+
+
+def _close_to(points: np.ndarray, prior: np.ndarray) -> bool:
+    """Whether a face found is where the face was a frame ago (a step, not a jump; about its size)."""
+    size = regions.face_size(prior)
+    step = float(np.linalg.norm(regions.face_center(points) - regions.face_center(prior)))
+    growth = regions.face_size(points) / size
+    return step <= MAX_STEP * size and 1 / (1 + MAX_STEP) <= growth <= 1 + MAX_STEP
 
 
 def smoothing_radius(sigma: float) -> int:

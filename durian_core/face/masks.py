@@ -14,6 +14,7 @@ import numpy as np
 
 from durian_core.config import ATTRIBUTE_KINDS
 from durian_core.face import regions
+from durian_core.face.blocks import deblocked
 from durian_core.face.matting import alpha_matte, grabcut_refine, keep_connected, trimap
 
 _local = threading.local()
@@ -28,7 +29,8 @@ def person_mask(image: np.ndarray) -> np.ndarray:
         # The general model (256²) keeps the hair outline better than the landscape one.
         segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
         _local.segmenter = segmenter
-    result = segmenter.process(np.ascontiguousarray(image))
+    # On a blocky (heavily compressed) picture the block edges can hide the person from the model entirely.
+    result = segmenter.process(np.ascontiguousarray(deblocked(image)))
     return np.clip(result.segmentation_mask.astype(np.float32), 0.0, 1.0)
 
 

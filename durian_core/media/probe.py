@@ -49,7 +49,7 @@ MAX_VARIABLE_RATE = 60
 millisecond apart must not turn a phone clip into a 1000 fps one."""
 
 STRAY = 0.25
-"""A frame interval strays when it differs from the sampling interval by more than this share of it."""
+"""A frame interval strays when it differs from the typical interval by more than this share of it."""
 
 VARIABLE_SHARE = 0.01
 """A video's rate varies when more than this share of its intervals stray (a single dropped frame in a long clip
@@ -66,19 +66,24 @@ class FrameTimeline:
 
     @property
     def rate(self) -> Fraction:
-        """The constant rate to sample the timeline at: a steady video's own rate; for a variable one, the rate
-        of its fastest stretch (the shortest interval but one in ten, at most :data:`MAX_VARIABLE_RATE`), so
-        no motion is lost."""
+        """The constant rate to sample the timeline at: a steady video's own rate (its mean, which millisecond
+        timestamps round about); for a variable one, the rate of its fastest stretch (the shortest interval but
+        one in ten, at most :data:`MAX_VARIABLE_RATE`), so no motion is lost."""
+        if not self.variable:
+            return snap_rate((len(self.starts) - 1) / max(float(self.starts[-1]), 1e-6))
         quick = float(np.percentile(np.diff(self.starts), 10))
         rate = snap_rate(1.0 / quick) if quick > 0 else Fraction(MAX_VARIABLE_RATE)
-        if rate > MAX_VARIABLE_RATE and self._strays(rate):
-            rate = Fraction(MAX_VARIABLE_RATE)
-        return rate
+        return min(rate, Fraction(MAX_VARIABLE_RATE))
 
     @property
     def variable(self) -> bool:
-        """Whether the frames come at a variable rate (more than :data:`VARIABLE_SHARE` of intervals stray)."""
-        return self._strays(self.rate)
+        """Whether the frames come at a variable rate: more than :data:`VARIABLE_SHARE` of the intervals stray from
+        the typical (median) one."""
+        intervals = np.diff(self.starts)
+        typical = float(np.median(intervals))
+        if typical <= 0:
+            return True
+        return bool(np.mean(np.abs(intervals / typical - 1.0) > STRAY) > VARIABLE_SHARE)
 
     @property
     def rate_range(self) -> tuple[float, float]:
@@ -92,16 +97,12 @@ class FrameTimeline:
         span = self.end if seconds is None else min(self.end, seconds)
         return max(1, int(round(span * self.rate)))
 
-    def _strays(self, rate: Fraction) -> bool:
-        intervals = np.diff(self.starts) * float(rate)
-        return bool(np.mean(np.abs(intervals - 1.0) > STRAY) > VARIABLE_SHARE)
-
 
 def snap_rate(rate: float) -> Fraction:
-    """``rate`` as an exact fraction: the standard camera rate within 1.5 % of it, or itself."""
-    for standard in STANDARD_RATES:
-        if abs(rate - float(standard)) <= 0.015 * float(standard):
-            return standard
+    """``rate`` as an exact fraction: the nearest standard camera rate within 1.5 % of it, or itself."""
+    nearest = min(STANDARD_RATES, key=lambda standard: abs(rate / float(standard) - 1.0))
+    if abs(rate / float(nearest) - 1.0) <= 0.015:
+        return nearest
     return Fraction(rate).limit_denominator(1001)
 
 
