@@ -17,7 +17,7 @@ from durian_core.config import GenerationSettings
 from durian_core.engines.base import Engine
 from durian_core.errors import DurianInputError
 from durian_core.live import LiveAnimator, LiveSettings, MirrorAnimator
-from durian_core.media import ImageSource, load_image, load_mask, open_video
+from durian_core.media import ImageSource, check_output_path, load_image, load_mask, open_video
 from durian_core.prepare import automatic_mask, prepare_inputs
 from durian_core.render import animate
 from durian_core.tryon import is_video_file, open_portrait_video, wear_video
@@ -209,7 +209,12 @@ def generate(
     With ``output`` (an ``.mp4`` for an animation, an image file for a still) the result is written there, and an
     animation streams from the driver's decoder to the encoder frame by frame, so its length costs no memory;
     without it, the frames are returned in memory (fine for short clips and stills).
+
+    Raises:
+        DurianInputError: an input cannot be used, or ``output`` cannot be written (checked before any work).
     """
+    if output is not None:
+        output = check_output_path(output, video=request.driver is not None or request.portrait_video is not None)
     cache = cache or default_cache()
     settings = request.settings
     if request.portrait_video is not None:
@@ -225,6 +230,12 @@ def generate(
     if driver is not None and driver.truncated_from is not None:
         notes.append(
             f"the driving video is {driver.truncated_from:.1f} s long; only the first {driver.seconds:.1f} s were used"
+        )
+    if driver is not None and driver.variable_rate is not None:
+        slowest, fastest = driver.variable_rate
+        notes.append(
+            f"the driving video's frame rate varies ({slowest:.0f} to {fastest:.0f} fps): its frames were taken at "
+            f"their own moments, {driver.fps:.2f} times a second, so motion and sound stay together"
         )
     result = GenerateResult(
         frames=None, fps=None, engine=engine.name, audio_source=prepared.audio_path, notes=tuple(notes)
@@ -242,6 +253,12 @@ def generate(
         animation = animate(engine, prepared, driver, settings, cache=cache, output=output, progress=progress)
         result.frames, result.path, result.frame_count = animation.frames, animation.path, animation.frame_count
         timings.update(animation.timings)
+        if animation.faceless is not None and animation.faceless.missing:
+            missing, frames = animation.faceless.missing, animation.faceless.frames
+            result.notes += (
+                f"no face was found in {missing} of the driver's {frames} frames; they take the pose of the "
+                "nearest frames with one",
+            )
     result.timings = timings
     progress(1.0, "done")
     return result

@@ -3,7 +3,8 @@
 Each command is a frozen dataclass; tyro builds its options from the fields: the flag from the name, the type and
 default from the annotation, the help from the comment beside (or above) the field. The generation settings'
 options come from :class:`~durian_core.config.GenerationSettings` itself, so they are declared once. Bad input
-exits with status 2 and one line ``error: <what is wrong>`` on stderr.
+exits with status 2 and one line ``error: <what is wrong>`` on stderr; an output that cannot be written is found
+before any work. Ctrl-C (status 130) and SIGTERM (status 143) stop the work and leave no partial output.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, TextIO, Union
 
 import tyro
@@ -26,7 +26,8 @@ from tyro import _errors as tyro_errors
 from tyro.constructors import ConstructorRegistry, StructConstructorSpec, StructFieldSpec, StructTypeInfo
 
 from durian_core.config import ATTRIBUTE_KINDS, AttributeKind, EvaluationProtocol, GenerationSettings
-from durian_core.errors import DurianInputError
+from durian_core.errors import DurianInputError, FaceIndexError
+from durian_core.stopping import TERMINATED_STATUS, Terminated, sigterm_as_interrupt
 
 if TYPE_CHECKING:
     from durian_core.types import GenerateRequest
@@ -68,7 +69,8 @@ class Generate:
 
     # the identity: a photo, or a video whose every frame wears the attributes (it takes no --driving)
     portrait: str
-    output: str  # out.mp4 (with --driving or a portrait video) or out.png (still edit)
+    # out.mp4 (with --driving or a portrait video) or, for a still edit, an image: out.png, .jpg, .webp, .tif, ...
+    output: str
     attribute: Annotated[tuple[str, ...], Repeatable] = ()  # an attribute image; repeat the flag for several
     kind: Annotated[tuple[AttributeKind, ...], Repeatable] = ()  # kind of the --attribute before it
     # a mask PNG for the --attribute before it, white = attribute (added to the automatic mask, or used alone with
@@ -88,23 +90,21 @@ class Generate:
     def run(self, *, progress: TextIO) -> int:
         """Write the edit (no driver) or the video; progress goes to ``progress`` when it is a terminal."""
         from durian_core.api import generate
+        from durian_core.media import check_output_path
         from durian_core.tryon import is_video_file
 
-        output = Path(self.output)
         video_portrait = is_video_file(self.portrait)
         if video_portrait and self.driving:
             raise DurianInputError(
                 "a portrait video moves by itself and takes no --driving (a driving video animates a still portrait)"
             )
-        if (self.driving or video_portrait) and output.suffix.lower() != ".mp4":
-            made = "with --driving" if self.driving else "for a portrait video"
-            raise DurianInputError(f"{made} the output must be an .mp4, got {output.name}")
-        if not self.driving and output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".mp4"):
-            raise DurianInputError(f"a still edit is written as .png, got {output.name}")
+        # Before any work: a result that cannot be written must not cost a render first.
+        output = check_output_path(self.output, video=self.driving is not None or video_portrait)
         request = self.request()
-        if request.driver is None and request.portrait_video is None and output.suffix.lower() == ".mp4":
-            output = output.with_suffix(".png")
-        result = generate(request, weights=self.weights, output=output, progress=_progress_line(progress))
+        try:
+            result = generate(request, weights=self.weights, output=output, progress=_progress_line(progress))
+        except FaceIndexError as error:
+            raise DurianInputError(error.message_for("--face")) from error
         timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
         sys.stdout.write(f"wrote {result.path} with the {result.engine} engine ({timings})\n")
         for note in result.notes:
@@ -177,10 +177,10 @@ class Mask:
         """Write the mask and say what share of the image it covers."""
         import numpy as np
 
-        from durian_core.media import image_target, write_image
+        from durian_core.media import check_output_path, write_image
         from durian_core.prepare import automatic_mask_of_file
 
-        target = image_target(self.output, what="mask")  # before the work: a bad path fails at once
+        target = check_output_path(self.output, video=False)  # before the work: a bad path fails at once
         mask = automatic_mask_of_file(self.image, self.kind, face=self.face)
         grey = np.round(np.clip(mask, 0, 1) * 255).astype(np.uint8)
         try:
@@ -233,7 +233,10 @@ class Evaluate:
     def run(self, *, progress: TextIO) -> int:
         """Print the chosen measurement as JSON."""
         from durian_core import evaluation
+        from durian_core.media import check_output_path
 
+        if self.sheet is not None:
+            check_output_path(self.sheet, video=False)
         settings = self.settings
         engine = settings.engine
         if self.toy_transfer:
@@ -248,9 +251,9 @@ class Evaluate:
             )
         elif self.masks is not None:
             from durian_core.mask_benchmark import evaluate_masks
-            from durian_core.media import image_target
+            from durian_core.media import check_output_path
 
-            sheet = image_target(self.sheet, what="contact sheet") if self.sheet else None
+            sheet = check_output_path(self.sheet, video=False) if self.sheet else None
             report = evaluate_masks(self.masks, sheet=sheet)
         elif self.video is None:
             raise DurianInputError("evaluate needs --video (or --grid, or --masks)")
@@ -478,12 +481,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        parsed = parse_command(argv)
-        with _native_logs_silenced(not parsed.verbose) as progress:
-            return parsed.command.run(progress=progress)
+        with sigterm_as_interrupt():
+            parsed = parse_command(argv)
+            with _native_logs_silenced(not parsed.verbose) as progress:
+                return parsed.command.run(progress=progress)
     except (DurianInputError, ValueError) as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
+    except Terminated:
+        sys.stderr.write("error: terminated; nothing was written\n")
+        return TERMINATED_STATUS
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130

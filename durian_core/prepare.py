@@ -16,7 +16,7 @@ import numpy as np
 from durian_core.cache import FeatureCache, content_key, default_cache
 from durian_core.face.align import align_skull, face_yaw, fit_matrix, mesh_align
 from durian_core.face.head import complete_cut_hair, head_hair
-from durian_core.face.landmarks import choose_face, detect_faces, track_landmarks
+from durian_core.face.landmarks import FaceCount, choose_face, detect_faces, track_landmarks
 from durian_core.face.masks import attribute_mask, refine_mask
 from durian_core.face.matting import foreground_colours
 from durian_core.face.motion import retarget_motion
@@ -316,7 +316,14 @@ def prepare_inputs(
         driver = request.driver
         progress(0.1, "tracking the driver's face")
         driver_key = content_key(driver.frames)
-        driver_landmarks = cache.get_or_compute("motion", driver_key, lambda: track_landmarks(driver.frames))
+
+        def track() -> np.ndarray:
+            counts = FaceCount()
+            tracks = track_landmarks(driver.frames, counts=counts)
+            cache.put("faceless", driver_key, counts)  # the status says how many frames showed no face
+            return tracks
+
+        driver_landmarks = cache.get_or_compute("motion", driver_key, track)
         motion = cache.get_or_compute(
             "retarget",
             content_key(portrait_key, driver_key, float(settings.motion_multiplier)),

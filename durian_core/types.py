@@ -140,6 +140,9 @@ class DrivingVideo:
     size: tuple[int, int] | None = None  # (width, height) of its frames
     name: str = ""  # the file's name, for messages
     path: str | None = None  # the file it streams from
+    # (slowest, fastest) frames per second when the file's frames come at a variable rate (a phone's clip); its
+    # frames are then sampled at ``fps`` along their timestamps
+    variable_rate: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.frames is None and self.stream is None:

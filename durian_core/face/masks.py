@@ -12,6 +12,7 @@ import numpy as np
 
 from durian_core.config import ATTRIBUTE_KINDS
 from durian_core.face import hair, regions
+from durian_core.face.blocks import deblocked
 from durian_core.face.graphs import GraphPool
 from durian_core.face.matting import alpha_matte, grabcut_refine, keep_connected, trimap
 
@@ -29,7 +30,8 @@ _segmenters = GraphPool(_segmenter)  # shared by every thread, one call at a tim
 def person_mask(image: np.ndarray) -> np.ndarray:
     """Soft person (foreground) mask of an RGB image."""
     with _segmenters.checkout() as segmenter:
-        result = segmenter.process(np.ascontiguousarray(image))
+        # On a blocky (heavily compressed) picture the block edges can hide the person from the model entirely.
+        result = segmenter.process(np.ascontiguousarray(deblocked(image)))
         # Copied before the graph goes back: the next call's output may reuse the buffer.
         return np.clip(result.segmentation_mask.astype(np.float32), 0.0, 1.0)
 
