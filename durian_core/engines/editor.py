@@ -18,7 +18,7 @@ from durian_core.face import regions
 from durian_core.face.align import mesh_align
 from durian_core.face.fill import FillPlates, fill_plates, skull_region
 from durian_core.face.head import head_hair, interpolate_shapes
-from durian_core.face.masks import face_oval, feather, fill_polygons, skin_likeness
+from durian_core.face.masks import face_oval, feather, fill_polygons, makeup_region, skin_likeness
 from durian_core.face.matting import foreground_colours
 from durian_core.types import Interpolation, PreparedAttribute, PreparedInputs
 
@@ -309,6 +309,8 @@ def _attribute_layer(
     skin_attribute = _mean_lab(layer_lab, common) if visible else skin_portrait
     alpha = attribute.aligned_mask
     if attribute.kind == "makeup":
+        # On the portrait's own skin and lips only: its teeth, eyes and brows stay as they are.
+        alpha = alpha * makeup_region(_rgb(portrait_lab), landmarks)
         # Makeup is colour relative to skin: carry the attribute's offset from its skin onto the portrait's skin,
         # keep half of the portrait's own shading so its lips and lids keep their shape.
         offset = layer_lab - skin_attribute

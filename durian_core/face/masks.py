@@ -418,7 +418,35 @@ def makeup_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         x, y = landmarks[index]
         cv2.circle(cheeks, (int(x), int(y)), max(1, int(0.09 * size)), 255, -1, cv2.LINE_AA)
     cheeks = feather(cheeks.astype(np.float32) / 255.0, 0.06 * size) * 0.6
-    return np.clip(np.maximum.reduce([feather(lips, 0.006 * size), feather(lids, 0.01 * size), cheeks]), 0, 1)
+    mask = np.maximum.reduce([feather(lips, 0.006 * size), feather(lids, 0.01 * size), cheeks])
+    return np.clip(mask * makeup_region(image, landmarks), 0, 1).astype(np.float32)
+
+
+def makeup_region(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Where makeup may go on a face (float32 H×W in [0, 1]): its skin and its lips' own pixels. Never the mouth's
+    opening (the inner lip line, with a margin for the line's error and the seam's resampling), nor anything inside
+    the outer lip line coloured like teeth (light and less red than the lips) or the dark of an open mouth, nor the
+    eyes with their lashes, nor the brows."""
+    shape = image.shape[:2]
+    size = regions.face_size(landmarks)
+    outer = fill_polygons(shape, [landmarks[list(regions.LIPS_OUTER)]])
+    inner = _grow(fill_polygons(shape, [landmarks[list(regions.LIPS_INNER)]]), 0.012 * size)
+    eyes = _grow(
+        fill_polygons(shape, [landmarks[list(regions.RIGHT_EYE)], landmarks[list(regions.LEFT_EYE)]]), 0.012 * size
+    )
+    brows = _grow(_brows(landmarks, shape), 0.008 * size)
+    allowed = (1.0 - inner) * (1.0 - eyes) * (1.0 - brows)
+    band = (outer > 0.5) & (inner < 0.5)
+    if band.sum() >= 16:
+        lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+        lip_lightness, lip_red = np.median(lab[band][:, :2], axis=0)
+        # Teeth are lighter and less red than the lips around them; the mouth's inside is far darker.
+        lighter = np.clip((lab[..., 0] - lip_lightness - 6.0) / 12.0, 0.0, 1.0)
+        paler = np.clip((lip_red - lab[..., 1] - 2.0) / 6.0, 0.0, 1.0)
+        darker = np.clip((0.6 * lip_lightness - lab[..., 0]) / (0.15 * lip_lightness + 1.0), 0.0, 1.0)
+        inside_mouth = np.maximum(lighter * paler, darker) * (outer > 0.01)
+        allowed *= 1.0 - _grow(inside_mouth, 0.004 * size)
+    return allowed.astype(np.float32)
 
 
 def _has_beard(image: np.ndarray, landmarks: np.ndarray, lower_face: np.ndarray) -> bool:
