@@ -7,6 +7,7 @@ of one kind blend as ``(1 − α)·edit₁ + α·edit₂``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from durian_core.cache import FeatureCache, content_key
 from durian_core.face import regions
 from durian_core.face.align import mesh_align
 from durian_core.face.fill import FillPlates, fill_plates, skull_region
+from durian_core.face.glasses import FoundGlasses, find_glasses
 from durian_core.face.head import head_hair, interpolate_shapes
 from durian_core.face.masks import face_oval, feather, fill_polygons, makeup_region, skin_likeness
 from durian_core.face.matting import foreground_colours
@@ -318,13 +320,15 @@ def _attribute_layer(
         relit[..., 0] = 0.5 * portrait_lab[..., 0] + 0.5 * (skin_portrait[0] + offset[..., 0])
         relit[..., 1:] = portrait_lab[..., 1:] + offset[..., 1:] - (portrait_lab[..., 1:] - skin_portrait[1:]) * 0.5
         return _rgb(relit), alpha
-    relit = layer_lab.copy()
     # Lighting: scale lightness towards the portrait's skin level, and move the white balance halfway.
     gain = (skin_portrait[0] + 1.0) / (skin_attribute[0] + 1.0)
-    relit[..., 0] *= float(np.clip(gain**RELIGHT_STRENGTH, 1 / RELIGHT_MAX_GAIN, RELIGHT_MAX_GAIN))
-    relit[..., 1:] += RELIGHT_WHITE_BALANCE * (skin_portrait[1:] - skin_attribute[1:])
+    lightness_gain = float(np.clip(gain**RELIGHT_STRENGTH, 1 / RELIGHT_MAX_GAIN, RELIGHT_MAX_GAIN))
+    colour_shift = RELIGHT_WHITE_BALANCE * (skin_portrait[1:] - skin_attribute[1:])
     if attribute.kind == "glasses":
-        return glasses_layer(attribute, _rgb(relit), skin_attribute, landmarks)
+        return glasses_layer(attribute, landmarks, lightness_gain=lightness_gain, colour_shift=colour_shift)
+    relit = layer_lab.copy()
+    relit[..., 0] *= lightness_gain
+    relit[..., 1:] += colour_shift
     return _rgb(relit), alpha
 
 
@@ -333,87 +337,76 @@ def _disc(radius: float) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def _enclosed(barrier: np.ndarray) -> np.ndarray:
-    """Pixels that a flood from the image's border cannot reach through ``barrier`` (bool)."""
-    outside = np.pad((~barrier).astype(np.uint8), 1, constant_values=1)
-    flood = np.zeros((outside.shape[0] + 2, outside.shape[1] + 2), np.uint8)
-    cv2.floodFill(outside, flood, (0, 0), 2)
-    return outside[1:-1, 1:-1] == 1
-
-
 def glasses_layer(
-    attribute: PreparedAttribute,
-    relit: np.ndarray,
-    skin_attribute: np.ndarray,
-    landmarks: np.ndarray,
+    attribute: PreparedAttribute, landmarks: np.ndarray, *, lightness_gain: float, colour_shift: np.ndarray
 ) -> GlassesOverlay:
     """Glasses as glasses are: the frames opaque, the lenses a colour filter over the portrait's own eyes.
 
     Frames and lenses are found in the attribute's own image (:func:`glasses_parts`), where the rims are drawn at
-    their own resolution, and their opacities are carried onto the portrait by the attribute's warp, blurred first
-    by as much as the face shrinks: found on the already shrunk image, a rim a few pixels wide came out as stairs
-    and broken dots. ``relit`` gives the frames' colour on the portrait.
+    their own resolution, and carried onto the portrait (``landmarks``) by the attribute's warp, blurred first by as
+    much as the face shrinks: found on the already shrunk image, a rim a few pixels wide came out as stairs and
+    broken dots. The frames' own colour is re-lit as the other attributes are (lightness times ``lightness_gain``,
+    a*b* moved by ``colour_shift``), and no frame covers the portrait's eyes.
     """
-    frames, lenses, tint = glasses_parts(
-        _lab(attribute.image), attribute.mask, attribute.landmarks, float(skin_attribute[0])
-    )
-    parts = np.dstack([frames, lenses])
+    frames, colour, lenses, tint = glasses_parts(attribute.image, attribute.mask, attribute.landmarks)
+    parts = np.dstack([frames, lenses, colour.astype(np.float32)])
     scale = regions.face_size(landmarks) / max(regions.face_size(attribute.landmarks), 1e-6)
     if scale < 1.0:
         parts = cv2.GaussianBlur(parts, (0, 0), 0.5 * np.sqrt(1.0 / scale**2 - 1.0))
-    carried = np.clip(mesh_align(parts, attribute.landmarks, landmarks, relit.shape[1::-1]), 0.0, 1.0)
-    return GlassesOverlay(relit, carried[..., 0], carried[..., 1], tint)
+    size = attribute.aligned_image.shape[1::-1]
+    carried = mesh_align(parts, attribute.landmarks, landmarks, size)
+    frame_colour = _lab(np.clip(carried[..., 2:] + 0.5, 0, 255).astype(np.uint8))
+    frame_colour[..., 0] *= lightness_gain
+    frame_colour[..., 1:] += colour_shift
+    eyes = fill_polygons(carried.shape[:2], [landmarks[list(regions.RIGHT_EYE)], landmarks[list(regions.LEFT_EYE)]])
+    eyes = feather(cv2.dilate(eyes, _disc(0.008 * regions.face_size(landmarks))), 0.006 * regions.face_size(landmarks))
+    frame_alpha = np.clip(carried[..., 0], 0.0, 1.0) * (1.0 - eyes)
+    return GlassesOverlay(_rgb(frame_colour), frame_alpha.astype(np.float32), np.clip(carried[..., 1], 0.0, 1.0), tint)
 
 
 def glasses_parts(
-    lab: np.ndarray, mask: np.ndarray, landmarks: np.ndarray, skin_lightness: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """The frames' opacity, the lenses' opacity and the lenses' tint of glasses worn in an image (Lab ``lab``, the
-    glasses' ``mask``, the wearer's ``landmarks`` and skin lightness).
+    image: np.ndarray, mask: np.ndarray, landmarks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The frames' opacity and colour, the lenses' opacity and the lenses' tint of glasses worn in an RGB ``image``
+    (the glasses' ``mask``, the wearer's ``landmarks``).
 
-    Frames are the darkest pixels in the glasses region: first the surest (under a fifth of the skin's lightness,
-    darker than any brow; never the wearer's eyes), whose enclosed holes are the lenses; then, in a band around the
-    lenses and along the arms, everything under a third of the skin's lightness with a soft edge, so the rims keep
-    their thickness where they cross the brows. A lens's tint is, per channel, the lens's colour over the cheek just
-    below it (the same skin seen with and without the lens). Rimless glasses (nothing enclosed) have frames only;
-    the tint is None then, or when no lens or cheek can be measured.
+    Frames are found by their shape (:func:`durian_core.face.glasses.find_glasses`), so thin, light and dark frames
+    all come; the mask keeps them to the glasses' region (a user's eraser takes a part out). A lens's tint is, per
+    channel, the lens's colour over the cheek just below it (the same skin seen with and without the lens); it is
+    None (clear lenses) when no lens or cheek can be measured.
     """
     shape = mask.shape
     size = regions.face_size(landmarks)
-    region = mask > 0.3
-    lightness = lab[..., 0]
-    skin_lightness = skin_lightness + 1e-6
-    eyes = cv2.dilate(
-        fill_polygons(shape, [landmarks[list(regions.RIGHT_EYE)], landmarks[list(regions.LEFT_EYE)]]), _disc(1)
-    )
-    brows = cv2.dilate(
-        fill_polygons(shape, [landmarks[list(regions.RIGHT_BROW)], landmarks[list(regions.LEFT_BROW)]]), _disc(2)
-    )
-    sure = (lightness < 0.2 * skin_lightness) & region & (eyes < 0.5)
-    closed = cv2.morphologyEx(sure.astype(np.uint8), cv2.MORPH_CLOSE, _disc(0.012 * size)) > 0
-    lenses = _enclosed(closed) & region & ~closed
-    rim_zone = cv2.dilate(lenses.astype(np.uint8), _disc(0.04 * size)) > 0
-    darkness = np.clip((0.34 * skin_lightness - lightness) / (0.14 * skin_lightness), 0.0, 1.0)
-    darkness *= region & (eyes < 0.5) & ~lenses
-    darkness *= np.where(rim_zone, 1.0, brows < 0.5)  # beyond the rims, the brows stay the wearer's
-    frame_alpha = (darkness * mask).astype(np.float32)
+    found = _found_glasses(image.tobytes(), image.shape, np.asarray(landmarks, np.float32).tobytes())
+    region = feather((cv2.dilate((mask > 0.3).astype(np.uint8), _disc(0.01 * size)) > 0).astype(np.float32), 2.0)
+    frame_alpha = found.frames * region
+    lenses = found.lenses > 0.5
     lens_alpha = np.zeros(shape, np.float32)
     tint = None
     if lenses.sum() > 0.002 * lenses.size:
-        rgb = _rgb(lab).astype(np.float32)
+        eyes = fill_polygons(shape, [landmarks[list(regions.RIGHT_EYE)], landmarks[list(regions.LEFT_EYE)]])
+        rgb = image.astype(np.float32)
         lens_rows = np.nonzero(lenses.any(axis=1))[0]
         bottom = lens_rows.max()
         lower_lens = lenses & (np.arange(shape[0])[:, None] > bottom - 0.35 * (bottom - lens_rows.min()))
-        lower_lens &= cv2.dilate(eyes, _disc(0.03 * size)) < 0.5
+        lower_lens &= (cv2.dilate(eyes, _disc(0.03 * size)) < 0.5) & (found.frames < 0.05)
         below = np.zeros(shape, bool)
         below[bottom + int(0.03 * size) : bottom + int(0.08 * size)] = True
-        columns = lenses.any(axis=0)
-        cheek = below & columns[None, :] & (skin_region(landmarks, shape) > 0) & (darkness < 0.05)
+        cheek = below & lenses.any(axis=0)[None, :] & (skin_region(landmarks, shape) > 0) & (found.frames < 0.05)
         if lower_lens.sum() >= 16 and cheek.sum() >= 16:
             tint = np.median(rgb[lower_lens], axis=0) / np.maximum(np.median(rgb[cheek], axis=0), 1)
             tint = np.clip(tint, 0.15, 1.0).astype(np.float32)
-            lens_alpha = feather(lenses.astype(np.float32), 0.004 * size)
-    return frame_alpha, lens_alpha, tint
+            lens_alpha = feather(found.lenses * region, 0.004 * size)
+    return frame_alpha.astype(np.float32), found.colour, lens_alpha, tint
+
+
+@functools.lru_cache(maxsize=4)
+def _found_glasses(image: bytes, shape: tuple[int, ...], landmarks: bytes) -> FoundGlasses:
+    """:func:`find_glasses` on an image and landmarks given as bytes, kept for the last few: the still, every
+    tweak's edit and the animator's overlay all ask for the same attribute's glasses."""
+    return find_glasses(
+        np.frombuffer(image, np.uint8).reshape(shape), np.frombuffer(landmarks, np.float32).reshape(-1, 2)
+    )
 
 
 @dataclass(frozen=True, eq=False)

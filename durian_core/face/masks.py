@@ -389,6 +389,8 @@ def glasses_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         + regions.RIGHT_BROW
         + regions.LEFT_BROW
         + (168, 6, 197, regions.RIGHT_TEMPLE, regions.LEFT_TEMPLE, 162, 389, 116, 345, 117, 346, 118, 347)
+        # Down the cheeks under the eyes: large lenses reach there.
+        + (123, 352, 50, 280, 101, 330, 100, 329)
     )
     center = landmarks[index].mean(axis=0)
     points = center + (landmarks[index] - center) * 1.16  # room for thick rims above the brows and below the eyes
@@ -419,18 +421,19 @@ def makeup_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         cv2.circle(cheeks, (int(x), int(y)), max(1, int(0.09 * size)), 255, -1, cv2.LINE_AA)
     cheeks = feather(cheeks.astype(np.float32) / 255.0, 0.06 * size) * 0.6
     mask = np.maximum.reduce([feather(lips, 0.006 * size), feather(lids, 0.01 * size), cheeks])
-    return np.clip(mask * makeup_region(image, landmarks), 0, 1).astype(np.float32)
+    # The makeup's own colour is read on these pixels only (the mouth's line itself is lip).
+    return np.clip(mask * makeup_region(image, landmarks, mouth_margin=0.0), 0, 1).astype(np.float32)
 
 
-def makeup_region(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+def makeup_region(image: np.ndarray, landmarks: np.ndarray, *, mouth_margin: float = 0.012) -> np.ndarray:
     """Where makeup may go on a face (float32 H×W in [0, 1]): its skin and its lips' own pixels. Never the mouth's
-    opening (the inner lip line, with a margin for the line's error and the seam's resampling), nor anything inside
-    the outer lip line coloured like teeth (light and less red than the lips) or the dark of an open mouth, nor the
-    eyes with their lashes, nor the brows."""
+    opening (the inner lip line, grown by ``mouth_margin`` face sizes for the line's error and resampling), nor
+    anything inside the outer lip line coloured like teeth (light and less red than the lips) or the dark of an open
+    mouth, nor the eyes with their lashes, nor the brows."""
     shape = image.shape[:2]
     size = regions.face_size(landmarks)
     outer = fill_polygons(shape, [landmarks[list(regions.LIPS_OUTER)]])
-    inner = _grow(fill_polygons(shape, [landmarks[list(regions.LIPS_INNER)]]), 0.012 * size)
+    inner = _grow(fill_polygons(shape, [landmarks[list(regions.LIPS_INNER)]]), mouth_margin * size)
     eyes = _grow(
         fill_polygons(shape, [landmarks[list(regions.RIGHT_EYE)], landmarks[list(regions.LEFT_EYE)]]), 0.012 * size
     )
