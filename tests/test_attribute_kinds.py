@@ -14,9 +14,10 @@ from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.engines.editor import edit_portrait
 from durian_core.face import regions
-from durian_core.face.masks import fill_polygons
+from durian_core.face.landmarks import detect_landmarks
+from durian_core.face.masks import attribute_mask, fill_polygons, person_mask
 from durian_core.media import load_image
-from durian_core.prepare import prepare_inputs
+from durian_core.prepare import prepare_inputs, resize_longest
 from durian_core.types import AttributeReference, GenerateRequest
 
 SETTINGS = GenerationSettings(engine="classical")
@@ -111,3 +112,64 @@ def test_thin_light_frames_from_a_real_photo_arrive_on_another_face(request, por
         assert rim.any(axis=0)[int(centre[0] - half) : int(centre[0] + half)].mean() > 0.5
         assert np.median(lab[rim][:, 2]) > 150  # warm: gold
         assert np.median(lab[rim][:, 0]) > 0.5 * np.median(lab[cheeks][:, 0])  # and light
+
+
+def longest_straight_top(mask: np.ndarray) -> float:
+    """The longest straight stretch of a mask's outline in its upper half, over the mask's width."""
+    solid = (mask > 0.5).astype(np.uint8)
+    contours, _ = cv2.findContours(solid, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    outline = max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.float32)
+    corners = cv2.approxPolyDP(outline, 1.5, True).reshape(-1, 2)
+    rows = np.nonzero(solid.any(axis=1))[0]
+    middle = rows[0] + 0.5 * np.ptp(rows)
+    lengths = [
+        np.linalg.norm(a - b) for a, b in zip(corners, np.roll(corners, -1, axis=0)) if max(a[1], b[1]) < middle
+    ]
+    return max(lengths, default=0.0) / (np.ptp(np.nonzero(solid.any(axis=0))[0]) + 1)
+
+
+@pytest.mark.parametrize("portrait_name", ["astronaut", "biden"])
+def test_a_beanie_cut_by_its_photos_top_edge_arrives_with_a_round_crown(request, portrait_name, example_attributes):
+    # The beanie's image cuts its crown; carried as it was, it sat on the head cut straight across (a straight top
+    # stretch half the hat's width). Completed from its own knit, its crown is round.
+    still, prepared = edited(request.getfixturevalue(portrait_name), example_attributes["hat"], "hat")
+    hat = prepared.attributes[0]
+    assert longest_straight_top(hat.aligned_mask) < 0.3
+    assert (hat.aligned_mask > 0.5).sum() > 2000 and hat.note == ""
+    # The completed crown is knit of the hat's own red, not a fill of some other colour.
+    top = np.nonzero((hat.aligned_mask > 0.5).any(axis=1))[0][0]
+    crown = (hat.aligned_mask > 0.5) & (np.arange(still.shape[0])[:, None] < top + 10)
+    assert np.all(np.median(still[crown].astype(int), axis=0) - [150, 28, 40] < 60)
+
+
+@pytest.mark.parametrize("attribute", ["beanie", "cap"])
+def test_a_hat_leaves_its_photos_background_behind(attribute, example_attributes, grace_hopper):
+    # The cap's mask had taken a white star of the flag behind it (white, like its crown); the beanie's, a fragment
+    # of the window beside its cuff. Whatever the segmentation is sure is background stays there.
+    image = example_attributes["hat"] if attribute == "beanie" else resize_longest(grace_hopper, 512)
+    landmarks = detect_landmarks(image)
+    mask = attribute_mask(image, landmarks, "hat")
+    background = person_mask(image) < 0.01
+    assert mask[background].max() < 0.05
+    assert (mask > 0.5).sum() > 5000  # and the hat is there
+    if attribute == "cap":
+        # The star touching the crown: white, background, within six pixels of the cap.
+        near = cv2.dilate((mask > 0.5).astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
+        star = near & background & (cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0] > 180)
+        assert star.sum() > 20
+
+
+@pytest.mark.parametrize("attribute", ["beanie", "cap"])
+def test_the_portraits_hair_above_and_beside_a_hat_is_gone(astronaut, attribute, example_attributes, grace_hopper):
+    # Her full bob stood out above and beside a hat narrower than it; now it goes, filled with the backdrop behind.
+    hat_image = example_attributes["hat"] if attribute == "beanie" else grace_hopper
+    still, prepared = edited(astronaut, hat_image, "hat")
+    hat = prepared.attributes[0].aligned_mask
+    solid = hat > 0.5
+    lowest = np.where(solid.any(axis=0), solid.shape[0] - 1 - np.argmax(solid[::-1], axis=0), -1)
+    above = np.arange(solid.shape[0])[:, None] < lowest[None, :]
+    shown = (prepared.own_hair > 0.6) & (hat < 0.05) & above  # her hair the hat leaves in view above its brim
+    assert shown.sum() > 30
+    lab = lambda image: cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)  # noqa: E731
+    hair = lab(prepared.portrait)[prepared.own_hair > 0.8].mean(axis=0)
+    assert np.linalg.norm(lab(still)[shown] - hair, axis=1).mean() > 50  # 21: her hair, before

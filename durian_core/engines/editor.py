@@ -542,8 +542,13 @@ def compose_edit(
     layers = _layers(prepared, weights, blend, cache=cache)
     result = portrait
     hair_cover = [opacity for kind, _, opacity, _ in layers if kind == "hair"]
+    hat_cover = [opacity for kind, _, opacity, _ in layers if kind == "hat"]
     if hair_cover and "hair" in prepared.portrait_masks:
         result = portrait_hair_removal(prepared, cache=cache).under(np.maximum.reduce(hair_cover))
+    elif hat_cover and prepared.own_hair is not None:
+        hat = np.maximum.reduce(hat_cover)
+        own = hair_above_brim(prepared.own_hair, hat, landmarks)
+        result = remove_hair(result, own, hat, landmarks, others=prepared.other_faces)
     output = result.astype(np.float32)
     feature_guard = feather(
         protected_features(landmarks, shape, margin=0.01).astype(np.float32), 0.01 * regions.face_size(landmarks)
@@ -558,6 +563,26 @@ def compose_edit(
         for overlay, weight in glasses_overlays(prepared, weights):
             output = overlay.apply(output, weight=weight)
     return np.clip(output + 0.5, 0, 255).astype(np.uint8)
+
+
+def hair_above_brim(own: np.ndarray, hat: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The portrait's hair (``own``) that a new ``hat`` leaves showing above or beside it: everything above the
+    hat's lower edge, column by column; beside the hat, above a line falling from its lower edge at that side as
+    steeply as it goes out (hair pressed under a hat hugs the head, it does not stand out level with the brim).
+    Below, the hair that hangs from under the hat stays, fading in over a fiftieth of a face size."""
+    solid = hat > 0.5
+    if not solid.any():
+        return np.zeros_like(own)
+    height, width = own.shape
+    columns = np.arange(width, dtype=np.float64)
+    lowest = np.where(solid.any(axis=0), height - 1 - np.argmax(solid[::-1], axis=0), -1).astype(np.float64)
+    worn = np.nonzero(lowest >= 0)[0]
+    brim = np.interp(columns, worn, lowest[worn])
+    outside = np.maximum(worn[0] - columns, columns - worn[-1])
+    brim = brim + np.maximum(outside, 0.0)
+    fade = max(1.0, 0.02 * regions.face_size(landmarks))
+    rows = np.arange(height, dtype=np.float64)[:, None]
+    return (own * np.clip((brim[None, :] - rows) / fade + 0.5, 0.0, 1.0)).astype(np.float32)
 
 
 def glasses_overlays(prepared: PreparedInputs, weights: list[float]) -> list[tuple[GlassesOverlay, float]]:

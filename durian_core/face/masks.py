@@ -372,11 +372,23 @@ def hat_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | N
     # likelier half is the seed, well inside it.
     seed = (candidate > 0.45) & (crown > 0.5)
     sure_hat = cv2.erode(seed.astype(np.uint8), _disc(0.02 * size)) > 0
-    sure_not = brows | (below_brows > 0.5) | (_neck(landmarks, shape) > 0.5)
-    hat = grabcut_refine(image, candidate, sure_foreground=sure_hat, sure_background=sure_not)
+    sure_not = brows | (below_brows > 0.5) | (_neck(landmarks, shape) > 0.5) | _beside_hat(person, landmarks, shape)
+    hat = grabcut_refine(image, candidate, sure_foreground=sure_hat & ~sure_not, sure_background=sure_not)
     hat = keep_connected(hat, sure_hat)
     matte = alpha_matte(image, trimap(hat, max(1.0, 0.015 * size)))
-    return (matte * ~brows).astype(np.float32)
+    # What the person segmentation is sure is background stays behind, whatever its colour (a white star of a flag
+    # against a white crown).
+    return (matte * ~brows * np.clip(person / 0.25, 0.0, 1.0)).astype(np.float32)
+
+
+def _beside_hat(person: np.ndarray, landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """What is surely not the hat (bool): the background the person segmentation is sure of, away from the
+    person's outline (it gives GrabCut the background's colours: a window, a curtain, a flag), and beside the face
+    below the brows, where the wearer's own hair hangs from under the hat."""
+    size = regions.face_size(landmarks)
+    background = cv2.erode((person < 0.05).astype(np.uint8), _disc(0.03 * size)) > 0
+    below = _above_line(landmarks, shape, regions.RIGHT_BROW[0], regions.LEFT_BROW[0]) < 0.5
+    return background | (below & (_grow(face_oval(landmarks, shape), 0.02 * size) < 0.5))
 
 
 def glasses_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
