@@ -173,3 +173,59 @@ def test_the_portraits_hair_above_and_beside_a_hat_is_gone(astronaut, attribute,
     lab = lambda image: cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)  # noqa: E731
     hair = lab(prepared.portrait)[prepared.own_hair > 0.8].mean(axis=0)
     assert np.linalg.norm(lab(still)[shown] - hair, axis=1).mean() > 50  # 21: her hair, before
+
+
+def beard_opacity(prepared, still: np.ndarray) -> np.ndarray:
+    """How far each pixel went from the portrait towards the beard's own darkness (0 to 1)."""
+    before = cv2.cvtColor(prepared.portrait, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    after = cv2.cvtColor(still, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    beard = float(np.median(after[prepared.attributes[0].aligned_mask > 0.95]))
+    return np.clip((before - after) / np.maximum(before - beard, 1.0), 0.0, 1.0)
+
+
+@pytest.mark.parametrize("portrait_name", ["astronaut", "obama"])
+def test_a_beard_belongs_to_the_face_under_the_lip_and_along_the_cheeks(request, portrait_name, example_attributes):
+    # Carried onto a smile, the beard left wedges of skin under the lower lip (14 to 17 % of a band under it looked
+    # like skin), and stopped along the cheeks within a pixel or two (0.014 to 0.047 face sizes, 20 to 80 %).
+    still, prepared = edited(request.getfixturevalue(portrait_name), example_attributes["beard"], "beard")
+    landmarks = prepared.portrait_landmarks
+    shape, size = still.shape[:2], regions.face_size(landmarks)
+    rows, columns = np.arange(shape[0])[:, None], np.arange(shape[1])[None, :]
+    lightness = cv2.cvtColor(still, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    skin = np.median(
+        cv2.cvtColor(prepared.portrait, cv2.COLOR_RGB2LAB)[..., 0][polygon(shape, landmarks, (205, 50, 101, 36))]
+    )
+    lips = polygon(shape, landmarks, regions.LIPS_OUTER)
+    lower_lip = landmarks[list(regions.LIPS_OUTER[1:10])]
+    order = np.argsort(lower_lip[:, 0])
+    lip_bottom = np.interp(np.arange(shape[1]), lower_lip[order, 0], lower_lip[order, 1])[None, :]
+    corners = landmarks[[61, 291], 0]
+    under = (rows > lip_bottom) & (rows < lip_bottom + 0.05 * size) & ~lips
+    under &= np.abs(columns - corners.mean()) < 0.3 * np.ptp(corners)
+    assert (np.abs(lightness[under] - skin) < 0.12 * skin).mean() < 0.06
+    # The mouth's opening is the portrait's own.
+    assert change(prepared.portrait, still)[polygon(shape, landmarks, regions.LIPS_INNER)].mean() < 2
+    # Down each cheek, from skin into the beard, it thickens over several pixels, strand by strand.
+    opacity = beard_opacity(prepared, still)
+    for corner, side in ((61, regions.RIGHT_FACE_SIDE), (291, regions.LEFT_FACE_SIDE)):
+        widths = []
+        for x in np.linspace(landmarks[corner, 0], landmarks[side, 0], 8)[1:6].astype(int):
+            line = opacity[int(landmarks[regions.NOSE_TIP, 1] - 0.1 * size) : int(landmarks[regions.CHIN, 1]), x]
+            solid = int(np.argmax(line > 0.85))
+            if line[solid] > 0.85:
+                widths.append(int(np.argmax(line[: solid + 1][::-1] < 0.15)) / size)
+        assert len(widths) >= 3 and np.median(widths) > 0.04
+
+
+def test_a_beard_takes_the_portraits_light_across_the_jaw(obama, example_attributes):
+    # One gain for the whole beard left it as flat on a face lit from one side as on an evenly lit one.
+    light = np.linspace(1.0, 0.4, obama.shape[1], dtype=np.float32)[None, :, None]
+    side_lit = np.clip(obama * light, 0, 255).astype(np.uint8)
+    still, prepared = edited(side_lit, example_attributes["beard"], "beard")
+    landmarks = prepared.portrait_landmarks
+    columns = np.arange(still.shape[1])[None, :]
+    middle, size = landmarks[regions.CHIN, 0], regions.face_size(landmarks)
+    lightness = cv2.cvtColor(still, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    beard = prepared.attributes[0].aligned_mask > 0.9
+    lit, shaded = beard & (columns < middle - 0.15 * size), beard & (columns > middle + 0.15 * size)
+    assert np.median(lightness[lit]) > 1.15 * np.median(lightness[shaded])  # 1.0 before

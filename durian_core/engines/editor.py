@@ -329,6 +329,8 @@ def _attribute_layer(
     relit = layer_lab.copy()
     relit[..., 0] *= lightness_gain
     relit[..., 1:] += colour_shift
+    if attribute.kind == "beard":
+        return beard_layer(relit, alpha, portrait_lab, landmarks)
     return _rgb(relit), alpha
 
 
@@ -398,6 +400,110 @@ def glasses_parts(
             tint = np.clip(tint, 0.15, 1.0).astype(np.float32)
             lens_alpha = feather(found.lenses * region, 0.004 * size)
     return frame_alpha.astype(np.float32), found.colour, lens_alpha, tint
+
+
+BEARD_SHADING = 0.8  # exponent on the portrait's shading across the jaw as it is laid on the beard
+BEARD_EDGE = 0.08  # width of the beard's edge, where it thins out strand by strand, in face sizes
+
+
+def beard_layer(
+    layer_lab: np.ndarray, alpha: np.ndarray, portrait_lab: np.ndarray, landmarks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A beard that belongs to the face it is put on (its re-lit Lab ``layer_lab`` and opacity ``alpha`` carried
+    onto the portrait): the portrait's own shading across the jaw laid on it (:func:`_beard_shading`), an edge that
+    thins out strand by strand on the cheeks and down the neck (:func:`_beard_edge`), no skin left between it and
+    the lower lip (:func:`_under_the_lip`), and the lips and the mouth's opening clear of it."""
+    shape = alpha.shape
+    size = regions.face_size(landmarks)
+    core = alpha > 0.8
+    if core.sum() < 16:
+        return _rgb(layer_lab), alpha
+    layer_lab = layer_lab.copy()
+    layer_lab[..., 0] *= _beard_shading(layer_lab[..., 0], core, portrait_lab[..., 0], landmarks)
+    # The beard's own colour, spread out from its body: what its thinning edge and the filled gaps are made of.
+    sigma = max(1.0, 0.03 * size)
+    weight = cv2.GaussianBlur(core.astype(np.float32), (0, 0), sigma)
+    spread = cv2.GaussianBlur(layer_lab * core[..., None], (0, 0), sigma) / np.maximum(weight, 1e-3)[..., None]
+    colour = np.where(core[..., None], layer_lab, spread)
+    fill, source = _under_the_lip(alpha, landmarks)
+    gap = fill > alpha
+    colour[gap] = colour[source[gap], np.nonzero(gap)[1]]
+    alpha = _beard_edge(np.maximum(alpha, fill), layer_lab[..., 0], landmarks)
+    lips = fill_polygons(shape, [landmarks[list(regions.LIPS_OUTER)]])
+    alpha = alpha * (1.0 - feather(cv2.dilate(lips, _disc(0.005 * size)), 0.004 * size))
+    return _rgb(colour), alpha.astype(np.float32)
+
+
+def _beard_shading(
+    beard_lightness: np.ndarray, core: np.ndarray, portrait_lightness: np.ndarray, landmarks: np.ndarray
+) -> np.ndarray:
+    """A factor per pixel on the beard's lightness: the portrait's shading across the lower face (its skin's
+    lightness, smoothed, over its mean there) over the beard's own (the same of the beard), so the side of the jaw
+    in shadow darkens the beard there and the lit side lifts it, whatever light the beard was photographed in."""
+    shape = core.shape
+    size = regions.face_size(landmarks)
+    sigma = max(2.0, 0.1 * size)
+    face = face_oval(landmarks, shape) > 0.5
+    lower = face & (np.arange(shape[0])[:, None] > landmarks[regions.NOSE_TIP, 1])
+    lower &= fill_polygons(shape, [landmarks[list(regions.LIPS_OUTER)]]) < 0.5
+
+    def smooth(values: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, float]:
+        weight = cv2.GaussianBlur(where.astype(np.float32), (0, 0), sigma)
+        field = cv2.GaussianBlur(values * where, (0, 0), sigma) / np.maximum(weight, 1e-3)
+        return field, float(values[where].mean()) if where.any() else 1.0
+
+    if lower.sum() < 16:
+        return np.ones(shape, np.float32)
+    portrait, portrait_mean = smooth(portrait_lightness, lower)
+    beard, beard_mean = smooth(beard_lightness, core)
+    ratio = (portrait / max(portrait_mean, 1.0)) / np.maximum(beard / max(beard_mean, 1.0), 0.2)
+    return np.clip(ratio, 0.5, 1.6) ** BEARD_SHADING
+
+
+def _under_the_lip(alpha: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The beard carried up to the portrait's lower lip: a mouth wider or more open than the beard's own left wedges
+    of skin between them. Each column under the lip, between the mouth's corners and within a tenth of a face size
+    of the lip, takes the beard's opacity from below; and for each of those pixels, the row whose beard it shows
+    (the beard below mirrored up into the gap, so the gap is filled with the beard's own strands)."""
+    shape = alpha.shape
+    size = regions.face_size(landmarks)
+    reach = max(2, int(round(0.1 * size)))
+    lips = fill_polygons(shape, [landmarks[list(regions.LIPS_OUTER)]])
+    under = cv2.dilate(lips, np.ones((reach, 1), np.uint8), anchor=(0, reach - 1)) * (1.0 - lips)
+    corners = landmarks[[regions.LIPS_OUTER[0], regions.LIPS_OUTER[10]], 0]
+    columns = np.arange(shape[1])[None, :]
+    under = under * ((columns > corners.min()) & (columns < corners.max()))
+    # Up from below: each pixel takes the most opaque beard within ``reach`` under it.
+    fill = cv2.dilate(alpha, np.ones((reach, 1), np.uint8), anchor=(0, 0)) * under
+    rows = np.arange(shape[0])[:, None]
+    # The first row of solid beard below each gap pixel, found as the nearest solid row at or below it.
+    solid_rows = np.where(alpha > 0.5, rows, shape[0])
+    first_below = np.minimum.accumulate(solid_rows[::-1], axis=0)[::-1]
+    source = np.clip(2 * first_below - rows, 0, shape[0] - 1)
+    return fill.astype(np.float32), np.where(first_below < shape[0], source, rows)
+
+
+def _beard_edge(alpha: np.ndarray, lightness: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The beard's opacity with an edge that thins out strand by strand over :data:`BEARD_EDGE` face sizes on the
+    face (less beyond it): a ramp across its outline, along which the beard's own strands (darker than the beard
+    around them, in its ``lightness``) stay more opaque and the gaps between them let the skin through."""
+    size = regions.face_size(landmarks)
+    solid = (alpha > 0.5).astype(np.uint8)
+    inside = cv2.distanceTransform(solid, cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform(1 - solid, cv2.DIST_L2, 5)
+    # On the face the beard thins into the skin; beyond the jaw its outline against what lies behind stays closer.
+    on_face = feather(face_oval(landmarks, alpha.shape), 0.03 * size)
+    width = np.maximum(2.0, BEARD_EDGE * size * (0.4 + 0.6 * on_face))
+    ramp = np.clip(0.5 + (inside - outside) / width, 0.0, 1.0)
+    sigma = max(1.0, 0.015 * size)
+    weight = cv2.GaussianBlur(solid.astype(np.float32), (0, 0), sigma)
+    mean = cv2.GaussianBlur(lightness * solid, (0, 0), sigma) / np.maximum(weight, 1e-3)
+    spread = np.sqrt(
+        np.maximum(cv2.GaussianBlur(lightness**2 * solid, (0, 0), sigma) / np.maximum(weight, 1e-3) - mean**2, 1.0)
+    )
+    strands = np.clip((mean - lightness) / (2.0 * spread), -1.0, 1.0) * (solid > 0)
+    thinning = np.clip(ramp + 3.0 * strands * ramp * (1.0 - ramp), 0.0, 1.0)
+    return np.where(ramp >= 1.0, alpha, thinning).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=4)
