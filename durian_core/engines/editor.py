@@ -653,8 +653,7 @@ def compose_edit(
         result = portrait_hair_removal(prepared, cache=cache).under(np.maximum.reduce(hair_cover))
     elif hat_cover and prepared.own_hair is not None:
         hat = np.maximum.reduce(hat_cover)
-        own = hair_above_brim(prepared.own_hair, hat, landmarks)
-        result = remove_hair(result, own, hat, landmarks, others=prepared.other_faces)
+        result = remove_hair_above_brim(result, prepared.own_hair, hat, landmarks, others=prepared.other_faces)
     output = result.astype(np.float32)
     feature_guard = feather(
         protected_features(landmarks, shape, margin=0.01).astype(np.float32), 0.01 * regions.face_size(landmarks)
@@ -671,24 +670,53 @@ def compose_edit(
     return np.clip(output + 0.5, 0, 255).astype(np.uint8)
 
 
-def hair_above_brim(own: np.ndarray, hat: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The portrait's hair (``own``) that a new ``hat`` leaves showing above or beside it: everything above the
-    hat's lower edge, column by column; beside the hat, above a line falling from its lower edge at that side as
-    steeply as it goes out (hair pressed under a hat hugs the head, it does not stand out level with the brim).
-    Below, the hair that hangs from under the hat stays, fading in over a fiftieth of a face size."""
+def brim_line(hat: np.ndarray) -> np.ndarray | None:
+    """Per column, the row of a ``hat``'s lower edge (float64, W); beside the hat, a line falling from its lower edge
+    at that side as steeply as it goes out (hair pressed under a hat hugs the head, it does not stand out level with
+    the brim). None without a hat."""
     solid = hat > 0.5
     if not solid.any():
-        return np.zeros_like(own)
-    height, width = own.shape
+        return None
+    height, width = hat.shape
     columns = np.arange(width, dtype=np.float64)
     lowest = np.where(solid.any(axis=0), height - 1 - np.argmax(solid[::-1], axis=0), -1).astype(np.float64)
     worn = np.nonzero(lowest >= 0)[0]
     brim = np.interp(columns, worn, lowest[worn])
-    outside = np.maximum(worn[0] - columns, columns - worn[-1])
-    brim = brim + np.maximum(outside, 0.0)
+    return brim + np.maximum(np.maximum(worn[0] - columns, columns - worn[-1]), 0.0)
+
+
+def hair_above_brim(own: np.ndarray, hat: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The portrait's hair (``own``) that a new ``hat`` leaves showing above or beside it: what lies above the
+    :func:`brim_line`, fading out over a fiftieth of a face size below it (the hair hanging from under the hat
+    stays)."""
+    brim = brim_line(hat)
+    if brim is None:
+        return np.zeros_like(own)
     fade = max(1.0, 0.02 * regions.face_size(landmarks))
-    rows = np.arange(height, dtype=np.float64)[:, None]
+    rows = np.arange(own.shape[0], dtype=np.float64)[:, None]
     return (own * np.clip((brim[None, :] - rows) / fade + 0.5, 0.0, 1.0)).astype(np.float32)
+
+
+def remove_hair_above_brim(
+    image: np.ndarray,
+    own: np.ndarray,
+    hat: np.ndarray,
+    landmarks: np.ndarray,
+    *,
+    others: tuple[np.ndarray, ...] = (),
+) -> np.ndarray:
+    """The portrait without the hair a new ``hat`` leaves showing above or beside it (:func:`hair_above_brim`),
+    removed and filled as :func:`remove_hair` does (``others``: the photo's other faces); below the brim the
+    portrait stays as it was (the ends of hair that the removal takes with it would leave holes in the hair that
+    still hangs there)."""
+    removed = remove_hair(image, hair_above_brim(own, hat, landmarks), hat, landmarks, others=others)
+    brim = brim_line(hat)
+    if brim is None:
+        return removed
+    size = regions.face_size(landmarks)
+    rows = np.arange(image.shape[0], dtype=np.float64)[:, None]
+    kept = np.clip((rows - brim[None, :]) / max(1.0, 0.02 * size), 0.0, 1.0)[..., None]
+    return np.clip(removed * (1.0 - kept) + image * kept + 0.5, 0, 255).astype(np.uint8)
 
 
 def glasses_overlays(prepared: PreparedInputs, weights: list[float]) -> list[tuple[GlassesOverlay, float]]:
