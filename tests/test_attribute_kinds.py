@@ -14,6 +14,7 @@ from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.engines.editor import edit_portrait
 from durian_core.face import regions
+from durian_core.face.hats import complete_hat, cut_edges, cut_note
 from durian_core.face.landmarks import detect_landmarks
 from durian_core.face.masks import attribute_mask, fill_polygons, person_mask
 from durian_core.media import load_image
@@ -229,3 +230,23 @@ def test_a_beard_takes_the_portraits_light_across_the_jaw(obama, example_attribu
     beard = prepared.attributes[0].aligned_mask > 0.9
     lit, shaded = beard & (columns < middle - 0.15 * size), beard & (columns > middle + 0.15 * size)
     assert np.median(lightness[lit]) > 1.15 * np.median(lightness[shaded])  # 1.0 before
+
+
+def test_a_hat_cut_at_its_side_is_mirrored_whole_and_one_cut_at_its_widest_is_named(example_attributes):
+    image = example_attributes["hat"]
+    landmarks = detect_landmarks(image)
+    mask = attribute_mask(image, landmarks, "hat")
+    columns = np.nonzero((mask > 0.5).any(axis=0))[0]
+    axis = regions.face_center(landmarks)[0]
+    # A photo that cuts the hat's left side off, 50 pixels in: the other side comes back mirrored about the face.
+    cut = int(columns.min()) + 50
+    completed_image, completed, points = complete_hat(image[:, cut:], mask[:, cut:], landmarks - [cut, 0])
+    assert cut_edges(mask[:, cut:]) == ["top", "left"] and cut_note(mask[:, cut:]) == ""
+    solid = np.nonzero((completed > 0.5).any(axis=0))[0]
+    centre = regions.face_center(points)[0]
+    assert abs((centre - solid.min()) - (solid.max() - centre)) < 6
+    assert abs((centre - solid.min()) - (axis - columns.min())) < 6
+    assert completed_image.shape[:2] == completed.shape
+    # Cut at its widest row, its crown cannot be told: the user is told which edge cuts it.
+    widest = int(np.argmax((mask > 0.5).sum(axis=1)))
+    assert "top edge" in cut_note(mask[widest:])
