@@ -176,13 +176,15 @@ def _matte(profiles: np.ndarray, path: np.ndarray, scale: np.ndarray) -> tuple[n
     alpha = np.where(window, np.clip(projection, 0.0, 1.0), 0.0)
     # Only the run of frame through the path: a fold of skin beside it in the window is not frame.
     alpha *= _run_through(alpha > 0.15, path)
-    return _steadied(alpha), colour.astype(np.float32)
+    return _steadied(alpha, path), colour.astype(np.float32)
 
 
-def _steadied(alpha: np.ndarray) -> np.ndarray:
+def _steadied(alpha: np.ndarray, path: np.ndarray) -> np.ndarray:
     """The frame along the lines as a band whose two edges and opacity change slowly from line to line (each the
     trimmed mean of nine neighbouring lines'), with anti-aliased edges: one line's run against the next made the rim
-    ragged, and a lone long run stood out of it as a spike."""
+    ragged, and a lone long run stood out of it as a spike. The path runs along the frame's middle, so the band
+    reaches about as far on either side of it: a run far longer on one side is the frame merged with something
+    dark beside it (a brow above a rim), and is cut back."""
     lines, width = alpha.shape
     position = np.arange(width, dtype=np.float32)[None, :]
     solid = alpha > 0.5
@@ -199,6 +201,8 @@ def _steadied(alpha: np.ndarray) -> np.ndarray:
 
     keep = steady(present.astype(np.float32)) > 0.5
     low, high = steady(np.where(present, first, np.nan_to_num(first))), steady(last)
+    below, above = np.maximum(path - low, 0.0), np.maximum(high - path, 0.0)
+    low, high = path - np.minimum(below, 1.5 * above + 1.0), path + np.minimum(above, 1.5 * below + 1.0)
     low, high = np.where(keep, low, 0.0), np.where(keep, high, -1.0)
     band = np.clip(np.minimum(position - low[:, None] + 1.0, high[:, None] - position + 1.0), 0.0, 1.0)
     return (band * np.where(keep, steady(opacity), 0.0)[:, None]).astype(np.float32)
