@@ -636,24 +636,17 @@ def compose_edit(
     portrait's own hair and another's starts from the untouched portrait (in a shape in between, the portrait's own
     hair is one of the two shapes).
     """
-    blend = shape_blend(prepared, weights)
-    pair = () if blend is None else (blend.first, blend.second)
-    weights = [
-        0.0 if attribute.from_portrait and index not in pair else weight
-        for index, (attribute, weight) in enumerate(zip(prepared.attributes, weights))
-    ]
+    blend, weights = _effective_weights(prepared, weights)
     portrait = prepared.portrait
     landmarks = prepared.portrait_landmarks
     shape = portrait.shape[:2]
     layers = _layers(prepared, weights, blend, cache=cache)
     result = portrait
     hair_cover = [opacity for kind, _, opacity, _ in layers if kind == "hair"]
-    hat_cover = [opacity for kind, _, opacity, _ in layers if kind == "hat"]
     if hair_cover and "hair" in prepared.portrait_masks:
         result = portrait_hair_removal(prepared, cache=cache).under(np.maximum.reduce(hair_cover))
-    elif hat_cover and prepared.own_hair is not None:
-        hat = np.maximum.reduce(hat_cover)
-        result = remove_hair_above_brim(result, prepared.own_hair, hat, landmarks, others=prepared.other_faces)
+    elif (under_hat := _hair_under_hat(prepared, layers)) is not None:
+        result = under_hat
     output = result.astype(np.float32)
     feature_guard = feather(
         protected_features(landmarks, shape, margin=0.01).astype(np.float32), 0.01 * regions.face_size(landmarks)
@@ -668,6 +661,44 @@ def compose_edit(
         for overlay, weight in glasses_overlays(prepared, weights):
             output = overlay.apply(output, weight=weight)
     return np.clip(output + 0.5, 0, 255).astype(np.uint8)
+
+
+def _effective_weights(prepared: PreparedInputs, weights: list[float]) -> tuple[Interpolation | None, list[float]]:
+    """The request's shape blend for these weights (:func:`shape_blend`), and the weights with the portrait's own
+    attributes left out (already worn), save a member of that blend."""
+    blend = shape_blend(prepared, weights)
+    pair = () if blend is None else (blend.first, blend.second)
+    return blend, [
+        0.0 if attribute.from_portrait and index not in pair else weight
+        for index, (attribute, weight) in enumerate(zip(prepared.attributes, weights))
+    ]
+
+
+def _hair_under_hat(
+    prepared: PreparedInputs, layers: list[tuple[str, np.ndarray, np.ndarray, float]]
+) -> np.ndarray | None:
+    """The portrait without the hair its new hats leave showing (:func:`remove_hair_above_brim`), for ``layers``
+    (:func:`_layers`) that hold hats and no new hair; else None."""
+    hats = [opacity for kind, _, opacity, _ in layers if kind == "hat"]
+    if not hats or prepared.own_hair is None or any(kind == "hair" for kind, *_ in layers):
+        return None
+    return remove_hair_above_brim(
+        prepared.portrait,
+        prepared.own_hair,
+        np.maximum.reduce(hats),
+        prepared.portrait_landmarks,
+        others=prepared.other_faces,
+    )
+
+
+def hat_hair_layer(prepared: PreparedInputs, weights: list[float]) -> tuple[np.ndarray, np.ndarray] | None:
+    """What a look's new hats take of the portrait's hair as a layer of its own (RGB uint8 pixels and where they
+    replace the portrait, float32), for a video's frames to wear before the hats; None when there is nothing."""
+    blend, weights = _effective_weights(prepared, weights)
+    under_hat = _hair_under_hat(prepared, _layers(prepared, weights, blend, cache=None))
+    if under_hat is None:
+        return None
+    return under_hat, (under_hat != prepared.portrait).any(axis=-1).astype(np.float32)
 
 
 def brim_line(hat: np.ndarray) -> np.ndarray | None:

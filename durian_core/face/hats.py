@@ -1,20 +1,17 @@
 """Hats cut by their image's edge, completed from their own texture before they are carried onto a portrait.
 
-A hat photographed too close to the frame loses its crown to the top edge (or a side to a side edge); carried as it
-is, it sits on the new head with a straight cut across. The crown is completed as the dome it was: the visible
-sides are followed up as an ellipse (fitted to them from the cut down to the hat's widest row) until they meet,
-filled with the hat's own rows mirrored at the edge. A side
-cut off is the other side mirrored about the face's axis (a hat is symmetric). Where neither can look right (the
-edge cuts the hat at its widest, or both sides are cut) the hat is left as it is and :func:`cut_note` says which edge
-cuts it.
+A hat photographed too close to the frame loses its crown to the top edge; carried as it is, it sits on the new
+head with a straight cut across. The crown is completed as the dome it was: the visible sides are followed up as an
+ellipse (fitted to them from the cut down to the hat's widest row) until they meet, filled with the hat's own rows
+mirrored at the edge. Where that cannot look right (the top edge cuts the hat at its widest, or a side edge cuts it:
+what lies beyond cannot be told from the photo) the hat is left as it is and :func:`cut_note` says which edge cuts
+it.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
-
-from durian_core.face import regions
 
 CUT_SHARE = 0.04  # a hat is cut by an edge when its mask runs along this share of the hat's width there
 WIDEST_SHARE = 0.97  # a top cut this wide of the hat's widest row cannot tell the crown's height
@@ -84,64 +81,26 @@ def _complete_top(image: np.ndarray, mask: np.ndarray, landmarks: np.ndarray):
     return image, completed, landmarks + np.array([0.0, pad], np.float32)
 
 
-def _complete_side(image: np.ndarray, mask: np.ndarray, landmarks: np.ndarray, side: str):
-    """The side of the hat beyond a left or right edge, as the other side mirrored about the face's axis."""
-    axis = float(regions.face_center(landmarks)[0])
-    width = image.shape[1]
-    solid = _solid(mask)
-    columns = np.nonzero(solid.any(axis=0))[0]
-    if side == "left":
-        reach = axis - 0.0
-        far = columns.max() - axis
-        pad = int(np.ceil(far - reach)) + 2
-        if pad < 1:
-            return None
-        image = cv2.copyMakeBorder(image, 0, 0, pad, 0, cv2.BORDER_REPLICATE)
-        mask = cv2.copyMakeBorder(mask.astype(np.float32), 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0.0)
-        axis += pad
-        landmarks = landmarks + np.array([pad, 0.0], np.float32)
-        missing = slice(0, pad)
-    else:
-        reach = (width - 1) - axis
-        far = axis - columns.min()
-        pad = int(np.ceil(far - reach)) + 2
-        if pad < 1:
-            return None
-        image = cv2.copyMakeBorder(image, 0, 0, 0, pad, cv2.BORDER_REPLICATE)
-        mask = cv2.copyMakeBorder(mask.astype(np.float32), 0, 0, 0, pad, cv2.BORDER_CONSTANT, value=0.0)
-        missing = slice(image.shape[1] - pad, image.shape[1])
-    # Mirror about the axis into the missing columns (and the column along the edge, which holds a cut).
-    source = np.clip(np.round(2.0 * axis - np.arange(image.shape[1])[missing]).astype(int), 0, image.shape[1] - 1)
-    image[:, missing] = image[:, source]
-    mask[:, missing] = mask[:, source]
-    return image, mask, landmarks
-
-
 def complete_hat(
     image: np.ndarray, mask: np.ndarray, landmarks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The hat image, its mask and the wearer's landmarks, on a canvas grown past the edges that cut the hat and
-    filled there (see the module); unchanged when no edge cuts it or completing cannot look right."""
-    edges = cut_edges(mask)
-    if "left" in edges and "right" in edges:
-        return image, mask, landmarks
-    for side in ("left", "right"):
-        if side in edges:
-            completed = _complete_side(image, mask, landmarks, side)
-            if completed is not None:
-                image, mask, landmarks = completed
-    if "top" in edges:
+    """The hat image, its mask and the wearer's landmarks, on a canvas grown past the top edge where it cuts the
+    hat's crown and filled there (see the module); unchanged when the top edge does not cut it or completing the
+    crown cannot look right."""
+    if "top" in cut_edges(mask):
         completed = _complete_top(image, mask, landmarks)
         if completed is not None:
-            image, mask, landmarks = completed
+            return completed
     return image, mask, landmarks
 
 
 def cut_note(mask: np.ndarray) -> str:
     """One line for the user when the hat's image cuts it where completing it cannot look right, else ""."""
-    edges = cut_edges(mask)
-    if "left" in edges and "right" in edges:
+    sides = [edge for edge in cut_edges(mask) if edge != "top"]
+    if len(sides) == 2:
         return "the hat runs off both sides of its image, so its sides are cut where the image ends"
-    if "top" in edges and _crown(_solid(mask)) is None:
+    if sides:
+        return f"the {sides[0]} edge of the hat's image cuts it, so that side of it is missing"
+    if "top" in cut_edges(mask) and _crown(_solid(mask)) is None:
         return "the top edge of the hat's image cuts it at its widest, so its crown is missing"
     return ""

@@ -595,6 +595,10 @@ def refine_mask(
     refined = grabcut_refine(image, probable, sure_foreground=painted | kept, sure_background=sure_not)
     refined = keep_connected(refined, painted | (automatic > 0.5))
     matte = alpha_matte(image, trimap(refined, max(1.0, 0.015 * size)))
+    if kind == "hat":
+        # As for the automatic mask: what the segmentation is sure is background stays behind (a curtain as red as
+        # the hat beside it), unless the user painted it.
+        matte *= np.clip(person_mask(image) / 0.25, 0.0, 1.0)
     matte[painted] = np.maximum(matte[painted], user[painted])
     matte[erased] = np.minimum(matte[erased], user[erased])
     return matte.astype(np.float32)
