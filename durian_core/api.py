@@ -226,7 +226,7 @@ def generate(
     prepared = prepare_inputs(request, cache=cache, progress=lambda _, m: progress(0.0, m))
     timings = {"prepare": time.perf_counter() - start}
     driver = request.driver
-    notes = [choice.reason]
+    notes = [choice.reason] + [attribute.note for attribute in prepared.attributes if attribute.note]
     if driver is not None and driver.truncated_from is not None:
         notes.append(
             f"the driving video is {driver.truncated_from:.1f} s long; only the first {driver.seconds:.1f} s were used"

@@ -15,6 +15,7 @@ import numpy as np
 
 from durian_core.cache import FeatureCache, content_key, default_cache
 from durian_core.face.align import align_skull, face_yaw, fit_matrix, mesh_align
+from durian_core.face.hats import complete_hat, cut_note
 from durian_core.face.head import complete_cut_hair, head_hair
 from durian_core.face.landmarks import FaceCount, choose_face, detect_faces, track_landmarks
 from durian_core.face.masks import attribute_mask, refine_mask
@@ -172,6 +173,13 @@ def _prepare_attribute(
         image, mask, landmarks = cache.get_or_compute(
             "completed", image_key, lambda: complete_cut_hair(image, mask, landmarks)
         )
+    note = ""
+    if reference.kind == "hat":
+        # A hat cut by the photo's edge: its crown (or a side) is completed beyond the edge, or the user is told.
+        note = cut_note(mask)
+        image, mask, landmarks = cache.get_or_compute(
+            "completed", content_key(image_key, "hat"), lambda: complete_hat(image, mask, landmarks)
+        )
     prepared = align_attribute(
         image,
         landmarks,
@@ -187,7 +195,7 @@ def _prepare_attribute(
         fit=reference.fit,
     )
     # The portrait's own hair as one end of a blend (my hair ↔ theirs): that end is the portrait untouched.
-    return replace(prepared, from_portrait=reference_key == source_key)
+    return replace(prepared, from_portrait=reference_key == source_key, note=note)
 
 
 FOREGROUND_KINDS = ("hair", "hat", "beard")

@@ -219,6 +219,7 @@ class PreparedAttribute:
     aligned_foreground: np.ndarray | None = None  # hair, hat, beard: their colours without what shows through their
     # soft edge, carried as ``aligned_image`` is (None: the aligned image's own colours)
     aligned_key: str = ""  # a content key of the aligned layers and what made them ("": none, hash the arrays)
+    note: str = ""  # one line for the user about this attribute ("the hat's image cuts its crown"), or ""
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,6 +24,7 @@ from durian_core.engines.animator import point_box
 from durian_core.engines.editor import (
     GlassesOverlay,
     glasses_overlays,
+    hat_hair_layer,
     protected_features,
     remove_hair,
     skin_region,
@@ -281,6 +282,10 @@ def _scalp(prepared: PreparedInputs, weights: list[float]) -> Layer | None:
 
 def _look(prepared: PreparedInputs, coefficient: float, weights: list[float]) -> Look:
     layers = []
+    # The portrait's hair a new hat leaves showing goes first, and moves with the head as the hat does.
+    under_hat = hat_hair_layer(prepared, weights)
+    if under_hat is not None and (layer := Layer.make("hat", *under_hat)) is not None:
+        layers.append(layer)
     for attribute, colour, alpha in worn_layers(prepared, weights):
         base = prepared.portrait if attribute.kind == "makeup" else None
         layer = Layer.make(attribute.kind, colour, alpha, base=base)
