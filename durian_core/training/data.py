@@ -399,7 +399,8 @@ class SelfReconstructionDataset(torch.utils.data.Dataset):
         return sample_self_reconstruction(video, rng=rng, config=self.config, kind=kind)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return sample_to_tensors(self.sample(index))
+        # The index travels with the sample: the training step draws the sample's noise from it.
+        return sample_to_tensors(self.sample(index)) | {"index": torch.tensor(index)}
 
 
 class ConsecutiveSampler(torch.utils.data.Sampler[int]):
