@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import json
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -39,6 +40,8 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    # Stopped with `kill`, the run still adds this session's time to timing.json; its checkpoints are on disk.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     changes = dict(QUICK) if args.quick else {}
     if args.steps is not None:
         changes["steps"] = args.steps

@@ -109,6 +109,10 @@ class TransferReport:
             "face_closer_to_portrait": share("keeps_face"),
             "alpha_monotonic": share("monotonic"),
             "composition": share("composes"),
+            "composed_hair_closer_to_attribute": sum(
+                r.composed_hair_to_attribute < r.composed_hair_to_portrait for r in self.pairs
+            )
+            / count,
             "extra_alone_drawn": share("draws_extra_alone"),
             "median_alone_hair_to_portrait": float(np.median([r.alone_hair_to_portrait for r in self.pairs])),
             "median_hair_delta_e": {
