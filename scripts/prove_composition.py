@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from durian_core.training.prove import QUICK, RECIPES, ProofSettings, run_proof  # noqa: E402
+from durian_core.training.prove import QUICK, RECIPES, ProofSettings, measure_checkpoint, run_proof  # noqa: E402
 
 
 def main() -> int:
@@ -35,6 +35,11 @@ def main() -> int:
     parser.add_argument("--steps", type=int, help=f"stage-1 steps (default {ProofSettings.steps})")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (one runs fastest on a shared CPU)")
     parser.add_argument("--quick", action="store_true", help="a few minutes through every phase (not the claim)")
+    parser.add_argument(
+        "--checkpoint",
+        action="store_true",
+        help="only measure the run's newest checkpoint as it stands (while it trains or after it stopped)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -48,9 +53,14 @@ def main() -> int:
     settings = ProofSettings(output=args.output, seed=args.seed, recipe=args.recipe, extra=args.extra)
     settings = dataclasses.replace(settings, **changes)
     command = shlex.join(["python", "scripts/prove_composition.py", *sys.argv[1:]])
-    record = run_proof(settings, command=command)
+    if args.checkpoint:
+        record = measure_checkpoint(settings, command=command)
+        head = {"step": record["step"]}
+    else:
+        record = run_proof(settings, command=command)
+        head = {"wall_minutes": record["wall_minutes_total"]}
     figures = {key: value for key, value in record["figures"].items() if key != "per_pair"}
-    sys.stdout.write(json.dumps({"wall_minutes": record["wall_minutes_total"], **figures}, indent=1) + "\n")
+    sys.stdout.write(json.dumps({**head, **figures}, indent=1) + "\n")
     return 0
 
 

@@ -15,6 +15,9 @@ Output folder::
     proof.json       the settings, the command, the wall time and the figures
     sheet.png        per held-out pair: portrait | hair ref | transfer | second hair | α sweep | extra ref | it alone |
                      hair + it
+
+A run still training can be measured as it stands: :func:`measure_checkpoint` turns its newest checkpoint into a
+pipeline and writes ``proof-step-<N>.json`` and ``sheet-step-<N>.png`` beside the others, training untouched.
 """
 
 from __future__ import annotations
@@ -139,6 +142,47 @@ def run_proof(settings: ProofSettings, *, command: str = "", progress: bool = Tr
     }
     (root / "proof.json").write_text(json.dumps(record, indent=1))
     return record
+
+
+def measure_checkpoint(settings: ProofSettings, *, command: str = "") -> dict:
+    """The figures of a proof run's newest checkpoint (while it trains, or after it stopped)."""
+    from durian_core.training.loop import resolve_resume
+
+    root = Path(settings.output)
+    config = proof_config(settings)
+    checkpoint = resolve_resume(config, 1, "latest")
+    if checkpoint is None:
+        raise DurianInputError(f"{root} holds no checkpoint yet")
+    step = int(json.loads((checkpoint / "training_state.json").read_text())["step"])
+    weights = pipeline_from_checkpoint(config, checkpoint, root / f"pipeline-step-{step:06d}")
+    summary = measure_proof(weights, settings, sheet=root / f"sheet-step-{step:06d}.png")
+    record = {"command": command, "settings": dataclasses.asdict(settings), "step": step, "figures": summary}
+    (root / f"proof-step-{step:06d}.json").write_text(json.dumps(record, indent=1))
+    return record
+
+
+def pipeline_from_checkpoint(config: TrainConfig, checkpoint: Path, folder: Path) -> Path:
+    """A stage-1 checkpoint of ``config``'s run as a pipeline folder the durian engine loads."""
+    from diffusers import AutoencoderKL
+    from safetensors.torch import load_file
+
+    from durian_core.training.components import (
+        load_components,
+        save_pipeline,
+        stage_dir,
+        zero_terminal_snr_scheduler,
+    )
+
+    components = load_components(config, 1)
+    fitted = stage_dir(config, 1) / "autoencoder"
+    if fitted.is_dir():
+        components.vae = AutoencoderKL.from_pretrained(str(fitted)).eval()
+    if config.zero_terminal_snr:
+        components.inference_scheduler = zero_terminal_snr_scheduler(components.inference_scheduler)
+    # The checkpoint holds the training module, whose one child is the model.
+    state = load_file(str(checkpoint / "model.safetensors"))
+    components.model.load_state_dict({name.removeprefix("model."): value for name, value in state.items()})
+    return save_pipeline(components, folder, prediction_type=config.prediction_type)
 
 
 def measure_proof(weights: str | Path, settings: ProofSettings, *, sheet: str | Path | None = None) -> dict:
