@@ -3,8 +3,9 @@
 The head (face, hair, hat) is a layer over a background plate: inside the face the layer follows a mesh over the
 landmarks, beyond it an anchor ring moves with the head's similarity, so hair and hats move rigidly with the head
 instead of stretching towards a fixed ring; what the moving head uncovers is the plate (the still with the head
-filled in once from the background), and the neck blends from the head into the plate. The mouth's inside comes
-from the driver's own mouth, lit like the portrait, with a painted interior where the driver's is not to be seen.
+filled in once from the background), and the neck blends from the head into the plate. The mouth's inside is drawn
+by :mod:`durian_core.engines.mouth`: the portrait's own teeth riding its lips, over the driver's mouth lit like the
+portrait.
 Maps are computed on a coarse grid inside the head's box only, so a frame costs a few milliseconds.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from durian_core.engines.mouth import MouthInterior, point_box
 from durian_core.face import regions
 from durian_core.face.align import MeshWarp, apply_affine, head_ring, similarity_transform
 from durian_core.face.fill import push_pull, skull_region
@@ -48,156 +50,6 @@ def hair_ring_scale(prepared: PreparedInputs, *, minimum: float = 1.6) -> float:
     return float(round(max(minimum, np.percentile(radius, 98) * 1.15), 2))
 
 
-class MouthFiller:
-    """Paints a mouth interior (dark throat, a band of upper teeth) where the mouth opens past the portrait's."""
-
-    def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
-        self.rest_gap = float(np.linalg.norm(landmarks[regions.LOWER_LIP_INNER] - landmarks[regions.UPPER_LIP_INNER]))
-        self.size = regions.face_size(landmarks)
-        lips = fill_polygons(image.shape[:2], [landmarks[list(regions.LIPS_OUTER)]]) > 0.5
-        lip_colour = image[lips].mean(axis=0) if lips.any() else np.array([120, 60, 60], np.float32)
-        self.throat = (lip_colour * 0.25).astype(np.float32)
-        self.teeth = np.array([205, 200, 190], np.float32) * (0.5 + 0.5 * image.mean() / 255.0)
-
-    def strength(self, landmarks: np.ndarray) -> float:
-        """How far the mouth opens past the portrait's own opening: 0 (no interior to show) to 1."""
-        gap = float(np.linalg.norm(landmarks[regions.LOWER_LIP_INNER] - landmarks[regions.UPPER_LIP_INNER]))
-        return float(np.clip((gap - self.rest_gap - 0.01 * self.size) / (0.03 * self.size), 0.0, 1.0))
-
-    def __call__(self, frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        upper, lower = landmarks[regions.UPPER_LIP_INNER], landmarks[regions.LOWER_LIP_INNER]
-        gap = float(np.linalg.norm(lower - upper))
-        strength = self.strength(landmarks)
-        if strength <= 0:
-            return frame
-        inner = landmarks[list(regions.LIPS_INNER)]
-        x0, y0 = np.floor(inner.min(axis=0) - 2).astype(int)
-        x1, y1 = np.ceil(inner.max(axis=0) + 3).astype(int)
-        height, width = frame.shape[:2]
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            return frame
-        local = inner - np.array([x0, y0], np.float32)
-        mouth = fill_polygons((y1 - y0, x1 - x0), [local])
-        mouth = cv2.GaussianBlur(mouth, (3, 3), 0.8)
-        # Teeth: a band under the upper lip, a quarter of the opening deep.
-        rows = np.arange(y0, y1, dtype=np.float32)[:, None] - (upper[1] + 1.0)
-        teeth = np.clip(1.0 - rows / max(gap * 0.3, 1.0), 0.0, 1.0) * (rows > -2)
-        colour = self.throat + (self.teeth - self.throat) * teeth[..., None]
-        alpha = (mouth * strength)[..., None]
-        patch = frame[y0:y1, x0:x1].astype(np.float32)
-        out = frame.copy()
-        out[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
-        return out
-
-
-class DriverMouth:
-    """The driver's own mouth interior (teeth, tongue), carried into the portrait's inner-lip outline each frame.
-
-    An affine map of the inner lips takes the driver's mouth onto the portrait's; the patch is re-lit by the ratio
-    of the two faces' cheek colours. When the driver's mouth is closed or its face was lost, the painted interior
-    of :class:`MouthFiller` stands in.
-    """
-
-    def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
-        self.fallback = MouthFiller(image, landmarks)
-        self.skin = cheek_colour(image, landmarks)
-        self.lips = lip_chroma(image, landmarks)
-
-    def __call__(
-        self,
-        frame: np.ndarray,
-        landmarks: np.ndarray,
-        driver_frame: np.ndarray | None = None,
-        driver_landmarks: np.ndarray | None = None,
-    ) -> np.ndarray:
-        strength = self.fallback.strength(landmarks)
-        if strength <= 0:
-            return frame
-        if driver_frame is None or driver_landmarks is None or not mouth_visible(driver_landmarks):
-            return self.fallback(frame, landmarks)
-        inner = landmarks[list(regions.LIPS_INNER)]
-        box = point_box(inner, frame.shape, margin=2)
-        if box is None:
-            return frame
-        x0, y0, x1, y1 = box
-        # Patch pixel (u, v) ↔ portrait (x0 + u, y0 + v) ↔ the driver's mouth, by the inner lips' affine fit.
-        source = driver_landmarks[list(regions.LIPS_INNER)]
-        design = np.hstack([inner - np.array([x0, y0], np.float32), np.ones((len(inner), 1), np.float32)])
-        matrix = np.linalg.lstsq(design, source, rcond=None)[0].T.astype(np.float32)  # 2×3, patch → driver
-        patch = cv2.warpAffine(
-            driver_frame,
-            matrix,
-            (x1 - x0, y1 - y0),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        # One gain for all channels: the portrait's light, not the driver's colour cast.
-        gain = float(self.skin.mean() / max(cheek_colour(driver_frame, driver_landmarks).mean(), 1.0))
-        patch = np.clip(patch.astype(np.float32) * np.clip(gain, 0.5, 2.0), 0, 255).astype(np.uint8)
-        # And the portrait's colour, matched at the lips, which both faces show: a mouth's inside is mostly shadow,
-        # where a webcam or a compressed clip turns blue.
-        lab = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).astype(np.float32)
-        lab[..., 1:] += self.lips - lip_chroma(driver_frame, driver_landmarks)
-        patch = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.float32)
-        mouth = cv2.GaussianBlur(
-            fill_polygons((y1 - y0, x1 - x0), [inner - np.array([x0, y0], np.float32)]), (3, 3), 0.8
-        )
-        alpha = (mouth * strength)[..., None]
-        out = frame.copy()
-        region = out[y0:y1, x0:x1].astype(np.float32)
-        out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + patch * alpha + 0.5, 0, 255).astype(np.uint8)
-        return out
-
-
-def point_box(points: np.ndarray, shape: tuple[int, ...], *, margin: float = 0.0) -> tuple[int, int, int, int] | None:
-    """``(x0, y0, x1, y1)``: the pixels ``points`` span, ``margin`` more on every side, clipped to an image of
-    ``shape``; ``None`` where less than 2 × 2 pixels remain."""
-    height, width = shape[:2]
-    x0, y0 = np.maximum(np.floor(points.min(axis=0) - margin).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(points.max(axis=0) + margin).astype(int) + 1, [width, height])
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    return int(x0), int(y0), int(x1), int(y1)
-
-
-def lip_chroma(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The lips' mean colour without its lightness (Lab a and b, 8-bit scale), between their outer and inner edge."""
-    outer, inner = landmarks[list(regions.LIPS_OUTER)], landmarks[list(regions.LIPS_INNER)]
-    box = point_box(outer, image.shape)
-    if box is None:
-        return np.full(2, 128.0, np.float32)
-    x0, y0, x1, y1 = box
-    corner = np.array([x0, y0], np.float32)
-    lips = fill_polygons((y1 - y0, x1 - x0), [outer - corner]) - fill_polygons((y1 - y0, x1 - x0), [inner - corner])
-    lab = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB)
-    chosen = lab[lips > 0.5]
-    return chosen[:, 1:].astype(np.float32).mean(axis=0) if len(chosen) else np.full(2, 128.0, np.float32)
-
-
-def cheek_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """Mean RGB of small discs on both cheeks: the face's light and skin, for matching one face to another."""
-    size = regions.face_size(landmarks)
-    height, width = image.shape[:2]
-    samples = []
-    for index in (regions.RIGHT_CHEEK, regions.LEFT_CHEEK):
-        x, y = landmarks[index]
-        radius = max(1, int(0.04 * size))
-        x0, x1 = int(max(0, x - radius)), int(min(width, x + radius + 1))
-        y0, y1 = int(max(0, y - radius)), int(min(height, y + radius + 1))
-        if x1 > x0 and y1 > y0:
-            samples.append(image[y0:y1, x0:x1].reshape(-1, 3))
-    if not samples:
-        return np.full(3, 128.0, np.float32)
-    return np.concatenate(samples).astype(np.float32).mean(axis=0)
-
-
-def mouth_visible(landmarks: np.ndarray) -> bool:
-    """Whether a face's mouth is open enough to see into (inner-lip gap over 2 % of the face size)."""
-    gap = np.linalg.norm(landmarks[regions.LOWER_LIP_INNER] - landmarks[regions.UPPER_LIP_INNER])
-    return bool(gap > 0.02 * regions.face_size(landmarks))
-
-
 @dataclass(frozen=True, eq=False)
 class HeadRig:
     """What animating one edited portrait needs, built once: the head layer, the plate behind it, the mesh."""
@@ -207,7 +59,7 @@ class HeadRig:
     plate: np.ndarray  # H×W×3 uint8: the still with the head filled in from around it
     mesh: MeshWarp  # the animated landmarks, then the anchors: the ring round the head, a row across the neck's base
     landmarks: np.ndarray  # 478×2 float32, the portrait's
-    mouth: DriverMouth
+    mouth: MouthInterior
     body: np.ndarray  # per anchor in [0, 1]: how much it stays with the body instead of following the head
 
     @classmethod
@@ -243,7 +95,7 @@ class HeadRig:
             plate,
             mesh,
             landmarks.astype(np.float32),
-            DriverMouth(still, landmarks),
+            MouthInterior(still, landmarks),
             body.astype(np.float32)[:, None],
         )
 
@@ -274,7 +126,7 @@ class HeadRig:
             # ring stayed where it was, and floated beside a head that had moved away from it).
             alpha = cv2.remap(self.opacity, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) * inside
             frame[y0:y1, x0:x1] = cv2.blendLinear(colour, frame[y0:y1, x0:x1], alpha, 1.0 - alpha)
-        return self.mouth(frame, target, driver_frame, driver_landmarks)
+        return self.mouth(frame, target, driver_frame, driver_landmarks, linear=motion[:, :2])
 
 
 def head_opacity(prepared: PreparedInputs, shape: tuple[int, int], *, person: np.ndarray) -> np.ndarray:
