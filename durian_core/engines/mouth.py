@@ -7,8 +7,9 @@ and re-lit, where the driver's mouth is open wide enough in its own pixels to sh
 towards the throat) elsewhere. Its shadows are lifted, so the throat is dark but never a black hole.
 
 A still with a closed mouth has no teeth of its own to show: it takes the driver's (the driver's mouth carries
-them, scaled onto the portrait's lips and re-lit), and where the driver shows none (a closed, lost or too small
-mouth), a painted band of upper teeth under the upper lip stands in.
+them, scaled onto the portrait's lips and re-lit; a driver whose mouth shows no teeth gives none). The fallback,
+where there is no driver's mouth to take them from (no driver frame, its face lost, its mouth closed or a smudge of
+under 3 pixels while the portrait's opens), is a painted row of front upper teeth under the upper lip.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from durian_core.face import regions
 from durian_core.face.masks import fill_polygons
 
 TEETH_SHARE = 0.15  # the share of the still's mouth opening that must be teeth for the portrait to keep its own
-SHADOW_FLOOR = 16.0  # L*: the darkest inside of a mouth is lifted to this (a throat in a photo is dark, not black)
-SHADOW_KNEE = 40.0  # L*: above this, the inside keeps its own lightness
+SHADOW_FLOOR = 12.0  # L*: the darkest inside of a mouth is lifted to this (a throat in a photo is dark, not black)
+SHADOW_KNEE = 25.0  # L*: above this, the inside keeps its own lightness
+TOOTH_WIDTHS = (0.045, 0.035, 0.032)  # face sizes: a central incisor, a lateral one and a canine, seen from the front
 UPPER_LIP = (13, 82, 312)  # the middle of the upper inner lip: where the upper teeth hang from
 LOWER_LIP = (14, 87, 317)  # the middle of the lower inner lip: where the lower teeth stand on
 
@@ -224,7 +226,7 @@ class MouthInterior:
         lips = fill_polygons(image.shape[:2], [landmarks[list(regions.LIPS_OUTER)]]) > 0.5
         lip_colour = image[lips].mean(axis=0) if lips.any() else np.array([120, 60, 60], np.float32)
         self.throat = (lip_colour * 0.3).astype(np.float32)
-        self.painted_teeth = np.array([205, 200, 190], np.float32) * (0.5 + 0.5 * image.mean() / 255.0)
+        self.painted_teeth = painted_tooth_colour(self.skin)
 
     def strength(self, landmarks: np.ndarray) -> float:
         """How much of the inside is drawn anew, from how far the mouth opens past the still's own opening: 0 (the
@@ -232,7 +234,7 @@ class MouthInterior:
         its teeth are never seen stretched by the mesh; a closed one fades its new inside in as the lips part."""
         excess = lip_gap(landmarks) - self.rest_gap
         if self.teeth:
-            return float(np.clip(excess / (0.01 * self.size), 0.0, 1.0))
+            return float(np.clip((excess - 0.015 * self.size) / (0.015 * self.size), 0.0, 1.0))
         return float(np.clip((excess - 0.01 * self.size) / (0.03 * self.size), 0.0, 1.0))
 
     def __call__(
@@ -255,14 +257,15 @@ class MouthInterior:
             return frame
         x0, y0, x1, y1 = box
         corner = np.array([x0, y0], np.float32)
-        inside = self.interior(landmarks, box, driver_frame, driver_landmarks)
+        inside, resolved = self.interior(landmarks, box, driver_frame, driver_landmarks)
         if self.teeth:
             linear = np.eye(2, dtype=np.float32) if linear is None else linear
             for row in sorted(self.teeth, key=lambda row: row.lip != LOWER_LIP):  # the upper row in front
                 placed = row.place(landmarks, linear, box)
                 opacity = placed[..., 3:]
                 inside = inside * (1.0 - opacity) + placed[..., :3] * opacity
-        elif not self.driver_teeth(inside, landmarks, box):
+        elif resolved <= 0:
+            # No driver's mouth to take teeth from (closed, lost, or a smudge of a few pixels): painted ones.
             inside = self.painted_band(inside, landmarks, box)
         mouth = cv2.GaussianBlur(fill_polygons((y1 - y0, x1 - x0), [inner - corner]), (3, 3), 0.8)
         alpha = (mouth * strength)[..., None]
@@ -277,18 +280,19 @@ class MouthInterior:
         box: tuple[int, int, int, int],
         driver_frame: np.ndarray | None,
         driver_landmarks: np.ndarray | None,
-    ) -> np.ndarray:
-        """What lies behind the teeth over ``box`` (float32 RGB): the driver's mouth where its own pixels resolve
-        one, the painted throat elsewhere, blended by the driver's opening in pixels; shadows lifted."""
+    ) -> tuple[np.ndarray, float]:
+        """What lies behind the teeth over ``box`` (float32 RGB), shadows lifted: the driver's mouth where its own
+        pixels resolve one, the painted throat elsewhere, blended by the driver's opening in pixels; and how far the
+        driver's mouth was resolved (0 to 1)."""
         painted = self.painted(landmarks, box)
         if driver_frame is None or driver_landmarks is None or not mouth_visible(driver_landmarks):
-            return lift_shadows(painted)
+            return lift_shadows(painted), 0.0
         # Under 3 pixels of opening a driver's mouth is a smudge; from 9 on it shows a tongue and teeth.
         resolved = float(np.clip((lip_gap(driver_landmarks) - 3.0) / 6.0, 0.0, 1.0))
         if resolved <= 0:
-            return lift_shadows(painted)
+            return lift_shadows(painted), 0.0
         patch = self.drivers_mouth(landmarks, box, driver_frame, driver_landmarks)
-        return lift_shadows(painted * (1.0 - resolved) + patch * resolved)
+        return lift_shadows(painted * (1.0 - resolved) + patch * resolved), resolved
 
     def painted(self, landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """A throat (float32 RGB over ``box``): the lips' colour darkened, darkest at the opening's middle."""
@@ -331,22 +335,42 @@ class MouthInterior:
         lab[..., 1:] += self.lips - lip_chroma(driver_frame, driver_landmarks)
         return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.float32)
 
-    def driver_teeth(self, inside: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-        """Whether the driver's teeth show in ``inside``: a twentieth of the opening much whiter than the rest."""
-        x0, y0, x1, y1 = box
-        mouth = fill_polygons((y1 - y0, x1 - x0), [landmarks[list(regions.LIPS_INNER)] - np.array([x0, y0])]) > 0.5
-        if mouth.sum() < 20:
-            return True  # too small to tell, and to need teeth
-        lab = cv2.cvtColor(np.clip(inside, 0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
-        score = whiteness(lab)[mouth]
-        return bool((score > np.median(score) + 25.0).mean() > 0.05)
-
     def painted_band(self, inside: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """The fallback for a closed-mouth still whose driver shows no teeth: a band of upper teeth under the upper
-        lip, a quarter of the opening deep, in the portrait's light."""
+        """The fallback for a closed-mouth still with no driver's mouth to take teeth from: the edges of the front
+        upper teeth under the upper lip (a thirtieth of a face size deep, at most a third of the opening), in the
+        portrait's light, fading out towards the mouth's corners, with a soft lower edge."""
         x0, y0, x1, y1 = box
-        upper = landmarks[regions.UPPER_LIP_INNER]
-        rows = np.arange(y0, y1, dtype=np.float32)[:, None] - (upper[1] + 1.0)
-        band = np.clip(1.0 - rows / max(lip_gap(landmarks) * 0.3, 1.0), 0.0, 1.0) * (rows > -2)
-        band = np.broadcast_to(band, (y1 - y0, x1 - x0))[..., None]
-        return inside * (1.0 - band) + self.painted_teeth * band
+        upper = landmarks[list(UPPER_LIP)].mean(axis=0)
+        corners = landmarks[[regions.LIPS_INNER[0], regions.LIPS_INNER[10]]]
+        depth = max(min(0.035 * self.size, 0.33 * lip_gap(landmarks)), 1.0)
+        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        # The band's top follows the upper lip's curve from corner to corner; each tooth's lower corners are
+        # rounded off and the teeth parted by a fine shadow, so the band reads as teeth, not a bar.
+        below = ys - np.interp(xs[0], *_contour(landmarks, upper=True))[None, :]
+        parting = self._partings(xs[0] - upper[0])[None, :]
+        edge = depth * (1.0 - 0.35 * parting)
+        band = np.clip(1.0 - (below - edge) / 1.5, 0.0, 1.0) * (below > -2)
+        half = max(float(np.abs(corners[:, 0] - upper[0]).max()), 1.0)
+        # The front teeth only: full over the middle half of the mouth, gone at two thirds of the way to a corner.
+        band = band * np.clip((0.66 - np.abs(xs - upper[0]) / half) / 0.16, 0.0, 1.0)
+        shade = (0.85 + 0.15 * np.clip(below / depth, 0.0, 1.0)) * (1.0 - 0.3 * parting)  # darker at the gum
+        colour = self.painted_teeth[None, None, :] * shade[..., None]
+        band = band[..., None]
+        return inside * (1.0 - band) + colour * band
+
+    def _partings(self, offsets: np.ndarray) -> np.ndarray:
+        """How close each column (``offsets`` from the mouth's middle, pixels) is to a parting between two front
+        teeth, 1 on it to 0 a pixel away: the middle, then the widths of the incisors and the canine on each side."""
+        edges = np.cumsum(TOOTH_WIDTHS) * self.size
+        partings = np.concatenate([-edges[::-1], [0.0], edges])
+        distance = np.abs(offsets[:, None] - partings[None, :]).min(axis=1)
+        return np.clip(1.0 - distance / 1.2, 0.0, 1.0)
+
+
+def painted_tooth_colour(skin: np.ndarray) -> np.ndarray:
+    """A tooth's colour in the light of a face whose cheeks are ``skin`` (RGB): off-white, well lighter than the skin
+    (L* between 68 and 88) and a little warm."""
+    lab = cv2.cvtColor(np.clip(skin, 0, 255).astype(np.uint8)[None, None], cv2.COLOR_RGB2LAB)[0, 0].astype(np.float32)
+    lightness = float(np.clip(lab[0] * 100.0 / 255.0 + 25.0, 68.0, 88.0))
+    tooth = np.array([[[lightness * 255.0 / 100.0, 130.0, 138.0]]], np.float32)
+    return cv2.cvtColor(tooth.astype(np.uint8), cv2.COLOR_LAB2RGB)[0, 0].astype(np.float32)
