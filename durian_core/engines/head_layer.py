@@ -20,7 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from durian_core.face import regions
-from durian_core.face.fill import continue_background, push_pull
+from durian_core.face.fill import push_pull, textured_background
 from durian_core.face.masks import face_oval, feather, fill_polygons
 from durian_core.face.matting import keep_connected
 
@@ -271,7 +271,7 @@ def background_plate(
         return still.copy()
     if known.sum() < 64:
         known = ~hole  # a portrait all person: the body is what there is to fill from
-    plate = continue_background(still, known, hole, size=size)
+    plate = textured_background(still, known, hole, size=size)
     return np.ascontiguousarray(plate)
 
 
