@@ -216,6 +216,8 @@ class PreparedAttribute:
     aligned_foreground: np.ndarray | None = None  # hair, hat, beard: their colours without what shows through their
     # soft edge, carried as ``aligned_image`` is (None: the aligned image's own colours)
     aligned_key: str = ""  # a content key of the aligned layers and what made them ("": none, hash the arrays)
+    fit: AttributeFit = field(default_factory=AttributeFit)  # the user's nudge the aligned layers carry
+    source_key: str = ""  # a content key of ``image``, ``landmarks`` and ``mask`` ("": none, hash the arrays)
 
 
 @dataclass(frozen=True, eq=False)
