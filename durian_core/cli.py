@@ -30,7 +30,7 @@ from durian_core.errors import DurianInputError, FaceIndexError
 from durian_core.stopping import TERMINATED_STATUS, Terminated, sigterm_as_interrupt
 
 if TYPE_CHECKING:
-    from durian_core.types import GenerateRequest
+    from durian_core.types import AttributeFit, GenerateRequest
 
 PROG = "python -m durian_core"
 
@@ -51,12 +51,32 @@ SETTING_FLAGS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class AttributeOptions:
-    """One ``--attribute`` with the ``--kind``, ``--mask`` and ``--weight`` that follow it."""
+    """One ``--attribute`` with the ``--kind``, ``--mask``, ``--weight`` and ``--fit`` that follow it."""
 
     path: str
     kind: str | None = None
     mask: str | None = None
     weight: float = 1.0
+    fit: AttributeFit | None = None  # None: as it lands
+
+
+def parse_fit(text: str) -> AttributeFit:
+    """``--fit DX,DY,SCALE,DEG`` as an :class:`AttributeFit`; :class:`DurianInputError` naming what is wrong."""
+    from durian_core.types import AttributeFit  # the types pull in OpenCV: not for ``--help``
+
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 4:
+        raise DurianInputError(f"--fit takes four numbers DX,DY,SCALE,DEG, got {len(parts)} in {text!r}")
+    try:
+        dx, dy, scale, degrees = (float(part) for part in parts)
+    except ValueError:
+        raise DurianInputError(f"--fit takes four numbers DX,DY,SCALE,DEG, got {text!r}") from None
+    if not scale > 0:
+        raise DurianInputError(f"--fit scale must be above 0, got {parts[2]}")
+    try:
+        return AttributeFit(dx=dx, dy=dy, scale=scale, degrees=degrees)
+    except ValueError as error:
+        raise DurianInputError(f"--fit {text}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,9 @@ class Generate:
     # --mask-mode replace)
     mask: Annotated[tuple[str, ...], Repeatable] = ()
     weight: Annotated[tuple[float, ...], Repeatable] = ()  # opacity of the --attribute before it, 0..1 (default 1)
+    # DX,DY,SCALE,DEG: nudge the --attribute before it once it is on the portrait: move it DX, DY face sizes (right,
+    # down; within ±1), scale it (0.5 to 2) and turn it DEG degrees counter-clockwise (within ±45)
+    fit: Annotated[tuple[str, ...], Repeatable] = ()
     # add: unite each --mask with the automatic mask; replace: use the --mask alone
     mask_mode: Literal["add", "replace"] = "add"
     alpha: float | None = None  # blend the first two attributes (one kind): 0 = first, 1 = second
@@ -114,14 +137,21 @@ class Generate:
     def request(self) -> GenerateRequest:
         """The request these options describe, its attributes loaded."""
         from durian_core.api import build_request, load_attribute
-        from durian_core.types import Interpolation
+        from durian_core.types import AttributeFit, Interpolation
 
         references = []
         for entry in self.attributes:
             if entry.kind is None:
                 raise DurianInputError(f"attribute {entry.path} needs a --kind ({', '.join(ATTRIBUTE_KINDS)})")
             references.append(
-                load_attribute(entry.path, entry.kind, mask=entry.mask, mask_mode=self.mask_mode, weight=entry.weight)
+                load_attribute(
+                    entry.path,
+                    entry.kind,
+                    mask=entry.mask,
+                    mask_mode=self.mask_mode,
+                    weight=entry.weight,
+                    fit=entry.fit or AttributeFit(),
+                )
             )
         interpolation = None
         if self.alpha is not None:
@@ -134,12 +164,17 @@ class Generate:
 
 
 def attribute_groups(command: Generate, argv: Sequence[str]) -> list[AttributeOptions]:
-    """Each ``--attribute`` with the ``--kind``, ``--mask`` and ``--weight`` after it.
+    """Each ``--attribute`` with the ``--kind``, ``--mask``, ``--weight`` and ``--fit`` after it.
 
     tyro collects every use of a flag in order, but not where it stood; the command line's order says which
     attribute each value belongs to.
     """
-    values = {"--kind": iter(command.kind), "--mask": iter(command.mask), "--weight": iter(command.weight)}
+    values = {
+        "--kind": iter(command.kind),
+        "--mask": iter(command.mask),
+        "--weight": iter(command.weight),
+        "--fit": iter(parse_fit(text) for text in command.fit),
+    }
     paths = iter(command.attribute)
     groups: list[dict] = []
     for token in argv:

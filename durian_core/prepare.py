@@ -273,7 +273,37 @@ def align_attribute(
         name=name,
         aligned_foreground=aligned_foreground,
         aligned_key=aligned_key,
+        fit=fit,
+        source_key=image_key,
     )
+
+
+def refit_attribute(prepared: PreparedInputs, index: int, fit: AttributeFit, *, cache: FeatureCache) -> PreparedInputs:
+    """The prepared inputs with attribute ``index`` nudged by ``fit`` instead of its own: only its placement is
+    warped again (its source layers come from ``cache``); landmarks, masks and the other attributes stay as they
+    are."""
+    if not 0 <= index < len(prepared.attributes):
+        raise ValueError(f"attribute index {index} is outside the {len(prepared.attributes)} attributes")
+    attribute = prepared.attributes[index]
+    if attribute.fit == fit:
+        return prepared
+    moved = align_attribute(
+        attribute.image,
+        attribute.landmarks,
+        attribute.mask,
+        attribute.kind,
+        portrait=prepared.portrait,
+        portrait_landmarks=prepared.portrait_landmarks,
+        cache=cache,
+        weight=attribute.weight,
+        name=attribute.name,
+        portrait_key=prepared.portrait_key or None,
+        image_key=attribute.source_key or None,
+        fit=fit,
+    )
+    moved = replace(moved, from_portrait=attribute.from_portrait)
+    attributes = prepared.attributes[:index] + (moved,) + prepared.attributes[index + 1 :]
+    return replace(prepared, attributes=attributes)
 
 
 def _fit_arguments(fit: AttributeFit) -> dict[str, float]:

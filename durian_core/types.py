@@ -220,6 +220,8 @@ class PreparedAttribute:
     # soft edge, carried as ``aligned_image`` is (None: the aligned image's own colours)
     aligned_key: str = ""  # a content key of the aligned layers and what made them ("": none, hash the arrays)
     note: str = ""  # one line for the user about this attribute ("the hat's image cuts its crown"), or ""
+    fit: AttributeFit = field(default_factory=AttributeFit)  # the user's nudge the aligned layers carry
+    source_key: str = ""  # a content key of ``image``, ``landmarks`` and ``mask`` ("": none, hash the arrays)
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import green_centroid, green_wig
 from PIL import Image
 
 from durian_core.media import probe_video, write_video
@@ -169,6 +170,30 @@ def test_bad_mask_inputs_exit_2_with_one_clear_line(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error: "), (name, done.stderr)
         assert phrase in lines[0], (name, lines[0])
     assert sorted(path.name for path in tmp_path.iterdir()) == ["noface.png", "notes.jpg"], "no mask was written"
+
+
+def test_a_fit_moves_the_hair_by_face_sizes_of_the_portrait(tmp_path):
+    """Biden wearing a green wig (his crown painted, the paint as the mask) on the astronaut: ``--fit 0.2,0,1,0``
+    moves the wig a fifth of her face size to the right of where it lands without a fit, and not up or down."""
+    from durian_core.face import regions
+    from durian_core.face.landmarks import detect_landmarks
+
+    wig, mask = green_wig(np.asarray(Image.open(HAIR).convert("RGB")))
+    Image.fromarray(wig).save(tmp_path / "wig.png")
+    Image.fromarray(mask).save(tmp_path / "wig_mask.png")
+    worn = ["--attribute", str(tmp_path / "wig.png"), "--kind", "hair", "--mask", str(tmp_path / "wig_mask.png")]
+    centroids = []
+    for name, fit in (("plain", []), ("moved", ["--fit", "0.2,0,1,0"])):
+        output = tmp_path / f"{name}.png"
+        done = run_cli(
+            "generate", "--portrait", str(PORTRAIT), *worn, *fit, "--mask-mode", "replace", "--output", str(output)
+        )
+        assert done.returncode == 0, done.stderr
+        centroids.append(green_centroid(np.asarray(Image.open(output).convert("RGB"))))
+    size = regions.face_size(detect_landmarks(np.asarray(Image.open(PORTRAIT).convert("RGB"))))
+    shift = (centroids[1] - centroids[0]) / size
+    assert shift[0] == pytest.approx(0.2, abs=0.03), shift
+    assert abs(shift[1]) < 0.03, shift
 
 
 def write_bad_inputs(folder: Path, carphone) -> dict[str, tuple[list[str], str]]:
@@ -446,7 +471,8 @@ def test_generate_help_lists_every_setting_with_its_default():
         flag = "--" + SETTING_FLAGS.get(field.name, field.name).replace("_", "-")
         assert flag in options, f"{flag} ({field.name}) is not in generate --help"
         assert f"(default: {field.default})" in options[flag], (flag, options[flag])
-    for flag in ("--attribute", "--kind", "--mask", "--weight", "--mask-mode", "--alpha", "--weights", "--engine"):
+    flags = ("--attribute", "--kind", "--mask", "--weight", "--fit", "--mask-mode", "--alpha", "--weights", "--engine")
+    for flag in flags:
         assert flag in options
 
 
@@ -471,6 +497,12 @@ def test_generate_help_lists_every_setting_with_its_default():
             ["generate", *HAIR_ON_PORTRAIT, "--size", "10", "--output", "o.png"],
             "output_size must be within [64, 4096]",
         ),
+        (["generate", *HAIR_ON_PORTRAIT, "--fit", "0.2,0", "--output", "o.png"], "--fit takes four numbers"),
+        (["generate", *HAIR_ON_PORTRAIT, "--fit", "right,0,1,0", "--output", "o.png"], "--fit takes four numbers"),
+        (["generate", *HAIR_ON_PORTRAIT, "--fit", "0,0,-1,0", "--output", "o.png"], "--fit scale must be above 0"),
+        (["generate", *HAIR_ON_PORTRAIT, "--fit", "0,0,1,90", "--output", "o.png"], "within [-45, 45] degrees"),
+        (["generate", *HAIR_ON_PORTRAIT, "--fit", "3,0,1,0", "--output", "o.png"], "within [-1, 1] face sizes"),
+        (["generate", "--portrait", str(PORTRAIT), "--fit", "0,0,1,0", "--output", "o.png"], "--fit must follow"),
         (["evaluate", "--engine", "fastest"], "--engine: invalid choice 'fastest'"),
         (["bench", "--repeats"], "--repeats needs a value"),
         ([], "choose a command: generate, mask, evaluate, bench, preprocess, train"),
@@ -493,8 +525,9 @@ def test_a_bad_command_line_is_one_error_line_and_exit_2(args, phrase, tmp_path)
     assert not (tmp_path / "o.png").exists()
 
 
-def test_each_kind_mask_and_weight_belongs_to_the_attribute_before_it():
+def test_each_kind_mask_weight_and_fit_belongs_to_the_attribute_before_it():
     from durian_core.cli import AttributeOptions, parse_command
+    from durian_core.types import AttributeFit
 
     words = [
         "generate",
@@ -511,12 +544,13 @@ def test_each_kind_mask_and_weight_belongs_to_the_attribute_before_it():
         "b_mask.png",
         "--kind",
         "glasses",
+        "--fit=-0.1,0.05,1.2,-10",
         "--output",
         "out.png",
     ]
     assert parse_command(words).command.attributes == (
         AttributeOptions("a.jpg", kind="hair", weight=0.5),
-        AttributeOptions("b.png", kind="glasses", mask="b_mask.png"),
+        AttributeOptions("b.png", kind="glasses", mask="b_mask.png", fit=AttributeFit(-0.1, 0.05, 1.2, -10.0)),
     )
 
 

@@ -16,13 +16,13 @@ import numpy as np
 
 from durian_core.cache import FeatureCache, content_key
 from durian_core.face import regions
-from durian_core.face.align import mesh_align
+from durian_core.face.align import fit_matrix, mesh_align
 from durian_core.face.fill import FillPlates, fill_plates, skull_region
 from durian_core.face.glasses import FoundGlasses, find_glasses
 from durian_core.face.head import head_hair, interpolate_shapes
 from durian_core.face.masks import face_oval, feather, fill_polygons, makeup_region, skin_likeness
 from durian_core.face.matting import foreground_colours
-from durian_core.types import Interpolation, PreparedAttribute, PreparedInputs
+from durian_core.types import BlendTerm, Interpolation, PreparedAttribute, PreparedInputs
 
 # Re-lighting a layer to the portrait: how much of the skin's lightness ratio and white-balance shift the layer
 # takes on. The attribute's own colour is what the user asked for, so the light follows only part of the way (a
@@ -357,6 +357,11 @@ def glasses_layer(
         parts = cv2.GaussianBlur(parts, (0, 0), 0.5 * np.sqrt(1.0 / scale**2 - 1.0))
     size = attribute.aligned_image.shape[1::-1]
     carried = mesh_align(parts, attribute.landmarks, landmarks, size)
+    if not attribute.fit.is_identity:
+        # The user's nudge, as the aligned image took it.
+        fit = attribute.fit
+        nudge = fit_matrix(landmarks, dx=fit.dx, dy=fit.dy, scale=fit.scale, degrees=fit.degrees)
+        carried = cv2.warpAffine(carried, nudge, size, flags=cv2.INTER_LINEAR, borderValue=0)
     frame_colour = _lab(np.clip(carried[..., 2:] + 0.5, 0, 255).astype(np.uint8))
     frame_colour[..., 0] *= lightness_gain
     frame_colour[..., 1:] += colour_shift
@@ -627,35 +632,20 @@ def _layers(
 def compose_edit(
     prepared: PreparedInputs, weights: list[float], *, glasses: bool = True, cache: FeatureCache | None = None
 ) -> np.ndarray:
-    """Paste every attribute whose weight is above zero onto the portrait, in order; glasses go on last, on top
-    (``glasses=False`` leaves them off: the animator moves them rigidly, :func:`glasses_overlays`). The portrait's
-    hair removal comes from ``cache`` when given (:func:`portrait_hair_removal`). When the weights hold both members
-    of the request's hair or hat interpolation (:func:`shape_blend`), they go on as one shape in between.
-
-    An attribute taken from the portrait itself is already worn and changes nothing, so a blend between the
-    portrait's own hair and another's starts from the untouched portrait (in a shape in between, the portrait's own
-    hair is one of the two shapes).
-    """
-    blend, weights = _effective_weights(prepared, weights)
-    portrait = prepared.portrait
-    landmarks = prepared.portrait_landmarks
-    shape = portrait.shape[:2]
-    layers = _layers(prepared, weights, blend, cache=cache)
-    result = portrait
-    hair_cover = [opacity for kind, _, opacity, _ in layers if kind == "hair"]
+    """Paste every attribute whose weight is above zero onto the portrait, in order (:func:`worn_layers`); glasses go
+    on last, on top (``glasses=False`` leaves them off: the animator moves them rigidly, :func:`glasses_overlays`).
+    The portrait's hair removal comes from ``cache`` when given (:func:`portrait_hair_removal`); new hats without new
+    hair take the portrait's hair above their brim (:func:`remove_hair_above_brim`)."""
+    layers = worn_layers(prepared, weights, cache=cache)
+    result = prepared.portrait
+    hair_cover = [cover for kind, _, _, cover in layers if kind == "hair"]
     if hair_cover and "hair" in prepared.portrait_masks:
         result = portrait_hair_removal(prepared, cache=cache).under(np.maximum.reduce(hair_cover))
     elif (under_hat := _hair_under_hat(prepared, layers)) is not None:
         result = under_hat
     output = result.astype(np.float32)
-    feature_guard = feather(
-        protected_features(landmarks, shape, margin=0.01).astype(np.float32), 0.01 * regions.face_size(landmarks)
-    )
-    for kind, colours, opacity, weight in layers:
-        if kind in ("hair", "hat"):
-            # A fringe or a brim stops above the portrait's brows: the eyes and brows carry who this is.
-            opacity = opacity * (1.0 - feature_guard)
-        opacity = (opacity * weight)[..., None]
+    for _, colours, opacity, _ in layers:
+        opacity = opacity[..., None]
         output = output * (1.0 - opacity) + colours.astype(np.float32) * opacity
     if glasses:
         for overlay, weight in glasses_overlays(prepared, weights):
@@ -675,11 +665,11 @@ def _effective_weights(prepared: PreparedInputs, weights: list[float]) -> tuple[
 
 
 def _hair_under_hat(
-    prepared: PreparedInputs, layers: list[tuple[str, np.ndarray, np.ndarray, float]]
+    prepared: PreparedInputs, layers: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
 ) -> np.ndarray | None:
     """The portrait without the hair its new hats leave showing (:func:`remove_hair_above_brim`), for ``layers``
-    (:func:`_layers`) that hold hats and no new hair; else None."""
-    hats = [opacity for kind, _, opacity, _ in layers if kind == "hat"]
+    (:func:`worn_layers`) that hold hats and no new hair; else None."""
+    hats = [cover for kind, _, _, cover in layers if kind == "hat"]
     if not hats or prepared.own_hair is None or any(kind == "hair" for kind, *_ in layers):
         return None
     return remove_hair_above_brim(
@@ -694,8 +684,7 @@ def _hair_under_hat(
 def hat_hair_layer(prepared: PreparedInputs, weights: list[float]) -> tuple[np.ndarray, np.ndarray] | None:
     """What a look's new hats take of the portrait's hair as a layer of its own (RGB uint8 pixels and where they
     replace the portrait, float32), for a video's frames to wear before the hats; None when there is nothing."""
-    blend, weights = _effective_weights(prepared, weights)
-    under_hat = _hair_under_hat(prepared, _layers(prepared, weights, blend, cache=None))
+    under_hat = _hair_under_hat(prepared, worn_layers(prepared, weights))
     if under_hat is None:
         return None
     return under_hat, (under_hat != prepared.portrait).any(axis=-1).astype(np.float32)
@@ -762,42 +751,52 @@ def glasses_overlays(prepared: PreparedInputs, weights: list[float]) -> list[tup
 
 
 def worn_layers(
-    prepared: PreparedInputs, weights: list[float]
-) -> list[tuple[PreparedAttribute, np.ndarray, np.ndarray]]:
-    """The layers :func:`compose_edit` pastes, glasses aside (:func:`glasses_overlays`), in the order it pastes them:
-    per attribute with a weight above zero, its re-lit pixels (RGB uint8) and its opacity (float32, the weight and,
-    for hair and hats, the guard over the brows and eyes applied), both at the portrait's geometry. A video's frames
-    wear them carried by the head; the old hair's removal is the caller's."""
+    prepared: PreparedInputs, weights: list[float], *, cache: FeatureCache | None = None
+) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """The layers of an edit, glasses aside (:func:`glasses_overlays`), in the order they are pasted: per attribute
+    with a weight above zero, its kind, its re-lit pixels (RGB uint8), the opacity to paste them with (float32: the
+    weight and, for hair and hats, the guard over the brows and eyes applied) and what it covers (float32: its own
+    matte, where the old hair must go), all at the portrait's geometry. When the weights hold both members of the
+    request's hair or hat interpolation (:func:`shape_blend`), they are one layer, the shape in between.
+
+    :func:`compose_edit` pastes them onto the still; a video's frames wear them carried by the head (the old hair's
+    removal is then the caller's). An attribute taken from the portrait itself is already worn and is left out, so a
+    blend between the portrait's own hair and another's starts from the untouched portrait (in a shape in between,
+    the portrait's own hair is one of the two shapes).
+    """
+    blend, weights = _effective_weights(prepared, weights)
     landmarks = prepared.portrait_landmarks
-    shape = prepared.portrait.shape[:2]
-    portrait_lab = _lab(prepared.portrait)
-    skin = skin_region(landmarks, shape)
     guard = feather(
-        protected_features(landmarks, shape, margin=0.01).astype(np.float32), 0.01 * regions.face_size(landmarks)
+        protected_features(landmarks, prepared.portrait.shape[:2], margin=0.01).astype(np.float32),
+        0.01 * regions.face_size(landmarks),
     )
     layers = []
-    for attribute, weight in zip(prepared.attributes, weights):
-        if weight <= 0 or attribute.kind == "glasses" or attribute.from_portrait:
-            continue
-        layer, alpha = _attribute_layer(attribute, portrait_lab, skin, landmarks)
-        if attribute.kind in ("hair", "hat"):
-            alpha = alpha * (1.0 - guard)
-        layers.append((attribute, layer, (alpha * weight).astype(np.float32)))
+    for kind, colours, cover, weight in _layers(prepared, weights, blend, cache=cache):
+        # A fringe or a brim stops above the portrait's brows: the eyes and brows carry who this is.
+        opacity = cover * (1.0 - guard) if kind in ("hair", "hat") else cover
+        layers.append((kind, colours, (opacity * weight).astype(np.float32), cover))
     return layers
+
+
+def edit_terms(prepared: PreparedInputs) -> tuple[BlendTerm, ...]:
+    """The edits to compose and mix for the request's blend: its terms (:meth:`PreparedInputs.blend_terms`), save that
+    two hair or hat references between α = 0 and 1 are one edit holding the shape in between (:func:`shape_blend`).
+    The still, the animation and a video's frames all mix these, so none of them shows the two cuts seen through
+    each other."""
+    weights = list(prepared.attribute_weights)
+    if shape_blend(prepared, weights) is not None:
+        return (BlendTerm(1.0, tuple(weights)),)
+    return prepared.blend_terms()
 
 
 def edit_portrait(
     prepared: PreparedInputs, *, compose: Callable[[PreparedInputs, list[float]], np.ndarray] = compose_edit
 ) -> np.ndarray:
-    """The still edit: the edits of the blend's terms (:meth:`PreparedInputs.blend_terms`) mixed by their
-    coefficients, so α = 0 and α = 1 of an interpolation give exactly the single-attribute edits; between them, two
-    hair or hat references make one shape in between (:func:`shape_blend`), composed once. ``compose`` may serve
-    edits from a cache."""
-    terms = prepared.blend_terms()
+    """The still edit: the edits of :func:`edit_terms` mixed by their coefficients, so α = 0 and α = 1 of an
+    interpolation give exactly the single-attribute edits; between them, two hair or hat references make one shape
+    in between, composed once. ``compose`` may serve edits from a cache."""
+    terms = edit_terms(prepared)
     if len(terms) == 1:
         return compose(prepared, list(terms[0].weights))
-    weights = list(prepared.attribute_weights)
-    if shape_blend(prepared, weights) is not None:
-        return compose(prepared, weights)
     blend = sum(term.coefficient * compose(prepared, list(term.weights)) for term in terms)
     return np.clip(blend + 0.5, 0, 255).astype(np.uint8)
