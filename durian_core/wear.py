@@ -21,20 +21,13 @@ import cv2
 import numpy as np
 
 from durian_core.engines.animator import point_box
-from durian_core.engines.editor import (
-    GlassesOverlay,
-    edit_terms,
-    glasses_overlays,
-    hat_hair_layer,
-    protected_features,
-    remove_hair,
-    skin_region,
-    worn_layers,
-)
+from durian_core.engines.editor import edit_terms, glasses_overlays, hat_hair_layer, worn_layers
+from durian_core.engines.glasses_overlay import GlassesOverlay
+from durian_core.engines.hair_removal import remove_hair
 from durian_core.face import regions
 from durian_core.face.align import MeshWarp, apply_affine, head_ring, similarity_transform
 from durian_core.face.fill import skull_region
-from durian_core.face.masks import face_oval, feather, fill_polygons
+from durian_core.face.masks import face_oval, feather, fill_polygons, protected_features, skin_region
 from durian_core.types import PreparedInputs
 
 Box = tuple[int, int, int, int]
@@ -152,10 +145,10 @@ FOREHEAD_RAMP = 0.08
 
 def removal_alpha(image: np.ndarray, own_hair: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """Where an image's own hair (``own_hair``, its mask) is taken away (float32): what the editor's
-    :func:`~durian_core.engines.editor.remove_hair` changes (its hole reaches stray strands, the hair at the temples
-    and a fringe's ends), and the hair itself a little widened, never the face's skin below the brows nor the brows
-    and eyes. Over the forehead the edge is a ramp :data:`FOREHEAD_RAMP` face sizes long, so the refilled scalp, seen
-    in another frame, runs into this frame's forehead without a line."""
+    :func:`~durian_core.engines.hair_removal.remove_hair` changes (its hole reaches stray strands, the hair at the
+    temples and a fringe's ends), and the hair itself a little widened, never the face's skin below the brows nor the
+    brows and eyes. Over the forehead the edge is a ramp :data:`FOREHEAD_RAMP` face sizes long, so the refilled
+    scalp, seen in another frame, runs into this frame's forehead without a line."""
     shape = own_hair.shape[:2]
     size = regions.face_size(landmarks)
     removed = remove_hair(image, own_hair, np.zeros(shape, np.float32), landmarks)

@@ -16,7 +16,8 @@ from durian_core.api import preview, preview_fit
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.engines.classical import ClassicalEngine
-from durian_core.engines.editor import edit_portrait, remove_hair
+from durian_core.engines.editor import edit_portrait
+from durian_core.engines.hair_removal import remove_hair
 from durian_core.face import regions
 from durian_core.face.align import head_centre
 from durian_core.face.fill import skull_region

@@ -641,3 +641,36 @@ def expand_mask(
     if extra is not None:
         grown = np.maximum(grown, extra.astype(np.float32))
     return np.clip(grown, 0, 1).astype(np.float32)
+
+
+def skin_region(landmarks: np.ndarray, shape: tuple[int, int], *, forehead: bool = True) -> np.ndarray:
+    """Cheeks and forehead: the face oval without eyes, brows and mouth (for lighting statistics); without the
+    forehead above the brows when ``forehead`` is false (where a fringe may lie)."""
+    face = face_oval(landmarks, shape)
+    if not forehead:
+        brow_line = landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].min()
+        face[: max(0, int(brow_line))] = 0
+    features = fill_polygons(
+        shape,
+        [landmarks[list(loop)] for loop in (regions.RIGHT_EYE, regions.LEFT_EYE, regions.LIPS_OUTER)]
+        + [
+            cv2.convexHull(landmarks[list(regions.RIGHT_BROW + regions.RIGHT_EYE)]).reshape(-1, 2),
+            cv2.convexHull(landmarks[list(regions.LEFT_BROW + regions.LEFT_EYE)]).reshape(-1, 2),
+        ],
+    )
+    return (face > 0.5) & (features < 0.5)
+
+
+def protected_features(landmarks: np.ndarray, shape: tuple[int, int], *, margin: float = 0.03) -> np.ndarray:
+    """Brows and eyes with a margin of ``margin`` face sizes (bool): what no removal may touch and no new hair may
+    cover, since they carry the identity."""
+    size = regions.face_size(landmarks)
+    features = fill_polygons(
+        shape,
+        [
+            cv2.convexHull(landmarks[list(regions.RIGHT_BROW + regions.RIGHT_EYE)]).reshape(-1, 2),
+            cv2.convexHull(landmarks[list(regions.LEFT_BROW + regions.LEFT_EYE)]).reshape(-1, 2),
+        ],
+    )
+    radius = max(1, int(round(margin * size)))
+    return cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)) > 0.5
