@@ -14,10 +14,10 @@ from durian_core.engines.editor import edit_portrait, glasses_overlays
 from durian_core.engines.hair_removal import remove_hair
 from durian_core.face import regions
 from durian_core.face.align import face_yaw
+from durian_core.face.attribute_masks import attribute_mask
 from durian_core.face.fill import continue_background, fill_hole, head_under_hair, push_pull, skull_region
 from durian_core.face.landmarks import detect_landmarks
 from durian_core.face.masks import (
-    attribute_mask,
     fill_polygons,
     person_mask,
     protected_features,

@@ -18,15 +18,9 @@ from durian_core.cache import FeatureCache, content_key
 from durian_core.engines.glasses_overlay import GlassesOverlay, glasses_layer
 from durian_core.engines.hair_removal import portrait_hair_removal, remove_hair_above_brim
 from durian_core.face import regions
+from durian_core.face.attribute_masks import makeup_region
 from durian_core.face.head import interpolate_shapes
-from durian_core.face.masks import (
-    face_oval,
-    feather,
-    fill_polygons,
-    makeup_region,
-    protected_features,
-    skin_region,
-)
+from durian_core.face.masks import face_oval, feather, fill_polygons, protected_features, skin_region
 from durian_core.face.matting import foreground_colours
 from durian_core.types import BlendTerm, Interpolation, PreparedAttribute, PreparedInputs
 
