@@ -27,9 +27,10 @@ from durian_core.config import FaceSettings, GenerationSettings, MediaLimits
 from durian_core.errors import DurianInputError, NoFaceError
 from durian_core.face import regions
 from durian_core.face.attribute_masks import attribute_mask
-from durian_core.face.fill import continue_background, skull_region
+from durian_core.face.fill import skull_region
 from durian_core.face.landmarks import FaceFollower, choose_face, detect_faces
 from durian_core.face.masks import person_mask
+from durian_core.face.texture import continue_background
 from durian_core.face.tracking import LandmarkTracker, smoothing_radius
 from durian_core.media import open_video
 from durian_core.placement import WorkCrop, work_crop
