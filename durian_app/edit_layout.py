@@ -381,6 +381,9 @@ def example_rows() -> tuple[list[list[str]], list[str]]:
         ("astronaut.jpg", attributes / "hat_obama.png", "hat", "A beanie on the astronaut"),
         ("obama.jpg", attributes / "beard_biden.png", "beard", "A beard on Obama"),
         ("biden.jpg", portraits / "obama.jpg", "hair", "Obama's hair on Biden"),
+        # Real glasses and a real cap, from a photo of Grace Hopper.
+        ("obama.jpg", attributes / "grace_hopper.jpg", "glasses", "Grace Hopper's glasses on Obama"),
+        ("biden.jpg", attributes / "grace_hopper.jpg", "hat", "Grace Hopper's cap on Biden"),
     ]
     present = [row for row in rows if (portraits / row[0]).exists() and row[1].exists()]
     examples = [[str(portraits / name), str(attribute), kind, driver, "video"] for name, attribute, kind, _ in present]

@@ -17,17 +17,19 @@ from durian_core.config import GenerationSettings
 from durian_core.engines.base import Engine
 from durian_core.errors import DurianInputError
 from durian_core.live import LiveAnimator, LiveSettings, MirrorAnimator
-from durian_core.media import ImageSource, load_image, load_mask, open_video
-from durian_core.prepare import automatic_mask, prepare_inputs
+from durian_core.media import ImageSource, check_output_path, load_image, load_mask, open_video
+from durian_core.prepare import automatic_mask, prepare_inputs, refit_attribute
 from durian_core.render import animate
 from durian_core.tryon import is_video_file, open_portrait_video, wear_video
 from durian_core.types import (
+    AttributeFit,
     AttributeReference,
     DrivingVideo,
     GenerateRequest,
     GenerateResult,
     Interpolation,
     PortraitVideo,
+    PreparedInputs,
     ProgressCallback,
     no_progress,
 )
@@ -43,7 +45,9 @@ __all__ = [
     "load_engine",
     "mirror_animator",
     "open_portrait_video",
+    "prepare_inputs",
     "preview",
+    "preview_fit",
 ]
 
 _engines: dict[tuple[str, str | None, str], Engine] = {}
@@ -70,17 +74,19 @@ def load_attribute(
     mask_mode: str = "add",
     weight: float = 1.0,
     name: str | None = None,
+    fit: AttributeFit = AttributeFit(),
 ) -> AttributeReference:
     """An attribute reference from an image file (or bytes, or an array) and, optionally, a mask image for it.
 
     The mask is read as :func:`durian_core.media.load_mask` reads it (alpha, else luminance; white = attribute) and
-    resized to the image. ``name`` defaults to the file's stem.
+    resized to the image. ``name`` defaults to the file's stem; ``fit`` is the user's nudge once the attribute is on
+    the portrait.
     """
     loaded = load_image(source)
     user_mask = None if mask is None else load_mask(mask, size=loaded.rgb.shape[1::-1])
     if name is None:
         name = Path(os.fspath(source)).stem if isinstance(source, str | os.PathLike) else ""
-    return AttributeReference(loaded.rgb, kind, mask=user_mask, mask_mode=mask_mode, weight=weight, name=name)
+    return AttributeReference(loaded.rgb, kind, mask=user_mask, mask_mode=mask_mode, weight=weight, name=name, fit=fit)
 
 
 VIDEO_PORTRAIT_ENGINE = "a video portrait runs on the classical engine"
@@ -209,7 +215,12 @@ def generate(
     With ``output`` (an ``.mp4`` for an animation, an image file for a still) the result is written there, and an
     animation streams from the driver's decoder to the encoder frame by frame, so its length costs no memory;
     without it, the frames are returned in memory (fine for short clips and stills).
+
+    Raises:
+        DurianInputError: an input cannot be used, or ``output`` cannot be written (checked before any work).
     """
+    if output is not None:
+        output = check_output_path(output, video=request.driver is not None or request.portrait_video is not None)
     cache = cache or default_cache()
     settings = request.settings
     if request.portrait_video is not None:
@@ -221,10 +232,16 @@ def generate(
     prepared = prepare_inputs(request, cache=cache, progress=lambda _, m: progress(0.0, m))
     timings = {"prepare": time.perf_counter() - start}
     driver = request.driver
-    notes = [choice.reason]
+    notes = [choice.reason] + [attribute.note for attribute in prepared.attributes if attribute.note]
     if driver is not None and driver.truncated_from is not None:
         notes.append(
             f"the driving video is {driver.truncated_from:.1f} s long; only the first {driver.seconds:.1f} s were used"
+        )
+    if driver is not None and driver.variable_rate is not None:
+        slowest, fastest = driver.variable_rate
+        notes.append(
+            f"the driving video's frame rate varies ({slowest:.0f} to {fastest:.0f} fps): its frames were taken at "
+            f"their own moments, {driver.fps:.2f} times a second, so motion and sound stay together"
         )
     result = GenerateResult(
         frames=None, fps=None, engine=engine.name, audio_source=prepared.audio_path, notes=tuple(notes)
@@ -242,6 +259,12 @@ def generate(
         animation = animate(engine, prepared, driver, settings, cache=cache, output=output, progress=progress)
         result.frames, result.path, result.frame_count = animation.frames, animation.path, animation.frame_count
         timings.update(animation.timings)
+        if animation.faceless is not None and animation.faceless.missing:
+            missing, frames = animation.faceless.missing, animation.faceless.frames
+            result.notes += (
+                f"no face was found in {missing} of the driver's {frames} frames; they take the pose of the "
+                "nearest frames with one",
+            )
     result.timings = timings
     progress(1.0, "done")
     return result
@@ -288,6 +311,28 @@ def preview(
     """The still edit of a request (its driver is ignored; a portrait video's reference frame is edited); fast once
     the inputs are cached."""
     return generate(replace(request, driver=None, portrait_video=None), cache=cache, weights=weights)
+
+
+def preview_fit(
+    prepared: PreparedInputs, fit: AttributeFit, *, index: int = 0, cache: FeatureCache | None = None
+) -> np.ndarray:
+    """The still edit with attribute ``index`` nudged by ``fit``, from inputs already prepared (``prepare_inputs``
+    with the same ``cache``): for a slider moved over a preview. Only the attribute's placement and the blend are
+    computed again (tens of milliseconds at 512²); everything else comes from the cache. Made by the classical
+    editor, whichever engine the request names (a diffusion still takes seconds). RGB uint8, the full portrait.
+
+    Raises:
+        DurianInputError: ``index`` names no attribute.
+    """
+    from durian_core.engines.classical import ClassicalEngine
+
+    cache = cache or default_cache()
+    try:
+        moved = refit_attribute(prepared, index, fit, cache=cache)
+    except ValueError as error:
+        raise DurianInputError(str(error)) from error
+    still, _timings = ClassicalEngine().generate(replace(moved, motion=None), GenerationSettings(), cache=cache)
+    return moved.paste(still[0])
 
 
 LIVE_PASTE = 1024

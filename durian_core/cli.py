@@ -3,7 +3,8 @@
 Each command is a frozen dataclass; tyro builds its options from the fields: the flag from the name, the type and
 default from the annotation, the help from the comment beside (or above) the field. The generation settings'
 options come from :class:`~durian_core.config.GenerationSettings` itself, so they are declared once. Bad input
-exits with status 2 and one line ``error: <what is wrong>`` on stderr.
+exits with status 2 and one line ``error: <what is wrong>`` on stderr; an output that cannot be written is found
+before any work. Ctrl-C (status 130) and SIGTERM (status 143) stop the work and leave no partial output.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, TextIO, Union
 
 import tyro
@@ -26,10 +26,11 @@ from tyro import _errors as tyro_errors
 from tyro.constructors import ConstructorRegistry, StructConstructorSpec, StructFieldSpec, StructTypeInfo
 
 from durian_core.config import ATTRIBUTE_KINDS, AttributeKind, EvaluationProtocol, GenerationSettings
-from durian_core.errors import DurianInputError
+from durian_core.errors import DurianInputError, FaceIndexError
+from durian_core.stopping import TERMINATED_STATUS, Terminated, sigterm_as_interrupt
 
 if TYPE_CHECKING:
-    from durian_core.types import GenerateRequest
+    from durian_core.types import AttributeFit, GenerateRequest
 
 PROG = "python -m durian_core"
 
@@ -50,12 +51,32 @@ SETTING_FLAGS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class AttributeOptions:
-    """One ``--attribute`` with the ``--kind``, ``--mask`` and ``--weight`` that follow it."""
+    """One ``--attribute`` with the ``--kind``, ``--mask``, ``--weight`` and ``--fit`` that follow it."""
 
     path: str
     kind: str | None = None
     mask: str | None = None
     weight: float = 1.0
+    fit: AttributeFit | None = None  # None: as it lands
+
+
+def parse_fit(text: str) -> AttributeFit:
+    """``--fit DX,DY,SCALE,DEG`` as an :class:`AttributeFit`; :class:`DurianInputError` naming what is wrong."""
+    from durian_core.types import AttributeFit  # the types pull in OpenCV: not for ``--help``
+
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 4:
+        raise DurianInputError(f"--fit takes four numbers DX,DY,SCALE,DEG, got {len(parts)} in {text!r}")
+    try:
+        dx, dy, scale, degrees = (float(part) for part in parts)
+    except ValueError:
+        raise DurianInputError(f"--fit takes four numbers DX,DY,SCALE,DEG, got {text!r}") from None
+    if not scale > 0:
+        raise DurianInputError(f"--fit scale must be above 0, got {parts[2]}")
+    try:
+        return AttributeFit(dx=dx, dy=dy, scale=scale, degrees=degrees)
+    except ValueError as error:
+        raise DurianInputError(f"--fit {text}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -68,13 +89,17 @@ class Generate:
 
     # the identity: a photo, or a video whose every frame wears the attributes (it takes no --driving)
     portrait: str
-    output: str  # out.mp4 (with --driving or a portrait video) or out.png (still edit)
+    # out.mp4 (with --driving or a portrait video) or, for a still edit, an image: out.png, .jpg, .webp, .tif, ...
+    output: str
     attribute: Annotated[tuple[str, ...], Repeatable] = ()  # an attribute image; repeat the flag for several
     kind: Annotated[tuple[AttributeKind, ...], Repeatable] = ()  # kind of the --attribute before it
     # a mask PNG for the --attribute before it, white = attribute (added to the automatic mask, or used alone with
     # --mask-mode replace)
     mask: Annotated[tuple[str, ...], Repeatable] = ()
     weight: Annotated[tuple[float, ...], Repeatable] = ()  # opacity of the --attribute before it, 0..1 (default 1)
+    # DX,DY,SCALE,DEG: nudge the --attribute before it once it is on the portrait: move it DX, DY face sizes (right,
+    # down; within ±1), scale it (0.5 to 2) and turn it DEG degrees counter-clockwise (within ±45)
+    fit: Annotated[tuple[str, ...], Repeatable] = ()
     # add: unite each --mask with the automatic mask; replace: use the --mask alone
     mask_mode: Literal["add", "replace"] = "add"
     alpha: float | None = None  # blend the first two attributes (one kind): 0 = first, 1 = second
@@ -88,23 +113,21 @@ class Generate:
     def run(self, *, progress: TextIO) -> int:
         """Write the edit (no driver) or the video; progress goes to ``progress`` when it is a terminal."""
         from durian_core.api import generate
+        from durian_core.media import check_output_path
         from durian_core.tryon import is_video_file
 
-        output = Path(self.output)
         video_portrait = is_video_file(self.portrait)
         if video_portrait and self.driving:
             raise DurianInputError(
                 "a portrait video moves by itself and takes no --driving (a driving video animates a still portrait)"
             )
-        if (self.driving or video_portrait) and output.suffix.lower() != ".mp4":
-            made = "with --driving" if self.driving else "for a portrait video"
-            raise DurianInputError(f"{made} the output must be an .mp4, got {output.name}")
-        if not self.driving and output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".mp4"):
-            raise DurianInputError(f"a still edit is written as .png, got {output.name}")
+        # Before any work: a result that cannot be written must not cost a render first.
+        output = check_output_path(self.output, video=self.driving is not None or video_portrait)
         request = self.request()
-        if request.driver is None and request.portrait_video is None and output.suffix.lower() == ".mp4":
-            output = output.with_suffix(".png")
-        result = generate(request, weights=self.weights, output=output, progress=_progress_line(progress))
+        try:
+            result = generate(request, weights=self.weights, output=output, progress=_progress_line(progress))
+        except FaceIndexError as error:
+            raise DurianInputError(error.message_for("--face")) from error
         timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
         sys.stdout.write(f"wrote {result.path} with the {result.engine} engine ({timings})\n")
         for note in result.notes:
@@ -114,14 +137,21 @@ class Generate:
     def request(self) -> GenerateRequest:
         """The request these options describe, its attributes loaded."""
         from durian_core.api import build_request, load_attribute
-        from durian_core.types import Interpolation
+        from durian_core.types import AttributeFit, Interpolation
 
         references = []
         for entry in self.attributes:
             if entry.kind is None:
                 raise DurianInputError(f"attribute {entry.path} needs a --kind ({', '.join(ATTRIBUTE_KINDS)})")
             references.append(
-                load_attribute(entry.path, entry.kind, mask=entry.mask, mask_mode=self.mask_mode, weight=entry.weight)
+                load_attribute(
+                    entry.path,
+                    entry.kind,
+                    mask=entry.mask,
+                    mask_mode=self.mask_mode,
+                    weight=entry.weight,
+                    fit=entry.fit or AttributeFit(),
+                )
             )
         interpolation = None
         if self.alpha is not None:
@@ -134,12 +164,17 @@ class Generate:
 
 
 def attribute_groups(command: Generate, argv: Sequence[str]) -> list[AttributeOptions]:
-    """Each ``--attribute`` with the ``--kind``, ``--mask`` and ``--weight`` after it.
+    """Each ``--attribute`` with the ``--kind``, ``--mask``, ``--weight`` and ``--fit`` after it.
 
     tyro collects every use of a flag in order, but not where it stood; the command line's order says which
     attribute each value belongs to.
     """
-    values = {"--kind": iter(command.kind), "--mask": iter(command.mask), "--weight": iter(command.weight)}
+    values = {
+        "--kind": iter(command.kind),
+        "--mask": iter(command.mask),
+        "--weight": iter(command.weight),
+        "--fit": iter(parse_fit(text) for text in command.fit),
+    }
     paths = iter(command.attribute)
     groups: list[dict] = []
     for token in argv:
@@ -177,10 +212,10 @@ class Mask:
         """Write the mask and say what share of the image it covers."""
         import numpy as np
 
-        from durian_core.media import image_target, write_image
+        from durian_core.media import check_output_path, write_image
         from durian_core.prepare import automatic_mask_of_file
 
-        target = image_target(self.output, what="mask")  # before the work: a bad path fails at once
+        target = check_output_path(self.output, video=False)  # before the work: a bad path fails at once
         mask = automatic_mask_of_file(self.image, self.kind, face=self.face)
         grey = np.round(np.clip(mask, 0, 1) * 255).astype(np.uint8)
         try:
@@ -233,7 +268,10 @@ class Evaluate:
     def run(self, *, progress: TextIO) -> int:
         """Print the chosen measurement as JSON."""
         from durian_core import evaluation
+        from durian_core.media import check_output_path
 
+        if self.sheet is not None:
+            check_output_path(self.sheet, video=False)
         settings = self.settings
         engine = settings.engine
         if self.toy_transfer:
@@ -248,9 +286,9 @@ class Evaluate:
             )
         elif self.masks is not None:
             from durian_core.mask_benchmark import evaluate_masks
-            from durian_core.media import image_target
+            from durian_core.media import check_output_path
 
-            sheet = image_target(self.sheet, what="contact sheet") if self.sheet else None
+            sheet = check_output_path(self.sheet, video=False) if self.sheet else None
             report = evaluate_masks(self.masks, sheet=sheet)
         elif self.video is None:
             raise DurianInputError("evaluate needs --video (or --grid, or --masks)")
@@ -478,12 +516,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        parsed = parse_command(argv)
-        with _native_logs_silenced(not parsed.verbose) as progress:
-            return parsed.command.run(progress=progress)
+        with sigterm_as_interrupt():
+            parsed = parse_command(argv)
+            with _native_logs_silenced(not parsed.verbose) as progress:
+                return parsed.command.run(progress=progress)
     except (DurianInputError, ValueError) as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
+    except Terminated:
+        sys.stderr.write("error: terminated; nothing was written\n")
+        return TERMINATED_STATUS
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130

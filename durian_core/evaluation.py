@@ -213,14 +213,22 @@ def self_reconstruction(
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
+REAL_ATTRIBUTES = {"glasses_hopper": ("grace_hopper.jpg", "glasses"), "hat_hopper": ("grace_hopper.jpg", "hat")}
+"""Attributes taken from a real photo in examples/attributes/ (one photo may give several kinds)."""
+
+
 def example_grid_inputs() -> tuple[dict[str, Path], dict[str, tuple[Path, str]]]:
-    """The example portraits, and the example attributes (hair from each portrait, the drawn ones) with kinds."""
+    """The example portraits, and the example attributes (hair from each portrait, the drawn ones, those of the
+    real photo) with kinds."""
     portraits = {path.stem: path for path in sorted((EXAMPLES / "portraits").glob("*.jpg"))}
     attributes = {f"hair_{name}": (path, "hair") for name, path in portraits.items()}
     for path in sorted((EXAMPLES / "attributes").glob("*.png")):
         if path.stem.endswith("_mask"):  # a brushed mask for an attribute (the README's --mask example), not one
             continue
         attributes[path.stem] = (path, path.stem.split("_")[0])
+    for name, (file, kind) in REAL_ATTRIBUTES.items():
+        if (EXAMPLES / "attributes" / file).exists():
+            attributes[name] = (EXAMPLES / "attributes" / file, kind)
     return portraits, attributes
 
 

@@ -1,5 +1,5 @@
 """Image and video metrics: L1, PSNR, SSIM (whole frame or inside a region), identity distance, attribute colour
-distance, landmark jitter.
+distance, landmark jitter, what an open mouth shows.
 
 Images are uint8 RGB (or float in [0, 1]); L1 is on [0, 1] like the paper's table. PSNR and SSIM are
 scikit-image's (``skimage.metrics``), so the figures compare with published ones computed the same way.
@@ -151,6 +151,23 @@ def landmark_jitter(tracks: np.ndarray) -> float:
         return 0.0
     acceleration = np.linalg.norm(tracks[2:] - 2 * tracks[1:-1] + tracks[:-2], axis=-1).mean()
     return float(acceleration / regions.face_size(tracks[0]))
+
+
+TEETH_LIGHTNESS, TEETH_CHROMA = 65.0, 30.0  # L* over and chroma under these: a pixel that reads as a tooth
+NEAR_BLACK = 20.0  # L* under this: a pixel that reads as a black hole
+
+
+def mouth_interior(frame: np.ndarray, landmarks: np.ndarray) -> tuple[int, int, int]:
+    """What an open mouth shows: the pixels of ``frame`` (RGB uint8) inside the inner-lip outline of ``landmarks``
+    (478×2), and how many of them are teeth-like and how many near-black (CIE L*a*b*); counts, to pool frames."""
+    outline = np.round(landmarks[list(regions.LIPS_INNER)] * 16).astype(np.int32)
+    mouth = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mouth, [outline], 1, cv2.LINE_8, shift=4)
+    lab = cv2.cvtColor(frame, cv2.COLOR_RGB2LAB).astype(np.float32)[mouth > 0]
+    lightness = lab[:, 0] * (100.0 / 255.0)
+    chroma = np.hypot(lab[:, 1] - 128.0, lab[:, 2] - 128.0)
+    teeth = (lightness > TEETH_LIGHTNESS) & (chroma < TEETH_CHROMA)
+    return int(len(lab)), int(teeth.sum()), int((lightness < NEAR_BLACK).sum())
 
 
 def identity_available() -> bool:

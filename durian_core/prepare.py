@@ -15,8 +15,9 @@ import numpy as np
 
 from durian_core.cache import FeatureCache, content_key, default_cache
 from durian_core.face.align import align_skull, face_yaw, fit_matrix, mesh_align
+from durian_core.face.hats import complete_hat, cut_note
 from durian_core.face.head import complete_cut_hair, head_hair
-from durian_core.face.landmarks import choose_face, detect_faces, track_landmarks
+from durian_core.face.landmarks import FaceCount, choose_face, detect_faces, track_landmarks
 from durian_core.face.masks import attribute_mask, refine_mask
 from durian_core.face.matting import foreground_colours
 from durian_core.face.motion import retarget_motion
@@ -172,6 +173,13 @@ def _prepare_attribute(
         image, mask, landmarks = cache.get_or_compute(
             "completed", image_key, lambda: complete_cut_hair(image, mask, landmarks)
         )
+    note = ""
+    if reference.kind == "hat":
+        # A hat cut by the photo's edge: its crown (or a side) is completed beyond the edge, or the user is told.
+        note = cut_note(mask)
+        image, mask, landmarks = cache.get_or_compute(
+            "completed", content_key(image_key, "hat"), lambda: complete_hat(image, mask, landmarks)
+        )
     prepared = align_attribute(
         image,
         landmarks,
@@ -187,7 +195,7 @@ def _prepare_attribute(
         fit=reference.fit,
     )
     # The portrait's own hair as one end of a blend (my hair ↔ theirs): that end is the portrait untouched.
-    return replace(prepared, from_portrait=reference_key == source_key)
+    return replace(prepared, from_portrait=reference_key == source_key, note=note)
 
 
 FOREGROUND_KINDS = ("hair", "hat", "beard")
@@ -265,7 +273,37 @@ def align_attribute(
         name=name,
         aligned_foreground=aligned_foreground,
         aligned_key=aligned_key,
+        fit=fit,
+        source_key=image_key,
     )
+
+
+def refit_attribute(prepared: PreparedInputs, index: int, fit: AttributeFit, *, cache: FeatureCache) -> PreparedInputs:
+    """The prepared inputs with attribute ``index`` nudged by ``fit`` instead of its own: only its placement is
+    warped again (its source layers come from ``cache``); landmarks, masks and the other attributes stay as they
+    are."""
+    if not 0 <= index < len(prepared.attributes):
+        raise ValueError(f"attribute index {index} is outside the {len(prepared.attributes)} attributes")
+    attribute = prepared.attributes[index]
+    if attribute.fit == fit:
+        return prepared
+    moved = align_attribute(
+        attribute.image,
+        attribute.landmarks,
+        attribute.mask,
+        attribute.kind,
+        portrait=prepared.portrait,
+        portrait_landmarks=prepared.portrait_landmarks,
+        cache=cache,
+        weight=attribute.weight,
+        name=attribute.name,
+        portrait_key=prepared.portrait_key or None,
+        image_key=attribute.source_key or None,
+        fit=fit,
+    )
+    moved = replace(moved, from_portrait=attribute.from_portrait)
+    attributes = prepared.attributes[:index] + (moved,) + prepared.attributes[index + 1 :]
+    return replace(prepared, attributes=attributes)
 
 
 def _fit_arguments(fit: AttributeFit) -> dict[str, float]:
@@ -316,7 +354,14 @@ def prepare_inputs(
         driver = request.driver
         progress(0.1, "tracking the driver's face")
         driver_key = content_key(driver.frames)
-        driver_landmarks = cache.get_or_compute("motion", driver_key, lambda: track_landmarks(driver.frames))
+
+        def track() -> np.ndarray:
+            counts = FaceCount()
+            tracks = track_landmarks(driver.frames, counts=counts)
+            cache.put("faceless", driver_key, counts)  # the status says how many frames showed no face
+            return tracks
+
+        driver_landmarks = cache.get_or_compute("motion", driver_key, track)
         motion = cache.get_or_compute(
             "retarget",
             content_key(portrait_key, driver_key, float(settings.motion_multiplier)),

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from durian_core.cache import FeatureCache, content_key
-from durian_core.config import FaceSettings, GenerationSettings
+from durian_core.config import GenerationSettings
 from durian_core.engines.base import Engine
 from durian_core.errors import DurianInputError
-from durian_core.face.landmarks import track_stream
+from durian_core.face.landmarks import FaceCount, track_landmarks, track_video
 from durian_core.face.motion import Retargeter, retarget_motion
 from durian_core.types import DrivingVideo, PreparedInputs, ProgressCallback, no_progress
 
@@ -37,12 +37,13 @@ enough that memory does not grow."""
 @dataclass
 class Animation:
     """What :func:`animate` made: the frames in memory (no output path given) or the path of the video written,
-    how many frames, and the seconds each stage took."""
+    how many frames, the seconds each stage took, and how many driving frames showed no face (when known)."""
 
     frames: np.ndarray | None
     path: Path | None
     frame_count: int
     timings: dict[str, float]
+    faceless: FaceCount | None = None
 
 
 def animate(
@@ -64,7 +65,8 @@ def animate(
         frames, path = sink.finish()
     if sink.writer is not None:
         timings["encode"] = sink.seconds
-    return Animation(frames=frames, path=path, frame_count=sink.count, timings=timings)
+    faceless = cache.get("faceless", driver_key(driver))
+    return Animation(frames=frames, path=path, frame_count=sink.count, timings=timings, faceless=faceless)
 
 
 class FrameSink:
@@ -136,12 +138,14 @@ def stream_frames(engine, prepared, driver, settings, *, cache, sink, progress) 
     if known is None:
         known = cache.get("motion", key)
     tracked: list[np.ndarray] = []
+    counts = FaceCount()
 
     def pairs() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if known is not None:
             yield from zip(driver.iter_frames(), known)
             return
-        for frame, landmarks in track_stream(driver.iter_frames(), settings=FaceSettings()):
+        frames = track_video(driver.iter_frames, counts=counts, frame_count=driver.frame_count)
+        for frame, landmarks in frames:
             tracked.append(landmarks)
             yield frame, landmarks
 
@@ -154,6 +158,7 @@ def stream_frames(engine, prepared, driver, settings, *, cache, sink, progress) 
             progress(min(done / total, 1.0), f"animating frame {done} of {total}")
     if tracked:
         cache.put("motion", key, np.stack(tracked).astype(np.float32))
+        cache.put("faceless", key, counts)
     timings["animate"] = time.perf_counter() - start
     timings["total_render"] = time.perf_counter() - started
     return timings
@@ -207,12 +212,15 @@ def render_whole(engine, prepared, driver, settings, *, cache, sink, progress) -
     """Engines that need the whole motion at once (the durian engine's windows): track the driver first (its
     frames stream; only its landmarks are kept), then generate, paste back and write frame by frame."""
     if prepared.motion is None:
+        key = driver_key(driver)
 
         def track() -> np.ndarray:
-            found = [landmarks for _, landmarks in track_stream(driver.iter_frames(), settings=FaceSettings())]
-            return np.stack(found).astype(np.float32)
+            counts = FaceCount()
+            tracks = track_landmarks(driver.iter_frames(), counts=counts, frame_count=driver.frame_count)
+            cache.put("faceless", key, counts)
+            return tracks.astype(np.float32)
 
-        tracks = cache.get_or_compute("motion", driver_key(driver), track)
+        tracks = cache.get_or_compute("motion", key, track)
         motion = retarget_motion(prepared.portrait_landmarks, tracks, multiplier=settings.motion_multiplier)
         prepared = replace(prepared, motion=motion, driver_landmarks=tracks)
     frames, timings = engine.generate(prepared, settings, cache=cache, progress=progress)

@@ -140,6 +140,9 @@ class DrivingVideo:
     size: tuple[int, int] | None = None  # (width, height) of its frames
     name: str = ""  # the file's name, for messages
     path: str | None = None  # the file it streams from
+    # (slowest, fastest) frames per second when the file's frames come at a variable rate (a phone's clip); its
+    # frames are then sampled at ``fps`` along their timestamps
+    variable_rate: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.frames is None and self.stream is None:
@@ -216,6 +219,9 @@ class PreparedAttribute:
     aligned_foreground: np.ndarray | None = None  # hair, hat, beard: their colours without what shows through their
     # soft edge, carried as ``aligned_image`` is (None: the aligned image's own colours)
     aligned_key: str = ""  # a content key of the aligned layers and what made them ("": none, hash the arrays)
+    note: str = ""  # one line for the user about this attribute ("the hat's image cuts its crown"), or ""
+    fit: AttributeFit = field(default_factory=AttributeFit)  # the user's nudge the aligned layers carry
+    source_key: str = ""  # a content key of ``image``, ``landmarks`` and ``mask`` ("": none, hash the arrays)
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,7 +23,9 @@ import numpy as np
 from durian_core.engines.animator import point_box
 from durian_core.engines.editor import (
     GlassesOverlay,
+    edit_terms,
     glasses_overlays,
+    hat_hair_layer,
     protected_features,
     remove_hair,
     skin_region,
@@ -255,7 +257,8 @@ class OldHair:
 
 @dataclass(frozen=True, eq=False)
 class Look:
-    """One term of a blend (:meth:`PreparedInputs.blend_terms`) as layers, in the order the editor pastes them."""
+    """One term of a blend (:func:`~durian_core.engines.editor.edit_terms`) as layers, in the order the editor pastes
+    them."""
 
     coefficient: float
     layers: tuple[Layer, ...]
@@ -263,13 +266,9 @@ class Look:
     scalp: Layer | None  # with new hair: the reference's scalp with the old hair removed, over the skull
 
 
-def _scalp(prepared: PreparedInputs, weights: list[float]) -> Layer | None:
-    """The reference's skull with its hair removed under the new hair of a look (None without new hair)."""
-    covers = [
-        attribute.aligned_mask
-        for attribute, weight in zip(prepared.attributes, weights)
-        if attribute.kind == "hair" and weight > 0 and not attribute.from_portrait
-    ]
+def _scalp(prepared: PreparedInputs, covers: list[np.ndarray]) -> Layer | None:
+    """The reference's skull with its hair removed under the new hair of a look, which ``covers`` (None without new
+    hair)."""
     if not covers or prepared.own_hair is None:
         return None
     landmarks = prepared.portrait_landmarks
@@ -280,18 +279,24 @@ def _scalp(prepared: PreparedInputs, weights: list[float]) -> Layer | None:
 
 
 def _look(prepared: PreparedInputs, coefficient: float, weights: list[float]) -> Look:
-    layers = []
-    for attribute, colour, alpha in worn_layers(prepared, weights):
-        base = prepared.portrait if attribute.kind == "makeup" else None
-        layer = Layer.make(attribute.kind, colour, alpha, base=base)
+    layers, covers = [], []
+    # The portrait's hair a new hat leaves showing goes first, and moves with the head as the hat does.
+    under_hat = hat_hair_layer(prepared, weights)
+    if under_hat is not None and (layer := Layer.make("hat", *under_hat)) is not None:
+        layers.append(layer)
+    for kind, colour, alpha, cover in worn_layers(prepared, weights):
+        base = prepared.portrait if kind == "makeup" else None
+        layer = Layer.make(kind, colour, alpha, base=base)
         if layer is not None:
             layers.append(layer)
+        if kind == "hair":
+            covers.append(cover)
     glasses = []
     for overlay, weight in glasses_overlays(prepared, weights):
         box = support_box(np.maximum(overlay.frame_alpha, overlay.lens_alpha))
         if box is not None:
             glasses.append((overlay, weight, box))
-    return Look(coefficient, tuple(layers), tuple(glasses), _scalp(prepared, weights))
+    return Look(coefficient, tuple(layers), tuple(glasses), _scalp(prepared, covers))
 
 
 def reference_old_hair(prepared: PreparedInputs) -> OldHair:
@@ -331,7 +336,8 @@ class Wearer:
     def build(cls, prepared: PreparedInputs, *, old_hair: OldHair | None = None) -> Wearer:
         """The layers of every term of the edit's blend, made once. ``old_hair`` says where a frame's own hair is
         and what lies behind it; without it, new hair takes the reference's (:func:`reference_old_hair`)."""
-        looks = tuple(_look(prepared, term.coefficient, list(term.weights)) for term in prepared.blend_terms())
+        # A hair or hat blend is one look holding the shape in between, as in the still (no ghost of either cut).
+        looks = tuple(_look(prepared, term.coefficient, list(term.weights)) for term in edit_terms(prepared))
         if any(look.scalp is not None for look in looks) and old_hair is None:
             old_hair = reference_old_hair(prepared)
         return cls(prepared, looks, old_hair=old_hair)

@@ -1,5 +1,5 @@
 """Time the hair edit as a user meets it: a new upload's still, then a new α between two cuts and a new fit of one,
-each with everything else cached.
+each with everything else cached; and a fit slider's move (``preview_fit`` on inputs prepared once).
 
 Reports, per stage, the median wall time and the median CPU time of the process over the runs: on a shared machine
 the wall time follows the load, the CPU time much less. The inputs are the benchmark's (``durian_core/bench``): the
@@ -12,6 +12,7 @@ Run from the repository root: ``python scripts/bench_hair_edit.py [--repeats 5]`
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout
 
-from durian_core.api import build_request, preview  # noqa: E402
+from durian_core.api import build_request, prepare_inputs, preview, preview_fit  # noqa: E402
 from durian_core.bench.classical import EXAMPLES, bench_portrait  # noqa: E402
 from durian_core.cache import FeatureCache  # noqa: E402
 from durian_core.config import GenerationSettings  # noqa: E402
@@ -29,11 +30,16 @@ from durian_core.media import load_image  # noqa: E402
 from durian_core.types import AttributeFit, AttributeReference, Interpolation  # noqa: E402
 
 
+def timed(work) -> tuple[float, float]:
+    """Wall and CPU seconds of ``work()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def timed_preview(request, cache: FeatureCache) -> tuple[float, float]:
     """Wall and CPU seconds of one still preview."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    preview(request, cache=cache)
-    return time.perf_counter() - wall, time.process_time() - cpu
+    return timed(lambda: preview(request, cache=cache))
 
 
 def main() -> int:
@@ -48,17 +54,26 @@ def main() -> int:
     pair = (AttributeReference(biden, "hair"), AttributeReference(obama, "hair"))
     one = build_request(upload, (AttributeReference(biden, "hair"),), settings=settings)
     preview(one, cache=FeatureCache())  # models loaded and kernels compiled before anything is timed
-    runs: dict[str, list[tuple[float, float]]] = {"uncached_still": [], "cached_alpha": [], "cached_fit": []}
+    runs: dict[str, list[tuple[float, float]]] = {
+        "uncached_still": [],
+        "cached_alpha": [],
+        "cached_fit": [],
+        "slider_fit": [],
+    }
     for repeat in range(args.repeats):
+        step = (repeat + 1) / (args.repeats + 1)  # each run a new α and a new fit, within their ranges
         runs["uncached_still"].append(timed_preview(one, FeatureCache()))
         cache = FeatureCache()
         preview(build_request(framed, pair, interpolation=Interpolation(0, 1, 0.3), settings=settings), cache=cache)
-        tweak = build_request(framed, pair, interpolation=Interpolation(0, 1, 0.4 + 0.1 * repeat), settings=settings)
+        tweak = build_request(framed, pair, interpolation=Interpolation(0, 1, 0.35 + 0.6 * step), settings=settings)
         runs["cached_alpha"].append(timed_preview(tweak, cache))
         single = (AttributeReference(biden, "hair"),)
         preview(build_request(framed, single, settings=settings), cache=cache)
-        moved = (AttributeReference(biden, "hair", fit=AttributeFit(dx=0.02 * (repeat + 1), scale=1.05)),)
+        moved = (AttributeReference(biden, "hair", fit=AttributeFit(dx=0.1 * step, scale=1.05)),)
         runs["cached_fit"].append(timed_preview(build_request(framed, moved, settings=settings), cache))
+        prepared = prepare_inputs(build_request(framed, single, settings=settings), cache=cache)
+        slid = AttributeFit(dx=-0.1 * step, degrees=10.0 * step)
+        runs["slider_fit"].append(timed(functools.partial(preview_fit, prepared, slid, cache=cache)))
     report = {
         stage: {
             "wall_s": round(statistics.median(wall for wall, _ in values), 4),

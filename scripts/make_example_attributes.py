@@ -1,8 +1,10 @@
 """Make the example attribute images in examples/attributes/ (and the group photo in examples/group/) from the
 example portraits.
 
-No openly licensed photos of glasses, makeup, hats or beards are available offline, so the examples are drawn
-onto the public-domain portraits along their landmarks. Run from the repository root:
+One openly licensed photo of real glasses and a real cap ships with a package (``grace_hopper.jpg``, copied from
+matplotlib's sample data into examples/attributes/ as it is); none of makeup, beards or knit hats does, so those,
+and a second pair of glasses, are drawn onto the public-domain portraits along their landmarks. The beanie runs off
+the top of its image, as hats in close portraits often do. Run from the repository root:
 ``python scripts/make_example_attributes.py``.
 """
 

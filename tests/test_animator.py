@@ -155,7 +155,10 @@ def test_a_head_that_moves_far_leaves_none_of_its_hair_behind(astronaut, example
     frame = render(landmarks + shift)
     ring = rig.mesh.anchors + shift
     outside = fill_polygons(frame.shape[:2], [cv2.convexHull(ring).reshape(-1, 2)]) < 0.5
-    left_behind = head_pixels(frame, rig.plate) & outside
+    # The neck is pinned along the collar and stretches from there to the moved jaw: it is not left behind.
+    neck = np.zeros_like(frame)
+    rig.neck.draw(neck, landmarks + shift)
+    left_behind = head_pixels(frame, rig.plate) & outside & ~neck.any(axis=-1)
     assert head_pixels(frame, rig.plate).sum() > 1000  # the head is drawn
     assert left_behind.sum() == 0
 
@@ -259,9 +262,15 @@ def test_a_decoded_and_a_streamed_driver_track_alike_and_animate_alike(astronaut
 def test_a_still_driver_gives_a_still_portrait(astronaut, carphone):
     still_driver = DrivingVideo(np.repeat(carphone.frames[:1], 40, axis=0), carphone.fps)
     result = generate(build_request(astronaut, (), driver=still_driver, settings=CLASSICAL), cache=FeatureCache())
+    # Once the driver's tracking has settled (its first frames move the face by a fraction of a pixel), nothing
+    # moves: consecutive frames differ by under a twentieth of a grey level on average (about 0.007 today).
+    steps = np.abs(np.diff(result.frames[5:].astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
+    assert steps.max() < 0.05, steps.round(3)
+    # MediaPipe finds some jitter in identical frames; the output's re-rendered head gives it about as much again
+    # (1.2 times the driver's before the head became a matted layer, 1.8 times since, with the same pixel steps).
     driver_jitter = landmark_jitter(track_landmarks(still_driver.frames))
     output_jitter = landmark_jitter(track_landmarks(result.frames))
-    assert output_jitter <= driver_jitter * 1.1 + 1e-4
+    assert output_jitter <= driver_jitter * 2.5 + 1e-4
 
 
 PEAK_RSS = """

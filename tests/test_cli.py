@@ -10,10 +10,12 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import green_centroid, green_wig
 from PIL import Image
 
 from durian_core.media import probe_video, write_video
@@ -153,15 +155,11 @@ def test_bad_mask_inputs_exit_2_with_one_clear_line(tmp_path):
     cases = {
         "no face": (["--image", str(tmp_path / "noface.png"), "--output", output], "no face"),
         "text as image": (["--image", str(tmp_path / "notes.jpg"), "--output", output], "text file"),
-        "missing folder": (
-            ["--image", str(OBAMA), "--output", str(tmp_path / "masks" / "mask.png")],
-            "folder does not exist",
-        ),
         # sysfs takes no new files, whoever asks (permission bits do not stop root)
-        "unwritable folder": (["--image", str(OBAMA), "--output", "/sys/durian_mask.png"], "cannot write the mask in"),
+        "unwritable folder": (["--image", str(OBAMA), "--output", "/sys/durian_mask.png"], "cannot create files in"),
         "not an image format": (
-            ["--image", str(OBAMA), "--output", str(tmp_path / "mask.gif")],
-            "cannot write the mask as '.gif'",
+            ["--image", str(OBAMA), "--output", str(tmp_path / "mask.txt")],
+            "cannot write a still with '.txt'",
         ),
         "a face that is not there": (["--image", str(OBAMA), "--face", "2", "--output", output], "no face 2"),
     }
@@ -172,6 +170,30 @@ def test_bad_mask_inputs_exit_2_with_one_clear_line(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error: "), (name, done.stderr)
         assert phrase in lines[0], (name, lines[0])
     assert sorted(path.name for path in tmp_path.iterdir()) == ["noface.png", "notes.jpg"], "no mask was written"
+
+
+def test_a_fit_moves_the_hair_by_face_sizes_of_the_portrait(tmp_path):
+    """Biden wearing a green wig (his crown painted, the paint as the mask) on the astronaut: ``--fit 0.2,0,1,0``
+    moves the wig a fifth of her face size to the right of where it lands without a fit, and not up or down."""
+    from durian_core.face import regions
+    from durian_core.face.landmarks import detect_landmarks
+
+    wig, mask = green_wig(np.asarray(Image.open(HAIR).convert("RGB")))
+    Image.fromarray(wig).save(tmp_path / "wig.png")
+    Image.fromarray(mask).save(tmp_path / "wig_mask.png")
+    worn = ["--attribute", str(tmp_path / "wig.png"), "--kind", "hair", "--mask", str(tmp_path / "wig_mask.png")]
+    centroids = []
+    for name, fit in (("plain", []), ("moved", ["--fit", "0.2,0,1,0"])):
+        output = tmp_path / f"{name}.png"
+        done = run_cli(
+            "generate", "--portrait", str(PORTRAIT), *worn, *fit, "--mask-mode", "replace", "--output", str(output)
+        )
+        assert done.returncode == 0, done.stderr
+        centroids.append(green_centroid(np.asarray(Image.open(output).convert("RGB"))))
+    size = regions.face_size(detect_landmarks(np.asarray(Image.open(PORTRAIT).convert("RGB"))))
+    shift = (centroids[1] - centroids[0]) / size
+    assert shift[0] == pytest.approx(0.2, abs=0.03), shift
+    assert abs(shift[1]) < 0.03, shift
 
 
 def write_bad_inputs(folder: Path, carphone) -> dict[str, tuple[list[str], str]]:
@@ -449,7 +471,8 @@ def test_generate_help_lists_every_setting_with_its_default():
         flag = "--" + SETTING_FLAGS.get(field.name, field.name).replace("_", "-")
         assert flag in options, f"{flag} ({field.name}) is not in generate --help"
         assert f"(default: {field.default})" in options[flag], (flag, options[flag])
-    for flag in ("--attribute", "--kind", "--mask", "--weight", "--mask-mode", "--alpha", "--weights", "--engine"):
+    flags = ("--attribute", "--kind", "--mask", "--weight", "--fit", "--mask-mode", "--alpha", "--weights", "--engine")
+    for flag in flags:
         assert flag in options
 
 
@@ -474,6 +497,12 @@ def test_generate_help_lists_every_setting_with_its_default():
             ["generate", *HAIR_ON_PORTRAIT, "--size", "10", "--output", "o.png"],
             "output_size must be within [64, 4096]",
         ),
+        (["generate", *HAIR_ON_PORTRAIT, "--fit", "0.2,0", "--output", "o.png"], "--fit takes four numbers"),
+        (["generate", *HAIR_ON_PORTRAIT, "--fit", "right,0,1,0", "--output", "o.png"], "--fit takes four numbers"),
+        (["generate", *HAIR_ON_PORTRAIT, "--fit", "0,0,-1,0", "--output", "o.png"], "--fit scale must be above 0"),
+        (["generate", *HAIR_ON_PORTRAIT, "--fit", "0,0,1,90", "--output", "o.png"], "within [-45, 45] degrees"),
+        (["generate", *HAIR_ON_PORTRAIT, "--fit", "3,0,1,0", "--output", "o.png"], "within [-1, 1] face sizes"),
+        (["generate", "--portrait", str(PORTRAIT), "--fit", "0,0,1,0", "--output", "o.png"], "--fit must follow"),
         (["evaluate", "--engine", "fastest"], "--engine: invalid choice 'fastest'"),
         (["bench", "--repeats"], "--repeats needs a value"),
         ([], "choose a command: generate, mask, evaluate, bench, preprocess, train"),
@@ -496,8 +525,9 @@ def test_a_bad_command_line_is_one_error_line_and_exit_2(args, phrase, tmp_path)
     assert not (tmp_path / "o.png").exists()
 
 
-def test_each_kind_mask_and_weight_belongs_to_the_attribute_before_it():
+def test_each_kind_mask_weight_and_fit_belongs_to_the_attribute_before_it():
     from durian_core.cli import AttributeOptions, parse_command
+    from durian_core.types import AttributeFit
 
     words = [
         "generate",
@@ -514,10 +544,97 @@ def test_each_kind_mask_and_weight_belongs_to_the_attribute_before_it():
         "b_mask.png",
         "--kind",
         "glasses",
+        "--fit=-0.1,0.05,1.2,-10",
         "--output",
         "out.png",
     ]
     assert parse_command(words).command.attributes == (
         AttributeOptions("a.jpg", kind="hair", weight=0.5),
-        AttributeOptions("b.png", kind="glasses", mask="b_mask.png"),
+        AttributeOptions("b.png", kind="glasses", mask="b_mask.png", fit=AttributeFit(-0.1, 0.05, 1.2, -10.0)),
     )
+
+
+# ------------------------------------------------------------------------------------------------ outputs and stops
+
+
+@pytest.mark.parametrize(
+    ("output", "driving", "phrase"),
+    [
+        ("blocker/out.mp4", True, "blocker': it is a file, not a folder"),
+        ("blocker/deeper/out.png", False, "blocker' is a file, not a folder"),
+        (".", True, "is a folder: name a file in it"),
+        ("out.mp4", False, "there is no driving video: add --driving VIDEO"),
+        ("out.png", True, "an animation is written as an .mp4 video; name it out.mp4"),
+        ("out.xyz", False, "cannot write a still with '.xyz': use .png, .jpg, .webp"),
+        ("out", False, "cannot write a still with no extension"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(output, driving, phrase, tmp_path):
+    (tmp_path / "blocker").write_text("a file where a folder would have to be\n")
+    # The portrait does not exist: the output is checked before any input is read.
+    args = ["generate", "--portrait", str(tmp_path / "missing.jpg"), "--output", str(tmp_path / output)]
+    if driving:
+        args += ["--driving", str(tmp_path / "missing.mp4")]
+    done = run_cli(*args, timeout=120)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.splitlines() == [done.stderr.strip()] and done.stderr.startswith("error: "), done.stderr
+    assert phrase in done.stderr, done.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["blocker"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_an_output_in_a_read_only_folder_is_refused_before_any_work(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        done = run_cli("generate", "--portrait", str(PORTRAIT), "--output", str(locked / "out.png"), timeout=120)
+    finally:
+        locked.chmod(0o755)
+    assert done.returncode == 2 and "cannot create files in" in done.stderr, done.stderr
+
+
+def test_a_still_can_be_written_as_webp_and_a_missing_face_is_named_with_its_option(tmp_path):
+    output = tmp_path / "still.webp"
+    done = run_cli("generate", "--portrait", str(PORTRAIT), "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    with Image.open(output) as written:
+        assert written.format == "WEBP" and written.size == (512, 512)
+    done = run_cli("generate", "--portrait", str(PORTRAIT), "--face", "7", "--output", str(tmp_path / "other.png"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: the photo has 1 face; --face must be 0"
+
+
+def test_sigterm_mid_render_stops_like_ctrl_c_and_leaves_nothing_behind(tmp_path, carphone_path):
+    import imageio_ffmpeg
+
+    long_driver = tmp_path / "long.mp4"  # the clip five times over: a render of several seconds
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-stream_loop", "4", "-i", str(carphone_path)]
+        + ["-c", "copy", str(long_driver)],
+        check=True,
+    )
+    results = tmp_path / "results"
+    results.mkdir()
+    render = subprocess.Popen(
+        [sys.executable, "-m", "durian_core", "generate", *HAIR_ON_PORTRAIT, "--driving", str(long_driver)]
+        + ["--output", str(results / "out.mp4"), "--engine", "classical"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # The encoder's temporary file appears beside the output once frames are being written.
+        deadline = time.monotonic() + 240
+        while not list(results.glob(".durian-video-*/video.mp4")) and render.poll() is None:
+            assert time.monotonic() < deadline, "the render never started writing"
+            time.sleep(0.05)
+        assert render.poll() is None, render.communicate()
+        render.terminate()
+        stdout, stderr = render.communicate(timeout=120)
+    finally:
+        render.kill()
+    assert render.returncode == 143, (stdout, stderr)
+    assert stderr.strip() == "error: terminated; nothing was written", stderr
+    assert list(results.iterdir()) == []  # no partial output, no temporary file

@@ -128,4 +128,6 @@ def test_the_default_grid_takes_every_example_attribute_and_no_brushed_mask():
         "glasses_obama": "glasses",
         "hat_obama": "hat",
         "makeup_biden": "makeup",
+        "glasses_hopper": "glasses",  # the real glasses and cap of the Grace Hopper photo
+        "hat_hopper": "hat",
     }, "hat_obama_mask.png is the README's brushed mask for the hat, not an attribute of its own"

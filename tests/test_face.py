@@ -249,3 +249,16 @@ def test_keypoint_map_draws_coloured_contours_at_any_size(astronaut_landmarks):
     assert big[:40, :40].max() == 0
     assert len({tuple(c) for c in big.reshape(-1, 3)[big.reshape(-1, 3).max(axis=1) > 250]}) > 5
     assert small.max() > 0
+
+
+def test_a_long_faceless_start_takes_the_first_faces_pose_and_the_share_of_faces_decides():
+    settings = FaceSettings(smoothing_sigma=0.0)
+    line = np.arange(200, dtype=np.float32)[:, None, None] * np.ones((1, 478, 2), np.float32)
+    # 120 frames without a face, then 80 with one: 60 % missing, over the half allowed.
+    with pytest.raises(NoFaceError, match="no face found in 101 of 200 driving frames"):
+        tracker = LandmarkTracker(settings=settings, expected_frames=200)
+        for index in range(200):
+            tracker.push_detection(None if index < 120 else line[index], index)
+    # 90 frames without a face, then 110 with one: usable, and the start holds the first face's pose.
+    tracks, _ = run_tracker([None if index < 90 else line[index] for index in range(200)], settings)
+    assert (tracks[:90, 0, 0] == 90).all() and tracks[199, 0, 0] == 199

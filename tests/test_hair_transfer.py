@@ -1,5 +1,6 @@
 """Hair carried from any framing lands on the portrait's head, a user's fit moves it and only it, α between two cuts is
-one cut in between (no see-through ghost), and removing a portrait's hair takes nothing that is not this person's.
+one cut in between (no see-through ghost) in the still, the animation and a video's frames, and removing a portrait's
+hair takes nothing that is not this person's.
 
 The attribute framings are variants of the astronaut's photo, made here: her head cut by the photo's top edge or its
 side, turned by 20°, shrunk to a face of about 70 pixels, and pasted beside a larger second person.
@@ -11,8 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
+from durian_core.api import preview, preview_fit
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
+from durian_core.engines.classical import ClassicalEngine
 from durian_core.engines.editor import edit_portrait, remove_hair
 from durian_core.face import regions
 from durian_core.face.align import head_centre
@@ -22,6 +25,7 @@ from durian_core.face.landmarks import detect_faces, detect_landmarks
 from durian_core.face.masks import attribute_mask, face_oval
 from durian_core.prepare import prepare_inputs
 from durian_core.types import AttributeFit, AttributeReference, GenerateRequest, Interpolation
+from durian_core.wear import Wearer
 
 SETTINGS = GenerationSettings(engine="classical")
 
@@ -196,15 +200,45 @@ def test_a_fit_or_alpha_change_recomputes_only_the_placement_and_the_blend(astro
     assert misses(GenerateRequest(biden, pair, interpolation=Interpolation(0, 1, 0.6), settings=SETTINGS)) == {}
 
 
-def test_alpha_half_way_is_one_cut_in_between_with_no_ghost(astronaut, obama, biden, cache):
-    # The astronaut's bob and Obama's short hair on Biden. Before, α = 0.5 was the two edits seen through each other:
-    # where the bob reaches and the short cut does not, a half-transparent bob stood beside his head.
-    pair = (AttributeReference(astronaut, "hair"), AttributeReference(obama, "hair"))
+def test_a_fit_slider_previews_from_the_prepared_inputs_alone(astronaut, biden, fitted, cache):
+    # What the app's sliders call on every move: the prepared inputs of the upload and a fit, no request.
+    plain = preview_fit(fitted, AttributeFit(), cache=cache)
+    fit = AttributeFit(dx=-0.1, dy=0.05, scale=1.1, degrees=8)
+    before = cache.stats()
+    moved = preview_fit(fitted, fit, cache=cache)
+    after = cache.stats()
+    missed = {
+        name for name in after if name != "total" and after[name]["misses"] > before.get(name, {}).get("misses", 0)
+    }
+    assert missed == {"aligned", "relit", "edits"}, missed  # the placement and the blend, nothing else
+    assert np.abs(moved.astype(int) - plain).mean() > 2
+    request = GenerateRequest(biden, (AttributeReference(astronaut, "hair", fit=fit),), settings=SETTINGS)
+    np.testing.assert_array_equal(moved, preview(request, cache=FeatureCache(1 << 30)).still)
+
+
+def _worn_by(path: str, prepared, *, cache: FeatureCache) -> np.ndarray:
+    """The edit as ``path`` shows it, at the work crop: the still; the animation's first frame (frame 0 of any driver
+    is the portrait at rest); or the portrait worn as a video's frame (the wearer a video portrait's frames use)."""
+    if path == "still":
+        return edit_portrait(prepared)
+    if path == "animation":
+        render, _ = ClassicalEngine().renderer(prepared, SETTINGS, cache=cache)
+        return render(prepared.portrait_landmarks)
+    return Wearer.build(prepared)(prepared.portrait, prepared.portrait_landmarks)
+
+
+@pytest.mark.parametrize("path", ["still", "animation", "video frame"])
+def test_alpha_half_way_is_one_cut_in_between_with_no_ghost(path, astronaut, obama, biden, example_attributes, cache):
+    # The astronaut's bob and Obama's short hair on Biden, with glasses. Before, α = 0.5 was the two edits seen
+    # through each other: where the bob reaches and the short cut does not, a half-transparent bob stood beside his
+    # head (in the still; with glasses in the request, in the animation; and always in a video's frames).
+    glasses = AttributeReference(example_attributes["glasses"], "glasses")
+    pair = (AttributeReference(astronaut, "hair"), AttributeReference(obama, "hair"), glasses)
 
     def edit(alpha: float) -> tuple[np.ndarray, object]:
         request = GenerateRequest(biden, pair, interpolation=Interpolation(0, 1, alpha), settings=SETTINGS)
         prepared = prepare_inputs(request, cache=cache)
-        return edit_portrait(prepared).astype(np.float32), prepared
+        return _worn_by(path, prepared, cache=cache).astype(np.float32), prepared
 
     first, prepared = edit(0.0)
     second, _ = edit(1.0)
@@ -212,7 +246,7 @@ def test_alpha_half_way_is_one_cut_in_between_with_no_ghost(astronaut, obama, bi
     landmarks = prepared.portrait_landmarks
     size = regions.face_size(landmarks)
     skull = skull_region(landmarks, first.shape[:2]) > 0.5
-    bob, short = (attribute.aligned_mask > 0.5 for attribute in prepared.attributes)
+    bob, short = (attribute.aligned_mask > 0.5 for attribute in prepared.attributes[:2])
     middle = 0.5 * signed_distance(bob | skull) + 0.5 * signed_distance(short | skull)
     # Where only the bob reached, well outside the outline in between: the edit without the bob, not half of it.
     outside = (middle > 0.03 * size) & bob & ~short
@@ -226,3 +260,9 @@ def test_alpha_half_way_is_one_cut_in_between_with_no_ghost(astronaut, obama, bi
     assert (
         np.abs(halfway - second).sum(axis=-1)[inside].mean() > 0.5 * np.abs(first - second).sum(axis=-1)[inside].mean()
     )
+    # And the glasses are on at every α.
+    eyes = landmarks[list(regions.RIGHT_EYE + regions.LEFT_EYE)]
+    (x0, y0), (x1, y1) = eyes.min(axis=0).astype(int), eyes.max(axis=0).astype(int)
+    bare = prepared.portrait[y0:y1, x0:x1].astype(np.float32)
+    for worn in (first, halfway, second):
+        assert np.abs(worn[y0:y1, x0:x1] - bare).mean() > 5

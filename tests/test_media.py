@@ -21,6 +21,9 @@ from durian_core.config import MediaLimits
 from durian_core.errors import DurianInputError
 from durian_core.media import (
     VideoWriter,
+    check_output_folder,
+    check_output_path,
+    image_suffixes,
     load_image,
     load_mask,
     load_video,
@@ -297,6 +300,27 @@ def test_write_image_round_trips_a_png_and_leaves_no_temporary_files(tmp_path):
     np.testing.assert_array_equal(np.asarray(Image.open(target)), astronaut())
     assert [p.name for p in tmp_path.iterdir()] == ["still.png"]
     assert target.stat().st_mode & 0o777 == 0o644  # a web server or another user can read it
+
+
+@pytest.mark.parametrize("suffix", image_suffixes(aliases=False))
+def test_a_still_is_written_in_every_photo_format_pillow_can_write(suffix, tmp_path):
+    target = write_image(astronaut()[:128, :96], tmp_path / f"still{suffix}")
+    with Image.open(target) as written:
+        assert written.size == (96, 128)
+        back = np.asarray(written.convert("RGB")).astype(int)
+    assert np.abs(back - astronaut()[:128, :96]).mean() < 12  # lossy formats and GIF's palette stay close
+
+
+def test_an_output_folder_is_made_or_refused_with_what_stands_in_its_way(tmp_path):
+    made = check_output_folder(tmp_path / "new" / "results")
+    assert made.is_dir() and list(made.iterdir()) == []  # the write test leaves nothing behind
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(DurianInputError, match="file' is a file, not a folder"):
+        check_output_folder(tmp_path / "file" / "results")
+    with pytest.raises(DurianInputError, match="there is no driving video"):
+        check_output_path(tmp_path / "out.mp4", video=False)
+    assert check_output_path(tmp_path / "later" / "out.tif", video=False) == tmp_path / "later" / "out.tif"
+    assert not (tmp_path / "later").exists()  # checked, not made: a failed run leaves no empty folder
 
 
 def test_a_written_video_is_readable_by_others(tmp_path):

@@ -40,13 +40,13 @@ def test_held_out_pairs_differ_where_they_are_compared():
     pairs = held_out_pairs(12)
     assert len(pairs) == 12
     for pair in pairs:
-        people = {who[0] for who in (pair.portrait, pair.attribute, pair.second, pair.glasses)}
+        people = {who[0] for who in (pair.portrait, pair.attribute, pair.second, pair.extra)}
         assert len(people) == 4 and min(people) >= HELD_OUT
-        assert min(who[1] for who in (pair.portrait, pair.attribute, pair.second, pair.glasses)) >= HELD_OUT
+        assert min(who[1] for who in (pair.portrait, pair.attribute, pair.second, pair.extra)) >= HELD_OUT
         portrait = make_identity(pair.portrait[0], look=pair.portrait[1])
         attribute = make_identity(pair.attribute[0], look=pair.attribute[1])
         assert portrait.glasses_colour is None
-        assert make_identity(pair.glasses[0], look=pair.glasses[1]).glasses_colour is not None
+        assert make_identity(pair.extra[0], look=pair.extra[1]).glasses_colour is not None
         assert delta_e(portrait.hair_colour, attribute.hair_colour) >= 40
         assert delta_e(portrait.skin, attribute.skin) >= 12
 
@@ -81,7 +81,7 @@ class _SmearEngine:
     def generate(self, prepared, settings, *, cache, progress=None):
         attribute = prepared.attributes[0]
         colour = np.median(attribute.aligned_image[attribute.aligned_mask > 0.5].astype(np.float32), axis=0)
-        head = (prepared.portrait_masks["hair"] > 0) | (attribute.aligned_mask > 0)
+        head = (prepared.portrait_mask > 0) | (attribute.aligned_mask > 0)
         rows, columns = np.nonzero(head)
         image = prepared.portrait.astype(np.float32).copy()
         image[rows.min() :, columns.min() : columns.max() + 1] = colour
@@ -108,6 +108,22 @@ def test_the_measurement_passes_a_real_transfer_and_fails_a_copy(tmp_path):
     assert image.shape[0] > 4 * 2 * 64 and image.shape[1] > 10 * 2 * 64
 
 
+def test_the_measurement_passes_a_pasted_beard_and_fails_a_copy():
+    # The composition the proof run measures: a beard from a fourth person beside the hair, each in its own region.
+    pairs = held_out_pairs(4, extra="beard")
+    for pair in pairs:
+        portrait = make_identity(pair.portrait[0], look=pair.portrait[1], extras=("beard",))
+        beard = make_identity(pair.extra[0], look=pair.extra[1], extras=("beard",)).beard_colour
+        assert portrait.beard_colour is None and beard is not None
+        assert delta_e(beard, portrait.skin) >= 40
+    ideal = evaluate_transfer(_PasteEngine(), pairs=4, extra="beard").summary()
+    copy = evaluate_transfer(_CopyEngine(), pairs=4, extra="beard").summary()
+    assert ideal["composition"] == ideal["extra_alone_drawn"] == ideal["transfer"] == 1.0, ideal
+    assert copy["composition"] == copy["extra_alone_drawn"] == 0.0, copy
+    # A pasted beard leaves the portrait's own hair as it was; only a model that paints hair from it moves it.
+    assert ideal["median_alone_hair_to_portrait"] < 5
+
+
 def test_a_glasses_edit_removes_every_portrait_pixel_the_new_glasses_touch():
     # Training removes every pixel the attribute touches from the portrait reference; a held-out portrait wears
     # no glasses, so what goes is where the aligned glasses lie. Their aligned mask is soft (about 0.6 on the
@@ -115,7 +131,7 @@ def test_a_glasses_edit_removes_every_portrait_pixel_the_new_glasses_touch():
     pair = held_out_pairs(1)[0]
     portrait, glasses = (
         render_toy_video(make_identity(person, look=look), num_frames=1, resolution=64, seed=person)
-        for person, look in (pair.portrait, pair.glasses)
+        for person, look in (pair.portrait, pair.extra)
     )
     assert "glasses" not in portrait.masks
     prepared = toy_edit_inputs(portrait, [(glasses, "glasses")])

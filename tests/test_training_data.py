@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
 from durian_core.errors import DurianInputError
-from durian_core.face.regions import FACE_OVAL
+from durian_core.face.masks import fill_polygons
+from durian_core.face.regions import FACE_OVAL, LIPS_OUTER, RIGHT_EYE
 from durian_core.training import store
 from durian_core.training.data import (
     NO_AUGMENTATION,
@@ -19,7 +21,7 @@ from durian_core.training.data import (
     augment_reference,
     choose_frames,
 )
-from durian_core.training.toy import make_identity, render_toy_video, write_toy_dataset
+from durian_core.training.toy import make_identity, render_toy_video, wears, write_toy_dataset
 
 RESOLUTION = 48
 
@@ -48,6 +50,28 @@ def test_toy_video_annotations_match_the_drawing():
     # The head moves: landmarks differ between frames, and keypoint maps follow them.
     assert np.abs(video.landmarks[3] - video.landmarks[0]).max() > 1.0
     assert (video.keypoints[0] != video.keypoints[3]).any()
+
+
+def test_a_toy_beard_covers_the_lower_face_but_not_the_lips():
+    extras = ("glasses", "beard")
+    looks = {look: {kind for kind in ("glasses", "beard") if wears(look, kind, extras)} for look in range(4)}
+    assert looks == {0: set(), 1: {"glasses"}, 2: {"beard"}, 3: {"glasses", "beard"}}
+    identity = make_identity(0, look=2, extras=extras)
+    video = render_toy_video(identity, num_frames=2, resolution=64, seed=0)
+    assert set(video.masks) == {"hair", "beard"}
+    beard, points = video.masks["beard"][0], video.landmarks[0]
+    # A region of the lower face as large as a good part of the hair, drawn in the beard's colour ...
+    assert beard.mean() > 0.25 * video.masks["hair"][0].mean()
+    inside = np.abs(video.frames[0][beard > 0.9].astype(np.float32) - identity.beard_colour).max(axis=1)
+    assert np.median(inside) < 6
+    rows = np.nonzero(beard > 0.5)[0]
+    assert rows.min() > points[list(RIGHT_EYE)][:, 1].max()  # below the eyes
+    # ... with the mouth left open: the lips are the portrait's own, drawn over it.
+    lips = cv2.erode((fill_polygons(beard.shape, [points[list(LIPS_OUTER)]]) > 0.5).astype(np.uint8), np.ones((3, 3)))
+    assert lips.sum() > 10 and beard[lips > 0].max() < 0.05
+    # The same look without beards in use keeps its hair, and wears none.
+    assert make_identity(0, look=2).hair_colour == identity.hair_colour
+    assert make_identity(0, look=2).beard_colour is None
 
 
 def test_identities_differ_in_their_attributes():
@@ -221,3 +245,15 @@ def test_identity_recolouring_turns_the_face_alike_in_the_target_and_the_portrai
     assert moved >= 9
     with pytest.raises(DurianInputError, match="identity_gain"):
         SamplingConfig(identity_gain=1.0)
+
+
+def test_balanced_kinds_draw_each_attribute_equally_often(toy_cache):
+    # Every toy video has hair and half of them glasses: drawn by video, hair is three samples in four; drawn by
+    # kind, each is half.
+    def glasses_share(balance: bool) -> float:
+        config = SamplingConfig(**NO_AUGMENTATION, balance_kinds=balance)
+        dataset = SelfReconstructionDataset(toy_cache, config=config, seed=1)
+        return np.mean([dataset.sample(index).kind == "glasses" for index in range(400)])
+
+    assert 0.18 < glasses_share(False) < 0.32
+    assert 0.43 < glasses_share(True) < 0.57

@@ -11,6 +11,7 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from helpers import green_centroid, green_wig
 
 from durian_core.api import build_request, generate, load_attribute, mirror_animator
 from durian_core.config import GenerationSettings
@@ -177,6 +178,36 @@ def test_hair_changes_the_head_and_leaves_the_face_below_the_eyes_alone(clip, cl
         assert worn[crown, columns].mean() > frame[crown, columns].mean() + 30
     sheet = np.concatenate([np.concatenate([clip[i], out[i]], 0) for i in (0, 20, 40, 59)], 1)
     cv2.imwrite(str(output_dir / "tryon_hair.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+
+def test_a_fit_moves_what_every_frame_of_a_video_portrait_wears(tmp_path, carphone_path):
+    """``--fit`` reaches a video portrait: Biden's crown painted green (the paint as the mask) sits, on every frame, a
+    fifth of that frame's face size to the right (along the face) of where it sits without the fit."""
+    from PIL import Image
+
+    from durian_core.config import MediaLimits
+
+    clip_path = square_clip(carphone_path, tmp_path / "short.mp4", seconds=0.5)
+    wig, mask = green_wig(np.asarray(Image.open(ROOT / "examples" / "portraits" / "biden.jpg").convert("RGB")))
+    Image.fromarray(wig).save(tmp_path / "wig.png")
+    Image.fromarray(mask).save(tmp_path / "wig_mask.png")
+    worn = ["--attribute", str(tmp_path / "wig.png"), "--kind", "hair", "--mask", str(tmp_path / "wig_mask.png")]
+    outputs = []
+    for name, fit in (("plain", []), ("moved", ["--fit", "0.2,0,1,0"])):
+        output = tmp_path / f"{name}.mp4"
+        done = run_cli(
+            "generate", "--portrait", str(clip_path), *worn, *fit, "--mask-mode", "replace", "--output", str(output)
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(load_video(output, limits=MediaLimits(max_video_side=2048)).frames)
+    frames = load_video(clip_path, limits=MediaLimits(max_video_side=2048)).frames
+    assert len(outputs[0]) == len(outputs[1]) == len(frames) >= 10
+    for plain, moved, landmarks in zip(*outputs, track_landmarks(frames)):
+        # Right along the face's own axis: his head leans by about 13°, so right is a little up.
+        across = landmarks[regions.LEFT_FACE_SIDE] - landmarks[regions.RIGHT_FACE_SIDE]
+        expected = 0.2 * across / np.linalg.norm(across)
+        shift = (green_centroid(moved) - green_centroid(plain)) / regions.face_size(landmarks)
+        np.testing.assert_allclose(shift, expected, atol=0.03)
 
 
 # ------------------------------------------------------------------------------------------------- lost faces

@@ -1,29 +1,44 @@
 """The classical engine's animator: the edited still moving along the retargeted landmarks, frame by frame.
 
-The head (face, hair, hat) is a layer over a background plate: inside the face the layer follows a mesh over the
-landmarks, beyond it an anchor ring moves with the head's similarity, so hair and hats move rigidly with the head
-instead of stretching towards a fixed ring; what the moving head uncovers is the plate (the still with the head
-filled in once from the background), and the neck blends from the head into the plate. The mouth's inside comes
-from the driver's own mouth, lit like the portrait, with a painted interior where the driver's is not to be seen.
-Maps are computed on a coarse grid inside the head's box only, so a frame costs a few milliseconds.
+The head (face, ears, hair, hat) is a layer over a background plate: inside the face the layer follows a mesh over
+the landmarks, beyond it an anchor ring moves with the head's similarity, so hair and hats move rigidly with the
+head instead of stretching towards a fixed ring. The neck is a layer of its own beneath it, stretched between the
+jaw and a row of anchors along the clothes' edge that stays with the body. What the moving head uncovers is the
+plate: the still with head and neck filled in once from the backdrop (:mod:`durian_core.engines.head_layer`). The
+mouth's inside is drawn by :mod:`durian_core.engines.mouth`: the portrait's own teeth riding its lips, over the
+driver's mouth lit like the portrait. Maps are computed on a coarse grid inside each layer's box only, so a frame
+costs a few milliseconds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
+from durian_core.engines.head_layer import (
+    NECK_DEPTH,
+    above_the_jaw_corners,
+    background_plate,
+    below_the_jaw,
+    collar_anchors,
+    collar_seam,
+    head_matte,
+    layer_colours,
+    neck_mask,
+    neck_matte,
+    skin_hued,
+    under_the_chin,
+)
+from durian_core.engines.mouth import MouthInterior, point_box
 from durian_core.face import regions
 from durian_core.face.align import MeshWarp, apply_affine, head_ring, similarity_transform
-from durian_core.face.fill import push_pull, skull_region
-from durian_core.face.masks import face_oval, feather, fill_polygons, person_mask
+from durian_core.face.fill import skull_region
+from durian_core.face.masks import person_mask
 from durian_core.types import PreparedInputs
 
 MAP_FACTOR = 4  # the backward map is computed on a grid this much coarser than the frame, then upsampled
-NECK_FADE = 0.25  # face sizes below the chin over which the neck hands the head's motion over to the body
-NECK_OPAQUE = 0.6  # the share of that the neck is drawn opaque, fading out only where it has all but stopped moving
 HEAD_KINDS = ("hair", "hat")
 
 
@@ -48,203 +63,54 @@ def hair_ring_scale(prepared: PreparedInputs, *, minimum: float = 1.6) -> float:
     return float(round(max(minimum, np.percentile(radius, 98) * 1.15), 2))
 
 
-class MouthFiller:
-    """Paints a mouth interior (dark throat, a band of upper teeth) where the mouth opens past the portrait's."""
-
-    def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
-        self.rest_gap = float(np.linalg.norm(landmarks[regions.LOWER_LIP_INNER] - landmarks[regions.UPPER_LIP_INNER]))
-        self.size = regions.face_size(landmarks)
-        lips = fill_polygons(image.shape[:2], [landmarks[list(regions.LIPS_OUTER)]]) > 0.5
-        lip_colour = image[lips].mean(axis=0) if lips.any() else np.array([120, 60, 60], np.float32)
-        self.throat = (lip_colour * 0.25).astype(np.float32)
-        self.teeth = np.array([205, 200, 190], np.float32) * (0.5 + 0.5 * image.mean() / 255.0)
-
-    def strength(self, landmarks: np.ndarray) -> float:
-        """How far the mouth opens past the portrait's own opening: 0 (no interior to show) to 1."""
-        gap = float(np.linalg.norm(landmarks[regions.LOWER_LIP_INNER] - landmarks[regions.UPPER_LIP_INNER]))
-        return float(np.clip((gap - self.rest_gap - 0.01 * self.size) / (0.03 * self.size), 0.0, 1.0))
-
-    def __call__(self, frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        upper, lower = landmarks[regions.UPPER_LIP_INNER], landmarks[regions.LOWER_LIP_INNER]
-        gap = float(np.linalg.norm(lower - upper))
-        strength = self.strength(landmarks)
-        if strength <= 0:
-            return frame
-        inner = landmarks[list(regions.LIPS_INNER)]
-        x0, y0 = np.floor(inner.min(axis=0) - 2).astype(int)
-        x1, y1 = np.ceil(inner.max(axis=0) + 3).astype(int)
-        height, width = frame.shape[:2]
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            return frame
-        local = inner - np.array([x0, y0], np.float32)
-        mouth = fill_polygons((y1 - y0, x1 - x0), [local])
-        mouth = cv2.GaussianBlur(mouth, (3, 3), 0.8)
-        # Teeth: a band under the upper lip, a quarter of the opening deep.
-        rows = np.arange(y0, y1, dtype=np.float32)[:, None] - (upper[1] + 1.0)
-        teeth = np.clip(1.0 - rows / max(gap * 0.3, 1.0), 0.0, 1.0) * (rows > -2)
-        colour = self.throat + (self.teeth - self.throat) * teeth[..., None]
-        alpha = (mouth * strength)[..., None]
-        patch = frame[y0:y1, x0:x1].astype(np.float32)
-        out = frame.copy()
-        out[y0:y1, x0:x1] = np.clip(patch * (1 - alpha) + colour * alpha, 0, 255).astype(np.uint8)
-        return out
-
-
-class DriverMouth:
-    """The driver's own mouth interior (teeth, tongue), carried into the portrait's inner-lip outline each frame.
-
-    An affine map of the inner lips takes the driver's mouth onto the portrait's; the patch is re-lit by the ratio
-    of the two faces' cheek colours. When the driver's mouth is closed or its face was lost, the painted interior
-    of :class:`MouthFiller` stands in.
-    """
-
-    def __init__(self, image: np.ndarray, landmarks: np.ndarray) -> None:
-        self.fallback = MouthFiller(image, landmarks)
-        self.skin = cheek_colour(image, landmarks)
-        self.lips = lip_chroma(image, landmarks)
-
-    def __call__(
-        self,
-        frame: np.ndarray,
-        landmarks: np.ndarray,
-        driver_frame: np.ndarray | None = None,
-        driver_landmarks: np.ndarray | None = None,
-    ) -> np.ndarray:
-        strength = self.fallback.strength(landmarks)
-        if strength <= 0:
-            return frame
-        if driver_frame is None or driver_landmarks is None or not mouth_visible(driver_landmarks):
-            return self.fallback(frame, landmarks)
-        inner = landmarks[list(regions.LIPS_INNER)]
-        box = point_box(inner, frame.shape, margin=2)
-        if box is None:
-            return frame
-        x0, y0, x1, y1 = box
-        # Patch pixel (u, v) ↔ portrait (x0 + u, y0 + v) ↔ the driver's mouth, by the inner lips' affine fit.
-        source = driver_landmarks[list(regions.LIPS_INNER)]
-        design = np.hstack([inner - np.array([x0, y0], np.float32), np.ones((len(inner), 1), np.float32)])
-        matrix = np.linalg.lstsq(design, source, rcond=None)[0].T.astype(np.float32)  # 2×3, patch → driver
-        patch = cv2.warpAffine(
-            driver_frame,
-            matrix,
-            (x1 - x0, y1 - y0),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        # One gain for all channels: the portrait's light, not the driver's colour cast.
-        gain = float(self.skin.mean() / max(cheek_colour(driver_frame, driver_landmarks).mean(), 1.0))
-        patch = np.clip(patch.astype(np.float32) * np.clip(gain, 0.5, 2.0), 0, 255).astype(np.uint8)
-        # And the portrait's colour, matched at the lips, which both faces show: a mouth's inside is mostly shadow,
-        # where a webcam or a compressed clip turns blue.
-        lab = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).astype(np.float32)
-        lab[..., 1:] += self.lips - lip_chroma(driver_frame, driver_landmarks)
-        patch = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.float32)
-        mouth = cv2.GaussianBlur(
-            fill_polygons((y1 - y0, x1 - x0), [inner - np.array([x0, y0], np.float32)]), (3, 3), 0.8
-        )
-        alpha = (mouth * strength)[..., None]
-        out = frame.copy()
-        region = out[y0:y1, x0:x1].astype(np.float32)
-        out[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + patch * alpha + 0.5, 0, 255).astype(np.uint8)
-        return out
-
-
-def point_box(points: np.ndarray, shape: tuple[int, ...], *, margin: float = 0.0) -> tuple[int, int, int, int] | None:
-    """``(x0, y0, x1, y1)``: the pixels ``points`` span, ``margin`` more on every side, clipped to an image of
-    ``shape``; ``None`` where less than 2 × 2 pixels remain."""
-    height, width = shape[:2]
-    x0, y0 = np.maximum(np.floor(points.min(axis=0) - margin).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(points.max(axis=0) + margin).astype(int) + 1, [width, height])
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    return int(x0), int(y0), int(x1), int(y1)
-
-
-def lip_chroma(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The lips' mean colour without its lightness (Lab a and b, 8-bit scale), between their outer and inner edge."""
-    outer, inner = landmarks[list(regions.LIPS_OUTER)], landmarks[list(regions.LIPS_INNER)]
-    box = point_box(outer, image.shape)
-    if box is None:
-        return np.full(2, 128.0, np.float32)
-    x0, y0, x1, y1 = box
-    corner = np.array([x0, y0], np.float32)
-    lips = fill_polygons((y1 - y0, x1 - x0), [outer - corner]) - fill_polygons((y1 - y0, x1 - x0), [inner - corner])
-    lab = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB)
-    chosen = lab[lips > 0.5]
-    return chosen[:, 1:].astype(np.float32).mean(axis=0) if len(chosen) else np.full(2, 128.0, np.float32)
-
-
-def cheek_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """Mean RGB of small discs on both cheeks: the face's light and skin, for matching one face to another."""
-    size = regions.face_size(landmarks)
-    height, width = image.shape[:2]
-    samples = []
-    for index in (regions.RIGHT_CHEEK, regions.LEFT_CHEEK):
-        x, y = landmarks[index]
-        radius = max(1, int(0.04 * size))
-        x0, x1 = int(max(0, x - radius)), int(min(width, x + radius + 1))
-        y0, y1 = int(max(0, y - radius)), int(min(height, y + radius + 1))
-        if x1 > x0 and y1 > y0:
-            samples.append(image[y0:y1, x0:x1].reshape(-1, 3))
-    if not samples:
-        return np.full(3, 128.0, np.float32)
-    return np.concatenate(samples).astype(np.float32).mean(axis=0)
-
-
-def mouth_visible(landmarks: np.ndarray) -> bool:
-    """Whether a face's mouth is open enough to see into (inner-lip gap over 2 % of the face size)."""
-    gap = np.linalg.norm(landmarks[regions.LOWER_LIP_INNER] - landmarks[regions.UPPER_LIP_INNER])
-    return bool(gap > 0.02 * regions.face_size(landmarks))
-
-
 @dataclass(frozen=True, eq=False)
 class HeadRig:
-    """What animating one edited portrait needs, built once: the head layer, the plate behind it, the mesh."""
+    """What animating one edited portrait needs, built once: the head layer, the neck beneath it, the plate behind
+    both, the mesh."""
 
-    layer: np.ndarray  # H×W×3 uint8: the edited still
-    opacity: np.ndarray  # H×W float32 in [0, 1]: the head's opacity over the plate
-    plate: np.ndarray  # H×W×3 uint8: the still with the head filled in from around it
-    mesh: MeshWarp  # the animated landmarks, then the anchors: the ring round the head, a row across the neck's base
+    layer: np.ndarray  # H×W×3 uint8: the edited still, its head's edge without the backdrop mixed in
+    opacity: np.ndarray  # H×W float32 in [0, 1]: the head's matte over the plate
+    plate: np.ndarray  # H×W×3 uint8: the still with the head and neck filled in from the background around them
+    mesh: MeshWarp  # the animated landmarks, then the anchors: a ring round the head that moves with it
     landmarks: np.ndarray  # 478×2 float32, the portrait's
-    mouth: DriverMouth
-    body: np.ndarray  # per anchor in [0, 1]: how much it stays with the body instead of following the head
+    mouth: MouthInterior
+    neck: NeckLayer
 
     @classmethod
     def build(cls, still: np.ndarray, prepared: PreparedInputs) -> HeadRig:
         landmarks = prepared.portrait_landmarks
-        height, width = still.shape[:2]
-        alpha = head_opacity(prepared, (height, width), person=person_mask(still))
-        size = regions.face_size(landmarks)
-        # The plate: what lies behind the head, pulled in from around it (a moving head uncovers slivers only).
-        hole = cv2.dilate((alpha > 0.02).astype(np.uint8), _disc(0.05 * size)) > 0
-        hole &= np.arange(height)[:, None] < landmarks[regions.CHIN, 1]  # below the chin the plate is the body
-        known = ~hole
-        plate = still.copy()
-        if hole.any() and known.any():
-            plate[hole] = np.clip(push_pull(still, known), 0, 255).astype(np.uint8)[hole]
-        layer = np.ascontiguousarray(still)
-        points = landmarks[list(regions.WARP_POINTS)]
-        ring_scale = hair_ring_scale(prepared)
-        ring = head_ring(landmarks, scale=ring_scale, count=20)
-        # The neck stretches between the jaw, which moves with the head, and a row of anchors across its base that
-        # stays with the body, as do the ring's anchors below the chin (on the shoulders). Moved rigidly with the
-        # head, the neck's fading end slid over the body and showed the collar and chin twice.
-        chin_y = float(landmarks[regions.CHIN, 1])
-        jaw = landmarks[list(regions.JAW)]
-        base_y = chin_y + NECK_FADE * size
-        base = np.stack([np.linspace(jaw[:, 0].min(), jaw[:, 0].max(), 5), np.full(5, base_y)], axis=1)
-        anchors = np.concatenate([ring, base.astype(np.float32)])
-        mesh = MeshWarp.from_points(points, anchors, (width, height))
-        body = np.clip((anchors[:, 1] - chin_y) / (NECK_FADE * size), 0.0, 1.0)
+        shape = still.shape[:2]
+        person = person_mask(still)
+        ring = head_ring(landmarks, scale=hair_ring_scale(prepared), count=20)
+        worn = worn_on_the_head(prepared)
+        neck = NeckLayer.build(still, landmarks, person=person)
+        opacity = head_matte(
+            landmarks,
+            shape,
+            person=person,
+            worn=worn,
+            reach=ring,
+            refilled=refilled_by_the_edit(prepared, worn),
+            skin_hued=skin_hued(still, landmarks),
+        )
+        # Below the jaw's corners, what the head's soft edge lies on and the neck does not cover is the body (the
+        # collar, a shaded side of the neck): the plate keeps it, so the still is what shows there at rest.
+        beneath = (person > 0.3) & (above_the_jaw_corners(landmarks, shape) < 0.5) & (neck.opacity < 0.5)
+        keep = (neck.keep & (opacity < 0.02)) | (beneath & (opacity < 0.98))
+        plate = background_plate(still, np.maximum(opacity, neck.opacity), landmarks, person=person, keep=keep)
+        # A layer's soft edge is freed of the backdrop only where the plate behind it is a fill: where the plate
+        # (or the neck, under the head) shows the still's own pixels, the still's mixed edge is already right.
+        kept = (plate == still).all(axis=-1).astype(np.float32)
+        neck = replace(neck, colours=layer_colours(still, neck.opacity, plate, under=kept))
+        mesh = MeshWarp.from_points(landmarks[list(regions.WARP_POINTS)], ring, shape[::-1])
         return cls(
-            layer,
-            alpha.astype(np.float32),
+            layer_colours(still, opacity, plate, under=np.maximum(neck.opacity, kept)),
+            opacity,
             plate,
             mesh,
             landmarks.astype(np.float32),
-            DriverMouth(still, landmarks),
-            body.astype(np.float32)[:, None],
+            MouthInterior(still, landmarks),
+            neck,
         )
 
     def head_motion(self, target: np.ndarray) -> np.ndarray:
@@ -259,60 +125,87 @@ class HeadRig:
         driver_frame: np.ndarray | None = None,
         driver_landmarks: np.ndarray | None = None,
     ) -> np.ndarray:
-        """One frame: the head moved to the ``target`` landmarks (478×2) over the plate, the mouth filled."""
+        """One frame: the neck and the head moved to the ``target`` landmarks (478×2) over the plate, the mouth
+        filled."""
         motion = self.head_motion(target)
-        rest = self.mesh.anchors
-        anchors = apply_affine(motion, rest) * (1.0 - self.body) + rest * self.body
-        points = self.mesh.target_points(target[list(regions.WARP_POINTS)], anchors)
-        box = point_box(anchors, self.plate.shape)
         frame = self.plate.copy()
-        if box is not None:
-            x0, y0, x1, y1 = box
-            map_x, map_y, inside = self.mesh.fast_map(points, box=box, factor=MAP_FACTOR, coverage=True)
-            colour = cv2.remap(self.layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-            # Past the moved ring the map is the identity: the head layer is not there (a wisp of hair near the
-            # ring stayed where it was, and floated beside a head that had moved away from it).
-            alpha = cv2.remap(self.opacity, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) * inside
-            frame[y0:y1, x0:x1] = cv2.blendLinear(colour, frame[y0:y1, x0:x1], alpha, 1.0 - alpha)
-        return self.mouth(frame, target, driver_frame, driver_landmarks)
+        self.neck.draw(frame, target)
+        anchors = apply_affine(motion, self.mesh.anchors)
+        points = self.mesh.target_points(target[list(regions.WARP_POINTS)], anchors)
+        draw_layer(frame, self.layer, self.opacity, self.mesh, points)
+        return self.mouth(frame, target, driver_frame, driver_landmarks, linear=motion[:, :2])
 
 
-def head_opacity(prepared: PreparedInputs, shape: tuple[int, int], *, person: np.ndarray) -> np.ndarray:
-    """The head as a layer (float32 H×W): the face and ears, the skull, the hair and hats it wears (the new ones
-    where attributes bring them, the portrait's own otherwise), fading out down the neck."""
-    landmarks = prepared.portrait_landmarks
-    size = regions.face_size(landmarks)
-    face = cv2.dilate(face_oval(landmarks, shape), _disc(0.05 * size))
-    # Only the person moves with the head: a margin around the face that is background stays with the plate.
-    head = np.maximum(face, skull_region(landmarks, shape)) * np.clip(person * 1.5, 0, 1)
+@dataclass(frozen=True, eq=False)
+class NeckLayer:
+    """The neck, drawn under the head: stretched between the jaw, which moves with the head, and a row of anchors
+    along the clothes' edge, which stays with the body, so the seam between neck and collar stays on the collar
+    whatever the head does. Where no neck shows, a band under the chin stands in, pinned a little below it."""
+
+    colours: np.ndarray  # H×W×3 uint8: the still (its edge freed of the backdrop once the plate is known)
+    opacity: np.ndarray  # H×W float32 in [0, 1]
+    mesh: MeshWarp  # the jaw's landmarks, then the anchors along the collar
+    keep: np.ndarray  # H×W bool: what the plate keeps of the still beneath the neck
+    skin: np.ndarray  # H×W bool: the neck's skin in the still, empty where none shows
+
+    @classmethod
+    def build(cls, still: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray) -> NeckLayer:
+        shape = still.shape[:2]
+        skin = neck_mask(still, landmarks, person=person)
+        neck = skin | under_the_chin(still, landmarks, person=person)
+        opacity = neck_matte(still, neck, landmarks, person=person)
+        collar = collar_anchors(neck, landmarks)
+        mesh = MeshWarp.from_points(landmarks[list(regions.JAW)], collar, shape[::-1])
+        # The plate keeps the still where the pinned neck ends, and, with no neck skin to stretch (a collar or a
+        # garment right under the chin), all that lies under the chin: a chin that moves aside uncovers clothes, not
+        # backdrop.
+        keep = (
+            collar_seam(neck, landmarks, person=person)
+            if skin.any()
+            else below_the_jaw(landmarks, shape, depth=NECK_DEPTH)
+        )
+        return cls(still, opacity, mesh, keep, skin)
+
+    def draw(self, frame: np.ndarray, target: np.ndarray) -> None:
+        """Draw the neck into ``frame`` (in place) under a head whose landmarks are at ``target``."""
+        draw_layer(frame, self.colours, self.opacity, self.mesh, self.mesh.target_points(target[list(regions.JAW)]))
+
+
+def draw_layer(
+    frame: np.ndarray, colours: np.ndarray, opacity: np.ndarray, mesh: MeshWarp, points: np.ndarray
+) -> None:
+    """Draw a layer (``colours`` with ``opacity``) into ``frame`` (in place), warped so ``mesh``'s points land on
+    ``points``; only inside the moved mesh, in the box it spans."""
+    box = point_box(points, frame.shape)
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    map_x, map_y, inside = mesh.fast_map(points, box=box, factor=MAP_FACTOR, coverage=True)
+    colour = cv2.remap(colours, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    # Past the moved mesh the map is the identity: the layer is not there (a wisp of hair near the ring stayed where
+    # it was, and floated beside a head that had moved away from it).
+    alpha = cv2.remap(opacity, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) * inside
+    frame[y0:y1, x0:x1] = cv2.blendLinear(colour, frame[y0:y1, x0:x1], alpha, 1.0 - alpha)
+
+
+def worn_on_the_head(prepared: PreparedInputs) -> list[np.ndarray]:
+    """The hair and hats the edited still wears (float32 masks): the new ones where attributes bring them, the
+    portrait's own hair otherwise."""
     worn = [
         a.aligned_mask for a in prepared.attributes if a.kind in HEAD_KINDS and a.weight > 0 and not a.from_portrait
     ]
     hair_replaced = any(a.kind == "hair" and a.weight > 0 and not a.from_portrait for a in prepared.attributes)
     if prepared.own_hair is not None and not hair_replaced:
         worn.append(prepared.own_hair)
-    for mask in worn:
-        head = np.maximum(head, mask)
-    # The neck carries the head: it moves with it at the jaw and hands over to the body a third of a face size
-    # below the chin, so a head that tilts or rises never uncovers what lies under the chin.
-    chin_y = float(landmarks[regions.CHIN, 1])
-    rows = np.arange(shape[0], dtype=np.float32)[:, None]
-    fade = np.clip((1.0 - (rows - chin_y) / (NECK_FADE * size)) / (1.0 - NECK_OPAQUE), 0.0, 1.0)
-    neck = throat(landmarks, shape) * fade * np.clip(person * 1.5, 0, 1)
-    below = rows > chin_y
-    head = np.where(below, np.maximum(head * fade, neck), np.maximum(head, neck))
-    return feather(np.clip(head, 0, 1).astype(np.float32), 0.01 * size)
+    return worn
 
 
-def throat(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The neck under the jaw: as wide as the jaw between its angles, straight down (float32 mask)."""
-    jaw = landmarks[list(regions.JAW)]
-    inner = jaw[3:-3]
-    bottom = float(landmarks[regions.CHIN, 1] + NECK_FADE * regions.face_size(landmarks))
-    polygon = np.concatenate([inner, [[inner[-1][0], bottom], [inner[0][0], bottom]]])
-    return fill_polygons(shape, [polygon])
-
-
-def _disc(radius: float) -> np.ndarray:
-    radius = max(1, int(round(radius)))
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+def refilled_by_the_edit(prepared: PreparedInputs, worn: list[np.ndarray]) -> np.ndarray | None:
+    """Where the edit removed the portrait's own hair and filled in backdrop (float32): its hair outside the skull
+    that no new hair or hat covers; ``None`` when the portrait keeps its hair."""
+    replaced = any(a.kind == "hair" and a.weight > 0 and not a.from_portrait for a in prepared.attributes)
+    if prepared.own_hair is None or not replaced:
+        return None
+    skull = skull_region(prepared.portrait_landmarks, prepared.own_hair.shape)
+    covered = np.maximum.reduce(worn) if worn else np.zeros_like(prepared.own_hair)
+    return np.clip(prepared.own_hair * (1.0 - skull) * (1.0 - covered), 0.0, 1.0).astype(np.float32)

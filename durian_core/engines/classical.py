@@ -15,7 +15,7 @@ from durian_core.cache import FeatureCache, content_key
 from durian_core.config import GenerationSettings
 from durian_core.engines.animator import HeadRig
 from durian_core.engines.base import Engine
-from durian_core.engines.editor import compose_edit, edit_portrait, glasses_overlays, shape_blend
+from durian_core.engines.editor import compose_edit, edit_portrait, edit_terms, glasses_overlays, shape_blend
 from durian_core.types import PreparedInputs, ProgressCallback, no_progress
 
 
@@ -84,7 +84,8 @@ class ClassicalEngine(Engine):
         into a work-crop frame; and the seconds the edit and the rig took."""
         timings = {}
         start = time.perf_counter()
-        terms = prepared.blend_terms()
+        # A hair or hat blend is one edit in between, as in the still: two edits mixed would show a ghost of each.
+        terms = edit_terms(prepared)
         overlays = [glasses_overlays(prepared, list(term.weights)) for term in terms]
         if not any(overlays):
             still = edit_portrait(prepared, compose=lambda inputs, weights: self.compose(inputs, weights, cache=cache))

@@ -7,6 +7,7 @@ of one kind blend as ``(1 − α)·edit₁ + α·edit₂``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,12 +16,13 @@ import numpy as np
 
 from durian_core.cache import FeatureCache, content_key
 from durian_core.face import regions
-from durian_core.face.align import mesh_align
+from durian_core.face.align import fit_matrix, mesh_align
 from durian_core.face.fill import FillPlates, fill_plates, skull_region
+from durian_core.face.glasses import FoundGlasses, find_glasses
 from durian_core.face.head import head_hair, interpolate_shapes
-from durian_core.face.masks import face_oval, feather, fill_polygons, skin_likeness
+from durian_core.face.masks import face_oval, feather, fill_polygons, makeup_region, skin_likeness
 from durian_core.face.matting import foreground_colours
-from durian_core.types import Interpolation, PreparedAttribute, PreparedInputs
+from durian_core.types import BlendTerm, Interpolation, PreparedAttribute, PreparedInputs
 
 # Re-lighting a layer to the portrait: how much of the skin's lightness ratio and white-balance shift the layer
 # takes on. The attribute's own colour is what the user asked for, so the light follows only part of the way (a
@@ -309,6 +311,8 @@ def _attribute_layer(
     skin_attribute = _mean_lab(layer_lab, common) if visible else skin_portrait
     alpha = attribute.aligned_mask
     if attribute.kind == "makeup":
+        # On the portrait's own skin and lips only: its teeth, eyes and brows stay as they are.
+        alpha = alpha * makeup_region(_rgb(portrait_lab), landmarks)
         # Makeup is colour relative to skin: carry the attribute's offset from its skin onto the portrait's skin,
         # keep half of the portrait's own shading so its lips and lids keep their shape.
         offset = layer_lab - skin_attribute
@@ -316,13 +320,17 @@ def _attribute_layer(
         relit[..., 0] = 0.5 * portrait_lab[..., 0] + 0.5 * (skin_portrait[0] + offset[..., 0])
         relit[..., 1:] = portrait_lab[..., 1:] + offset[..., 1:] - (portrait_lab[..., 1:] - skin_portrait[1:]) * 0.5
         return _rgb(relit), alpha
-    relit = layer_lab.copy()
     # Lighting: scale lightness towards the portrait's skin level, and move the white balance halfway.
     gain = (skin_portrait[0] + 1.0) / (skin_attribute[0] + 1.0)
-    relit[..., 0] *= float(np.clip(gain**RELIGHT_STRENGTH, 1 / RELIGHT_MAX_GAIN, RELIGHT_MAX_GAIN))
-    relit[..., 1:] += RELIGHT_WHITE_BALANCE * (skin_portrait[1:] - skin_attribute[1:])
+    lightness_gain = float(np.clip(gain**RELIGHT_STRENGTH, 1 / RELIGHT_MAX_GAIN, RELIGHT_MAX_GAIN))
+    colour_shift = RELIGHT_WHITE_BALANCE * (skin_portrait[1:] - skin_attribute[1:])
     if attribute.kind == "glasses":
-        return glasses_layer(attribute, _rgb(relit), skin_attribute, landmarks)
+        return glasses_layer(attribute, landmarks, lightness_gain=lightness_gain, colour_shift=colour_shift)
+    relit = layer_lab.copy()
+    relit[..., 0] *= lightness_gain
+    relit[..., 1:] += colour_shift
+    if attribute.kind == "beard":
+        return beard_layer(relit, alpha, portrait_lab, landmarks)
     return _rgb(relit), alpha
 
 
@@ -331,87 +339,185 @@ def _disc(radius: float) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def _enclosed(barrier: np.ndarray) -> np.ndarray:
-    """Pixels that a flood from the image's border cannot reach through ``barrier`` (bool)."""
-    outside = np.pad((~barrier).astype(np.uint8), 1, constant_values=1)
-    flood = np.zeros((outside.shape[0] + 2, outside.shape[1] + 2), np.uint8)
-    cv2.floodFill(outside, flood, (0, 0), 2)
-    return outside[1:-1, 1:-1] == 1
-
-
 def glasses_layer(
-    attribute: PreparedAttribute,
-    relit: np.ndarray,
-    skin_attribute: np.ndarray,
-    landmarks: np.ndarray,
+    attribute: PreparedAttribute, landmarks: np.ndarray, *, lightness_gain: float, colour_shift: np.ndarray
 ) -> GlassesOverlay:
     """Glasses as glasses are: the frames opaque, the lenses a colour filter over the portrait's own eyes.
 
     Frames and lenses are found in the attribute's own image (:func:`glasses_parts`), where the rims are drawn at
-    their own resolution, and their opacities are carried onto the portrait by the attribute's warp, blurred first
-    by as much as the face shrinks: found on the already shrunk image, a rim a few pixels wide came out as stairs
-    and broken dots. ``relit`` gives the frames' colour on the portrait.
+    their own resolution, and carried onto the portrait (``landmarks``) by the attribute's warp, blurred first by as
+    much as the face shrinks: found on the already shrunk image, a rim a few pixels wide came out as stairs and
+    broken dots. The frames' own colour is re-lit as the other attributes are (lightness times ``lightness_gain``,
+    a*b* moved by ``colour_shift``), and no frame covers the portrait's eyes.
     """
-    frames, lenses, tint = glasses_parts(
-        _lab(attribute.image), attribute.mask, attribute.landmarks, float(skin_attribute[0])
-    )
-    parts = np.dstack([frames, lenses])
+    frames, colour, lenses, tint = glasses_parts(attribute.image, attribute.mask, attribute.landmarks)
+    parts = np.dstack([frames, lenses, colour.astype(np.float32)])
     scale = regions.face_size(landmarks) / max(regions.face_size(attribute.landmarks), 1e-6)
     if scale < 1.0:
         parts = cv2.GaussianBlur(parts, (0, 0), 0.5 * np.sqrt(1.0 / scale**2 - 1.0))
-    carried = np.clip(mesh_align(parts, attribute.landmarks, landmarks, relit.shape[1::-1]), 0.0, 1.0)
-    return GlassesOverlay(relit, carried[..., 0], carried[..., 1], tint)
+    size = attribute.aligned_image.shape[1::-1]
+    carried = mesh_align(parts, attribute.landmarks, landmarks, size)
+    if not attribute.fit.is_identity:
+        # The user's nudge, as the aligned image took it.
+        fit = attribute.fit
+        nudge = fit_matrix(landmarks, dx=fit.dx, dy=fit.dy, scale=fit.scale, degrees=fit.degrees)
+        carried = cv2.warpAffine(carried, nudge, size, flags=cv2.INTER_LINEAR, borderValue=0)
+    frame_colour = _lab(np.clip(carried[..., 2:] + 0.5, 0, 255).astype(np.uint8))
+    frame_colour[..., 0] *= lightness_gain
+    frame_colour[..., 1:] += colour_shift
+    eyes = fill_polygons(carried.shape[:2], [landmarks[list(regions.RIGHT_EYE)], landmarks[list(regions.LEFT_EYE)]])
+    eyes = feather(cv2.dilate(eyes, _disc(0.008 * regions.face_size(landmarks))), 0.006 * regions.face_size(landmarks))
+    frame_alpha = np.clip(carried[..., 0], 0.0, 1.0) * (1.0 - eyes)
+    return GlassesOverlay(_rgb(frame_colour), frame_alpha.astype(np.float32), np.clip(carried[..., 1], 0.0, 1.0), tint)
 
 
 def glasses_parts(
-    lab: np.ndarray, mask: np.ndarray, landmarks: np.ndarray, skin_lightness: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """The frames' opacity, the lenses' opacity and the lenses' tint of glasses worn in an image (Lab ``lab``, the
-    glasses' ``mask``, the wearer's ``landmarks`` and skin lightness).
+    image: np.ndarray, mask: np.ndarray, landmarks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The frames' opacity and colour, the lenses' opacity and the lenses' tint of glasses worn in an RGB ``image``
+    (the glasses' ``mask``, the wearer's ``landmarks``).
 
-    Frames are the darkest pixels in the glasses region: first the surest (under a fifth of the skin's lightness,
-    darker than any brow; never the wearer's eyes), whose enclosed holes are the lenses; then, in a band around the
-    lenses and along the arms, everything under a third of the skin's lightness with a soft edge, so the rims keep
-    their thickness where they cross the brows. A lens's tint is, per channel, the lens's colour over the cheek just
-    below it (the same skin seen with and without the lens). Rimless glasses (nothing enclosed) have frames only;
-    the tint is None then, or when no lens or cheek can be measured.
+    Frames are found by their shape (:func:`durian_core.face.glasses.find_glasses`), so thin, light and dark frames
+    all come; the mask keeps them to the glasses' region (a user's eraser takes a part out). A lens's tint is, per
+    channel, the lens's colour over the cheek just below it (the same skin seen with and without the lens); it is
+    None (clear lenses) when no lens or cheek can be measured.
     """
     shape = mask.shape
     size = regions.face_size(landmarks)
-    region = mask > 0.3
-    lightness = lab[..., 0]
-    skin_lightness = skin_lightness + 1e-6
-    eyes = cv2.dilate(
-        fill_polygons(shape, [landmarks[list(regions.RIGHT_EYE)], landmarks[list(regions.LEFT_EYE)]]), _disc(1)
-    )
-    brows = cv2.dilate(
-        fill_polygons(shape, [landmarks[list(regions.RIGHT_BROW)], landmarks[list(regions.LEFT_BROW)]]), _disc(2)
-    )
-    sure = (lightness < 0.2 * skin_lightness) & region & (eyes < 0.5)
-    closed = cv2.morphologyEx(sure.astype(np.uint8), cv2.MORPH_CLOSE, _disc(0.012 * size)) > 0
-    lenses = _enclosed(closed) & region & ~closed
-    rim_zone = cv2.dilate(lenses.astype(np.uint8), _disc(0.04 * size)) > 0
-    darkness = np.clip((0.34 * skin_lightness - lightness) / (0.14 * skin_lightness), 0.0, 1.0)
-    darkness *= region & (eyes < 0.5) & ~lenses
-    darkness *= np.where(rim_zone, 1.0, brows < 0.5)  # beyond the rims, the brows stay the wearer's
-    frame_alpha = (darkness * mask).astype(np.float32)
+    found = _found_glasses(image.tobytes(), image.shape, np.asarray(landmarks, np.float32).tobytes())
+    region = feather((cv2.dilate((mask > 0.3).astype(np.uint8), _disc(0.01 * size)) > 0).astype(np.float32), 2.0)
+    frame_alpha = found.frames * region
+    lenses = found.lenses > 0.5
     lens_alpha = np.zeros(shape, np.float32)
     tint = None
     if lenses.sum() > 0.002 * lenses.size:
-        rgb = _rgb(lab).astype(np.float32)
+        eyes = fill_polygons(shape, [landmarks[list(regions.RIGHT_EYE)], landmarks[list(regions.LEFT_EYE)]])
+        rgb = image.astype(np.float32)
         lens_rows = np.nonzero(lenses.any(axis=1))[0]
         bottom = lens_rows.max()
         lower_lens = lenses & (np.arange(shape[0])[:, None] > bottom - 0.35 * (bottom - lens_rows.min()))
-        lower_lens &= cv2.dilate(eyes, _disc(0.03 * size)) < 0.5
+        lower_lens &= (cv2.dilate(eyes, _disc(0.03 * size)) < 0.5) & (found.frames < 0.05)
         below = np.zeros(shape, bool)
         below[bottom + int(0.03 * size) : bottom + int(0.08 * size)] = True
-        columns = lenses.any(axis=0)
-        cheek = below & columns[None, :] & (skin_region(landmarks, shape) > 0) & (darkness < 0.05)
+        cheek = below & lenses.any(axis=0)[None, :] & (skin_region(landmarks, shape) > 0) & (found.frames < 0.05)
         if lower_lens.sum() >= 16 and cheek.sum() >= 16:
             tint = np.median(rgb[lower_lens], axis=0) / np.maximum(np.median(rgb[cheek], axis=0), 1)
             tint = np.clip(tint, 0.15, 1.0).astype(np.float32)
-            lens_alpha = feather(lenses.astype(np.float32), 0.004 * size)
-    return frame_alpha, lens_alpha, tint
+            lens_alpha = feather(found.lenses * region, 0.004 * size)
+    return frame_alpha.astype(np.float32), found.colour, lens_alpha, tint
+
+
+BEARD_SHADING = 0.8  # exponent on the portrait's shading across the jaw as it is laid on the beard
+BEARD_EDGE = 0.08  # width of the beard's edge, where it thins out strand by strand, in face sizes
+
+
+def beard_layer(
+    layer_lab: np.ndarray, alpha: np.ndarray, portrait_lab: np.ndarray, landmarks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A beard that belongs to the face it is put on (its re-lit Lab ``layer_lab`` and opacity ``alpha`` carried
+    onto the portrait): the portrait's own shading across the jaw laid on it (:func:`_beard_shading`), an edge that
+    thins out strand by strand on the cheeks and down the neck (:func:`_beard_edge`), no skin left between it and
+    the lower lip (:func:`_under_the_lip`), and the lips and the mouth's opening clear of it."""
+    shape = alpha.shape
+    size = regions.face_size(landmarks)
+    core = alpha > 0.8
+    if core.sum() < 16:
+        return _rgb(layer_lab), alpha
+    layer_lab = layer_lab.copy()
+    layer_lab[..., 0] *= _beard_shading(layer_lab[..., 0], core, portrait_lab[..., 0], landmarks)
+    # The beard's own colour, spread out from its body: what its thinning edge and the filled gaps are made of.
+    sigma = max(1.0, 0.03 * size)
+    weight = cv2.GaussianBlur(core.astype(np.float32), (0, 0), sigma)
+    spread = cv2.GaussianBlur(layer_lab * core[..., None], (0, 0), sigma) / np.maximum(weight, 1e-3)[..., None]
+    colour = np.where(core[..., None], layer_lab, spread)
+    fill, source = _under_the_lip(alpha, landmarks)
+    gap = fill > alpha
+    colour[gap] = colour[source[gap], np.nonzero(gap)[1]]
+    alpha = _beard_edge(np.maximum(alpha, fill), layer_lab[..., 0], landmarks)
+    lips = fill_polygons(shape, [landmarks[list(regions.LIPS_OUTER)]])
+    alpha = alpha * (1.0 - feather(cv2.dilate(lips, _disc(0.005 * size)), 0.004 * size))
+    return _rgb(colour), alpha.astype(np.float32)
+
+
+def _beard_shading(
+    beard_lightness: np.ndarray, core: np.ndarray, portrait_lightness: np.ndarray, landmarks: np.ndarray
+) -> np.ndarray:
+    """A factor per pixel on the beard's lightness: the portrait's shading across the lower face (its skin's
+    lightness, smoothed, over its mean there) over the beard's own (the same of the beard), so the side of the jaw
+    in shadow darkens the beard there and the lit side lifts it, whatever light the beard was photographed in."""
+    shape = core.shape
+    size = regions.face_size(landmarks)
+    sigma = max(2.0, 0.1 * size)
+    face = face_oval(landmarks, shape) > 0.5
+    lower = face & (np.arange(shape[0])[:, None] > landmarks[regions.NOSE_TIP, 1])
+    lower &= fill_polygons(shape, [landmarks[list(regions.LIPS_OUTER)]]) < 0.5
+
+    def smooth(values: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, float]:
+        weight = cv2.GaussianBlur(where.astype(np.float32), (0, 0), sigma)
+        field = cv2.GaussianBlur(values * where, (0, 0), sigma) / np.maximum(weight, 1e-3)
+        return field, float(values[where].mean()) if where.any() else 1.0
+
+    if lower.sum() < 16:
+        return np.ones(shape, np.float32)
+    portrait, portrait_mean = smooth(portrait_lightness, lower)
+    beard, beard_mean = smooth(beard_lightness, core)
+    ratio = (portrait / max(portrait_mean, 1.0)) / np.maximum(beard / max(beard_mean, 1.0), 0.2)
+    return np.clip(ratio, 0.5, 1.6) ** BEARD_SHADING
+
+
+def _under_the_lip(alpha: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The beard carried up to the portrait's lower lip: a mouth wider or more open than the beard's own left wedges
+    of skin between them. Each column under the lip, between the mouth's corners and within a tenth of a face size
+    of the lip, takes the beard's opacity from below; and for each of those pixels, the row whose beard it shows
+    (the beard below mirrored up into the gap, so the gap is filled with the beard's own strands)."""
+    shape = alpha.shape
+    size = regions.face_size(landmarks)
+    reach = max(2, int(round(0.1 * size)))
+    lips = fill_polygons(shape, [landmarks[list(regions.LIPS_OUTER)]])
+    under = cv2.dilate(lips, np.ones((reach, 1), np.uint8), anchor=(0, reach - 1)) * (1.0 - lips)
+    corners = landmarks[[regions.LIPS_OUTER[0], regions.LIPS_OUTER[10]], 0]
+    columns = np.arange(shape[1])[None, :]
+    under = under * ((columns > corners.min()) & (columns < corners.max()))
+    # Up from below: each pixel takes the most opaque beard within ``reach`` under it.
+    fill = cv2.dilate(alpha, np.ones((reach, 1), np.uint8), anchor=(0, 0)) * under
+    rows = np.arange(shape[0])[:, None]
+    # The first row of solid beard below each gap pixel, found as the nearest solid row at or below it.
+    solid_rows = np.where(alpha > 0.5, rows, shape[0])
+    first_below = np.minimum.accumulate(solid_rows[::-1], axis=0)[::-1]
+    source = np.clip(2 * first_below - rows, 0, shape[0] - 1)
+    return fill.astype(np.float32), np.where(first_below < shape[0], source, rows)
+
+
+def _beard_edge(alpha: np.ndarray, lightness: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The beard's opacity with an edge that thins out strand by strand over :data:`BEARD_EDGE` face sizes on the
+    face (less beyond it): a ramp across its outline, along which the beard's own strands (darker than the beard
+    around them, in its ``lightness``) stay more opaque and the gaps between them let the skin through."""
+    size = regions.face_size(landmarks)
+    solid = (alpha > 0.5).astype(np.uint8)
+    inside = cv2.distanceTransform(solid, cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform(1 - solid, cv2.DIST_L2, 5)
+    # On the face the beard thins into the skin; beyond the jaw its outline against what lies behind stays closer.
+    on_face = feather(face_oval(landmarks, alpha.shape), 0.03 * size)
+    width = np.maximum(2.0, BEARD_EDGE * size * (0.4 + 0.6 * on_face))
+    ramp = np.clip(0.5 + (inside - outside) / width, 0.0, 1.0)
+    sigma = max(1.0, 0.015 * size)
+    weight = cv2.GaussianBlur(solid.astype(np.float32), (0, 0), sigma)
+    mean = cv2.GaussianBlur(lightness * solid, (0, 0), sigma) / np.maximum(weight, 1e-3)
+    spread = np.sqrt(
+        np.maximum(cv2.GaussianBlur(lightness**2 * solid, (0, 0), sigma) / np.maximum(weight, 1e-3) - mean**2, 1.0)
+    )
+    strands = np.clip((mean - lightness) / (2.0 * spread), -1.0, 1.0) * (solid > 0)
+    thinning = np.clip(ramp + 3.0 * strands * ramp * (1.0 - ramp), 0.0, 1.0)
+    return np.where(ramp >= 1.0, alpha, thinning).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _found_glasses(image: bytes, shape: tuple[int, ...], landmarks: bytes) -> FoundGlasses:
+    """:func:`find_glasses` on an image and landmarks given as bytes, kept for the last few: the still, every
+    tweak's edit and the animator's overlay all ask for the same attribute's glasses."""
+    return find_glasses(
+        np.frombuffer(image, np.uint8).reshape(shape), np.frombuffer(landmarks, np.float32).reshape(-1, 2)
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -526,43 +632,111 @@ def _layers(
 def compose_edit(
     prepared: PreparedInputs, weights: list[float], *, glasses: bool = True, cache: FeatureCache | None = None
 ) -> np.ndarray:
-    """Paste every attribute whose weight is above zero onto the portrait, in order; glasses go on last, on top
-    (``glasses=False`` leaves them off: the animator moves them rigidly, :func:`glasses_overlays`). The portrait's
-    hair removal comes from ``cache`` when given (:func:`portrait_hair_removal`). When the weights hold both members
-    of the request's hair or hat interpolation (:func:`shape_blend`), they go on as one shape in between.
-
-    An attribute taken from the portrait itself is already worn and changes nothing, so a blend between the
-    portrait's own hair and another's starts from the untouched portrait (in a shape in between, the portrait's own
-    hair is one of the two shapes).
-    """
-    blend = shape_blend(prepared, weights)
-    pair = () if blend is None else (blend.first, blend.second)
-    weights = [
-        0.0 if attribute.from_portrait and index not in pair else weight
-        for index, (attribute, weight) in enumerate(zip(prepared.attributes, weights))
-    ]
-    portrait = prepared.portrait
-    landmarks = prepared.portrait_landmarks
-    shape = portrait.shape[:2]
-    layers = _layers(prepared, weights, blend, cache=cache)
-    result = portrait
-    hair_cover = [opacity for kind, _, opacity, _ in layers if kind == "hair"]
+    """Paste every attribute whose weight is above zero onto the portrait, in order (:func:`worn_layers`); glasses go
+    on last, on top (``glasses=False`` leaves them off: the animator moves them rigidly, :func:`glasses_overlays`).
+    The portrait's hair removal comes from ``cache`` when given (:func:`portrait_hair_removal`); new hats without new
+    hair take the portrait's hair above their brim (:func:`remove_hair_above_brim`)."""
+    layers = worn_layers(prepared, weights, cache=cache)
+    result = prepared.portrait
+    hair_cover = [cover for kind, _, _, cover in layers if kind == "hair"]
     if hair_cover and "hair" in prepared.portrait_masks:
         result = portrait_hair_removal(prepared, cache=cache).under(np.maximum.reduce(hair_cover))
+    elif (under_hat := _hair_under_hat(prepared, layers)) is not None:
+        result = under_hat
     output = result.astype(np.float32)
-    feature_guard = feather(
-        protected_features(landmarks, shape, margin=0.01).astype(np.float32), 0.01 * regions.face_size(landmarks)
-    )
-    for kind, colours, opacity, weight in layers:
-        if kind in ("hair", "hat"):
-            # A fringe or a brim stops above the portrait's brows: the eyes and brows carry who this is.
-            opacity = opacity * (1.0 - feature_guard)
-        opacity = (opacity * weight)[..., None]
+    for _, colours, opacity, _ in layers:
+        opacity = opacity[..., None]
         output = output * (1.0 - opacity) + colours.astype(np.float32) * opacity
     if glasses:
         for overlay, weight in glasses_overlays(prepared, weights):
             output = overlay.apply(output, weight=weight)
     return np.clip(output + 0.5, 0, 255).astype(np.uint8)
+
+
+def _effective_weights(prepared: PreparedInputs, weights: list[float]) -> tuple[Interpolation | None, list[float]]:
+    """The request's shape blend for these weights (:func:`shape_blend`), and the weights with the portrait's own
+    attributes left out (already worn), save a member of that blend."""
+    blend = shape_blend(prepared, weights)
+    pair = () if blend is None else (blend.first, blend.second)
+    return blend, [
+        0.0 if attribute.from_portrait and index not in pair else weight
+        for index, (attribute, weight) in enumerate(zip(prepared.attributes, weights))
+    ]
+
+
+def _hair_under_hat(
+    prepared: PreparedInputs, layers: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
+) -> np.ndarray | None:
+    """The portrait without the hair its new hats leave showing (:func:`remove_hair_above_brim`), for ``layers``
+    (:func:`worn_layers`) that hold hats and no new hair; else None."""
+    hats = [cover for kind, _, _, cover in layers if kind == "hat"]
+    if not hats or prepared.own_hair is None or any(kind == "hair" for kind, *_ in layers):
+        return None
+    return remove_hair_above_brim(
+        prepared.portrait,
+        prepared.own_hair,
+        np.maximum.reduce(hats),
+        prepared.portrait_landmarks,
+        others=prepared.other_faces,
+    )
+
+
+def hat_hair_layer(prepared: PreparedInputs, weights: list[float]) -> tuple[np.ndarray, np.ndarray] | None:
+    """What a look's new hats take of the portrait's hair as a layer of its own (RGB uint8 pixels and where they
+    replace the portrait, float32), for a video's frames to wear before the hats; None when there is nothing."""
+    under_hat = _hair_under_hat(prepared, worn_layers(prepared, weights))
+    if under_hat is None:
+        return None
+    return under_hat, (under_hat != prepared.portrait).any(axis=-1).astype(np.float32)
+
+
+def brim_line(hat: np.ndarray) -> np.ndarray | None:
+    """Per column, the row of a ``hat``'s lower edge (float64, W); beside the hat, a line falling from its lower edge
+    at that side as steeply as it goes out (hair pressed under a hat hugs the head, it does not stand out level with
+    the brim). None without a hat."""
+    solid = hat > 0.5
+    if not solid.any():
+        return None
+    height, width = hat.shape
+    columns = np.arange(width, dtype=np.float64)
+    lowest = np.where(solid.any(axis=0), height - 1 - np.argmax(solid[::-1], axis=0), -1).astype(np.float64)
+    worn = np.nonzero(lowest >= 0)[0]
+    brim = np.interp(columns, worn, lowest[worn])
+    return brim + np.maximum(np.maximum(worn[0] - columns, columns - worn[-1]), 0.0)
+
+
+def hair_above_brim(own: np.ndarray, hat: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The portrait's hair (``own``) that a new ``hat`` leaves showing above or beside it: what lies above the
+    :func:`brim_line`, fading out over a fiftieth of a face size below it (the hair hanging from under the hat
+    stays)."""
+    brim = brim_line(hat)
+    if brim is None:
+        return np.zeros_like(own)
+    fade = max(1.0, 0.02 * regions.face_size(landmarks))
+    rows = np.arange(own.shape[0], dtype=np.float64)[:, None]
+    return (own * np.clip((brim[None, :] - rows) / fade + 0.5, 0.0, 1.0)).astype(np.float32)
+
+
+def remove_hair_above_brim(
+    image: np.ndarray,
+    own: np.ndarray,
+    hat: np.ndarray,
+    landmarks: np.ndarray,
+    *,
+    others: tuple[np.ndarray, ...] = (),
+) -> np.ndarray:
+    """The portrait without the hair a new ``hat`` leaves showing above or beside it (:func:`hair_above_brim`),
+    removed and filled as :func:`remove_hair` does (``others``: the photo's other faces); below the brim the
+    portrait stays as it was (the ends of hair that the removal takes with it would leave holes in the hair that
+    still hangs there)."""
+    removed = remove_hair(image, hair_above_brim(own, hat, landmarks), hat, landmarks, others=others)
+    brim = brim_line(hat)
+    if brim is None:
+        return removed
+    size = regions.face_size(landmarks)
+    rows = np.arange(image.shape[0], dtype=np.float64)[:, None]
+    kept = np.clip((rows - brim[None, :]) / max(1.0, 0.02 * size), 0.0, 1.0)[..., None]
+    return np.clip(removed * (1.0 - kept) + image * kept + 0.5, 0, 255).astype(np.uint8)
 
 
 def glasses_overlays(prepared: PreparedInputs, weights: list[float]) -> list[tuple[GlassesOverlay, float]]:
@@ -577,42 +751,52 @@ def glasses_overlays(prepared: PreparedInputs, weights: list[float]) -> list[tup
 
 
 def worn_layers(
-    prepared: PreparedInputs, weights: list[float]
-) -> list[tuple[PreparedAttribute, np.ndarray, np.ndarray]]:
-    """The layers :func:`compose_edit` pastes, glasses aside (:func:`glasses_overlays`), in the order it pastes them:
-    per attribute with a weight above zero, its re-lit pixels (RGB uint8) and its opacity (float32, the weight and,
-    for hair and hats, the guard over the brows and eyes applied), both at the portrait's geometry. A video's frames
-    wear them carried by the head; the old hair's removal is the caller's."""
+    prepared: PreparedInputs, weights: list[float], *, cache: FeatureCache | None = None
+) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """The layers of an edit, glasses aside (:func:`glasses_overlays`), in the order they are pasted: per attribute
+    with a weight above zero, its kind, its re-lit pixels (RGB uint8), the opacity to paste them with (float32: the
+    weight and, for hair and hats, the guard over the brows and eyes applied) and what it covers (float32: its own
+    matte, where the old hair must go), all at the portrait's geometry. When the weights hold both members of the
+    request's hair or hat interpolation (:func:`shape_blend`), they are one layer, the shape in between.
+
+    :func:`compose_edit` pastes them onto the still; a video's frames wear them carried by the head (the old hair's
+    removal is then the caller's). An attribute taken from the portrait itself is already worn and is left out, so a
+    blend between the portrait's own hair and another's starts from the untouched portrait (in a shape in between,
+    the portrait's own hair is one of the two shapes).
+    """
+    blend, weights = _effective_weights(prepared, weights)
     landmarks = prepared.portrait_landmarks
-    shape = prepared.portrait.shape[:2]
-    portrait_lab = _lab(prepared.portrait)
-    skin = skin_region(landmarks, shape)
     guard = feather(
-        protected_features(landmarks, shape, margin=0.01).astype(np.float32), 0.01 * regions.face_size(landmarks)
+        protected_features(landmarks, prepared.portrait.shape[:2], margin=0.01).astype(np.float32),
+        0.01 * regions.face_size(landmarks),
     )
     layers = []
-    for attribute, weight in zip(prepared.attributes, weights):
-        if weight <= 0 or attribute.kind == "glasses" or attribute.from_portrait:
-            continue
-        layer, alpha = _attribute_layer(attribute, portrait_lab, skin, landmarks)
-        if attribute.kind in ("hair", "hat"):
-            alpha = alpha * (1.0 - guard)
-        layers.append((attribute, layer, (alpha * weight).astype(np.float32)))
+    for kind, colours, cover, weight in _layers(prepared, weights, blend, cache=cache):
+        # A fringe or a brim stops above the portrait's brows: the eyes and brows carry who this is.
+        opacity = cover * (1.0 - guard) if kind in ("hair", "hat") else cover
+        layers.append((kind, colours, (opacity * weight).astype(np.float32), cover))
     return layers
+
+
+def edit_terms(prepared: PreparedInputs) -> tuple[BlendTerm, ...]:
+    """The edits to compose and mix for the request's blend: its terms (:meth:`PreparedInputs.blend_terms`), save that
+    two hair or hat references between α = 0 and 1 are one edit holding the shape in between (:func:`shape_blend`).
+    The still, the animation and a video's frames all mix these, so none of them shows the two cuts seen through
+    each other."""
+    weights = list(prepared.attribute_weights)
+    if shape_blend(prepared, weights) is not None:
+        return (BlendTerm(1.0, tuple(weights)),)
+    return prepared.blend_terms()
 
 
 def edit_portrait(
     prepared: PreparedInputs, *, compose: Callable[[PreparedInputs, list[float]], np.ndarray] = compose_edit
 ) -> np.ndarray:
-    """The still edit: the edits of the blend's terms (:meth:`PreparedInputs.blend_terms`) mixed by their
-    coefficients, so α = 0 and α = 1 of an interpolation give exactly the single-attribute edits; between them, two
-    hair or hat references make one shape in between (:func:`shape_blend`), composed once. ``compose`` may serve
-    edits from a cache."""
-    terms = prepared.blend_terms()
+    """The still edit: the edits of :func:`edit_terms` mixed by their coefficients, so α = 0 and α = 1 of an
+    interpolation give exactly the single-attribute edits; between them, two hair or hat references make one shape
+    in between, composed once. ``compose`` may serve edits from a cache."""
+    terms = edit_terms(prepared)
     if len(terms) == 1:
         return compose(prepared, list(terms[0].weights))
-    weights = list(prepared.attribute_weights)
-    if shape_blend(prepared, weights) is not None:
-        return compose(prepared, weights)
     blend = sum(term.coefficient * compose(prepared, list(term.weights)) for term in terms)
     return np.clip(blend + 0.5, 0, 255).astype(np.uint8)

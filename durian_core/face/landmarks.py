@@ -11,14 +11,17 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from durian_core.config import FaceSettings
-from durian_core.errors import DurianInputError, NoFaceError
+from durian_core.errors import DurianInputError, FaceIndexError, NoFaceError
+from durian_core.face import regions
+from durian_core.face.blocks import blockiness, deblocked
 from durian_core.face.graphs import GraphPool
 from durian_core.face.regions import NUM_LANDMARKS
 
@@ -88,6 +91,7 @@ def detect_faces(image: np.ndarray, *, settings: FaceSettings = FaceSettings()) 
     height, width = image.shape[:2]
     scale = min(1.0, settings.detect_size / max(height, width))
     small = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    small = deblocked(small) if scale == 1.0 else small  # a resized picture has lost its block grid
     faces = _mesh_faces(small, settings)
     # The mesh's own detector misses small faces (half-body shots, the back row of a group): the full-range
     # detector finds some, and the mesh run on overlapping tiles of a large photo finds the rest.
@@ -114,12 +118,10 @@ def detect_landmarks(image: np.ndarray, *, face: int = 0, settings: FaceSettings
 
 
 def choose_face(faces: list[np.ndarray], face: int) -> np.ndarray:
-    """Face ``face`` of :func:`detect_faces`'s list (0 = the largest), or a clear error naming how many there are."""
+    """Face ``face`` of :func:`detect_faces`'s list (0 = the largest); :class:`FaceIndexError` names how many there
+    are."""
     if not 0 <= face < len(faces):
-        count = f"{len(faces)} face" + ("s" if len(faces) != 1 else "")
-        raise DurianInputError(
-            f"the image shows {count}, so there is no face {face}: choose 0 (the largest) to {len(faces) - 1}"
-        )
+        raise FaceIndexError(face, len(faces))
     return faces[face]
 
 
@@ -172,9 +174,31 @@ def _tracking_mesh(settings: FaceSettings, faces: int = 1):
     )
 
 
+PRIOR_FRAMES = 15
+"""Frames during which the last face found stays the prior: where to look again, and what a new find must be
+near."""
+MAX_STEP = 0.6
+"""Face sizes the face may move, or (as a factor) grow or shrink by, from one frame to the next; further is a
+jump to something else (on a blocky frame the mesh can slide onto the background)."""
+SEARCH_SPAN = 2.4  # side of the crop searched around the last face, in face sizes
+SEARCH_SIDE = 256  # the crop is resized to this side: a small face is looked at larger
+BLOCKINESS_FRAMES = 15  # frames over which a stream's blockiness is taken (several key-frame intervals)
+CHECK_FRAMES = 30
+"""Frames after the face is first found, or found again, in which the graph's face is checked against the
+still-image mesh (:meth:`FaceFollower._check`)."""
+AGREE = 0.12  # face sizes apart the two may be (their usual difference is a few hundredths)
+
+
 class FaceFollower:
     """The detection step of every tracker (drivers, decoded or streamed, and the live camera): MediaPipe's face
     mesh in tracking mode, following the main face of one stream of frames.
+
+    What it adds for small and heavily compressed video: frames that are blocky (the median
+    :func:`~durian_core.face.blocks.blockiness` of the latest frames) are smoothed before the mesh sees them
+    (:func:`~durian_core.face.blocks.deblocked`); and the last face found
+    is a prior: when the mesh loses the face, or jumps away from it, the face is searched again in a crop around
+    its last place, resized up, for :data:`PRIOR_FRAMES` frames; and for :data:`CHECK_FRAMES` frames after the
+    face is found (again), the graph's face is checked against the still-image mesh on such a crop.
 
     The graph carries the previous frame's face, so each stream needs a follower of its own; it opens on the first
     frame and is released by :meth:`close` (or a ``with`` block). ``faces`` above 1 follows that many faces (a
@@ -185,24 +209,94 @@ class FaceFollower:
         self.settings = settings
         self.faces = faces
         self._mesh = None
+        self._prior: np.ndarray | None = None  # the last face found
+        self._lost = 0  # frames since then
+        self._checking = CHECK_FRAMES  # frames the graph's finds are still to be checked against the still mesh
+        self._blocky: deque[float] = deque(maxlen=BLOCKINESS_FRAMES)  # the latest frames' blockiness
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
         """The main face's landmarks in ``frame`` (478×2 float32, pixels), or None when there is none."""
-        found = self.all_faces(frame)
-        return found[0] if found else None
+        image = self._clean(np.ascontiguousarray(frame))
+        points = self._track(image)
+        if points is not None and self._prior is not None and not _close_to(points, self._prior):
+            points = None
+            self._release_graph()  # it holds on to what it slid onto: start it afresh
+        if points is None and self._prior is not None:
+            points = self._search(image, self._prior)
+        elif points is not None and self._checking:
+            points = self._check(image, points)
+        if points is None:
+            self._lost += 1
+            self._checking = CHECK_FRAMES  # whatever the graph finds next is checked for a while
+            if self._lost > PRIOR_FRAMES:
+                self._prior = None  # long gone: whatever shows next is the face
+            return None
+        self._prior, self._lost = points, 0
+        return points
+
+    def _check(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The graph's face, or the still-image mesh's beside it where the two disagree.
+
+        Found afresh, the graph's face can settle on a face-like patch beside the face (a chin and a collar on a
+        smeared frame) and follow it from then on; the still-image mesh looks at the crop anew each time.
+        """
+        self._checking -= 1
+        fresh = self._search(image, points)
+        if fresh is None or _apart(fresh, points) <= AGREE:
+            return points
+        self._release_graph()
+        self._checking = CHECK_FRAMES  # it may settle there again: keep checking
+        return fresh
+
+    def _clean(self, frame: np.ndarray) -> np.ndarray:
+        # The median of the latest frames: a stream is blocky or not as a whole (its key frames are blockier than
+        # the rest), so the choice does not flicker from frame to frame.
+        self._blocky.append(blockiness(frame))
+        return deblocked(frame, measured=float(np.median(self._blocky)))
+
+    def _track(self, image: np.ndarray) -> np.ndarray | None:
+        if self._mesh is None:
+            self._mesh = _tracking_mesh(self.settings, self.faces)
+        result = self._mesh.process(image)
+        if not result.multi_face_landmarks:
+            return None
+        height, width = image.shape[:2]
+        return _to_pixels(result.multi_face_landmarks[0], width, height)
 
     def all_faces(self, frame: np.ndarray) -> list[np.ndarray]:
-        """Landmarks of every face followed in ``frame`` (478×2 float32 each, pixels), in MediaPipe's order."""
+        """Landmarks of every face followed in ``frame`` (478×2 float32 each, pixels), in MediaPipe's order (no
+        prior: a video portrait's chosen person is picked among them by its caller)."""
         if self._mesh is None:
             self._mesh = _tracking_mesh(self.settings, self.faces)
         result = self._mesh.process(np.ascontiguousarray(frame))
         height, width = frame.shape[:2]
         return [_to_pixels(face, width, height) for face in result.multi_face_landmarks or []]
 
-    def close(self) -> None:
+    def _search(self, image: np.ndarray, prior: np.ndarray) -> np.ndarray | None:
+        """The face near ``prior``, found by the still-image mesh in a crop around it, resized up."""
+        height, width = image.shape[:2]
+        centre, half = regions.face_center(prior), 0.5 * SEARCH_SPAN * regions.face_size(prior)
+        x0, y0 = int(max(0, centre[0] - half)), int(max(0, centre[1] - half))
+        x1, y1 = int(min(width, centre[0] + half)), int(min(height, centre[1] + half))
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return None
+        scale = SEARCH_SIDE / max(x1 - x0, y1 - y0)
+        crop = cv2.resize(image[y0:y1, x0:x1], (round((x1 - x0) * scale), round((y1 - y0) * scale)))
+        found = [points / scale + np.array([x0, y0], np.float32) for points in _mesh_faces(crop, self.settings)]
+        found = [points for points in found if _close_to(points, prior)]
+        if not found:
+            return None
+        return min(found, key=lambda points: float(np.linalg.norm(points.mean(axis=0) - prior.mean(axis=0))))
+
+    def _release_graph(self) -> None:
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
+
+    def close(self) -> None:
+        self._release_graph()
+        self._prior, self._lost, self._checking = None, 0, CHECK_FRAMES
+        self._blocky.clear()
 
     def __enter__(self) -> FaceFollower:
         return self
@@ -211,9 +305,35 @@ class FaceFollower:
         self.close()
 
 
+def _apart(points: np.ndarray, other: np.ndarray) -> float:
+    """How far apart two faces' landmarks are, on average, in face sizes."""
+    return float(np.linalg.norm(points - other, axis=-1).mean()) / regions.face_size(other)
+
+
+def _close_to(points: np.ndarray, prior: np.ndarray) -> bool:
+    """Whether a face found is where the face was a frame ago (a step, not a jump; about its size)."""
+    size = regions.face_size(prior)
+    step = float(np.linalg.norm(regions.face_center(points) - regions.face_center(prior)))
+    growth = regions.face_size(points) / size
+    return step <= MAX_STEP * size and 1 / (1 + MAX_STEP) <= growth <= 1 + MAX_STEP
+
+
 def smoothing_radius(sigma: float) -> int:
     """Frames on each side that the temporal smoothing reads (0: no smoothing)."""
     return max(1, int(round(3 * sigma))) if sigma > 0 else 0
+
+
+@dataclass
+class FaceCount:
+    """How many frames a tracker saw, and in how many of them it found no face (filled in as it tracks)."""
+
+    frames: int = 0
+    missing: int = 0
+
+
+MAX_HELD_FRAMES = 30
+"""Frames of a streamed driver held in memory while no face has shown yet; past this a video is tracked once
+through first (landmarks only) and read again beside its landmarks (:func:`track_video`)."""
 
 
 class LandmarkTracker:
@@ -224,22 +344,25 @@ class LandmarkTracker:
 
     * **Gaps.** A frame without a face is filled linearly between the last pose and the next face when that face
       comes back within ``lookahead`` frames; otherwise the last pose is held until it does. Frames before the
-      first face take its pose.
+      first face take its pose, however many they are.
     * **Smoothing.** The filled track is smoothed along time with a Gaussian of ``settings.smoothing_sigma`` frames
       (``scipy.ndimage.gaussian_filter1d``, the track mirrored at its ends), which removes the detector's jitter on
       still faces and keeps mouth motion. Each frame comes out as soon as the frames it reads are known, so the
       result is exactly the filter run over the whole filled track.
 
-    A frame's landmarks come out at most ``lookahead`` + the smoothing radius frames after it went in; memory holds
-    that many frames, whatever the video's length (the frames before the first face excepted, at most
-    ``give_up_after``).
+    A video is usable when at most ``settings.max_missing_fraction`` of its frames show no face, wherever they are;
+    given ``expected_frames`` the tracker refuses one as soon as that share is passed. A frame's landmarks come out
+    at most ``lookahead`` + the smoothing radius frames after it went in, except before the first face, where
+    frames wait for it (:attr:`waiting_for_face`).
     """
 
-    def __init__(self, *, settings: FaceSettings = FaceSettings(), lookahead: int = 8, give_up_after: int = 90):
+    def __init__(
+        self, *, settings: FaceSettings = FaceSettings(), lookahead: int = 8, expected_frames: int | None = None
+    ):
         self.settings = settings
         self.lookahead = lookahead
         self.radius = smoothing_radius(settings.smoothing_sigma)
-        self.give_up_after = give_up_after  # frames from the start without any face: the video is refused
+        self.expected_frames = expected_frames
         self._follow = FaceFollower(settings)
         self._detected: deque[tuple[object, np.ndarray | None]] = deque()  # (item, detection or None), not filled
         self._waiting: deque[object] = deque()  # items filled but not smoothed yet
@@ -247,6 +370,11 @@ class LandmarkTracker:
         self._last: np.ndarray | None = None  # the last filled pose
         self.frames = 0
         self.missing = 0
+
+    @property
+    def waiting_for_face(self) -> int:
+        """Frames held because no face has shown yet (their pose will be the first face's)."""
+        return len(self._detected) if self._last is None else 0
 
     def push(self, frame: np.ndarray, item: object = None) -> list[tuple[object, np.ndarray]]:
         """Track one frame; returns the ``(item, landmarks)`` pairs that are settled now (``item`` defaults to the
@@ -257,12 +385,8 @@ class LandmarkTracker:
         """Like :meth:`push` for a frame whose landmarks were detected already (``None``: no face in it)."""
         self.frames += 1
         self.missing += points is None
-        if points is None and self._last is None and self.frames >= self.give_up_after:
-            if all(raw is None for _, raw in self._detected):
-                raise NoFaceError(
-                    f"no face found in the first {self.frames} driving frames: use a video where one face stays "
-                    "visible"
-                )
+        if self.expected_frames and self.missing > self.settings.max_missing_fraction * self.expected_frames:
+            raise NoFaceError(self._refusal(self.expected_frames))
         self._detected.append((item, None if points is None else np.asarray(points, np.float32)))
         self._fill(final=False)
         return self._smooth(final=False)
@@ -274,12 +398,20 @@ class LandmarkTracker:
         if self.frames and (
             self.frames == self.missing or self.missing / self.frames > self.settings.max_missing_fraction
         ):
-            raise NoFaceError(
-                f"no face found in {self.missing} of {self.frames} driving frames: use a video where one face "
-                "stays visible"
-            )
+            raise NoFaceError(self._refusal(self.frames))
         self._fill(final=True)
         return self._smooth(final=True)
+
+    def count(self) -> FaceCount:
+        """The frames seen so far, and those without a face."""
+        return FaceCount(self.frames, self.missing)
+
+    def _refusal(self, total: int) -> str:
+        share = self.settings.max_missing_fraction
+        return (
+            f"no face found in {self.missing} of {total} driving frames (at most {share:.0%} may lack one): use a "
+            "video where one face stays visible"
+        )
 
     def close(self) -> None:
         """Release the face mesh (:meth:`finish` does; call it when a stream stops early)."""
@@ -331,25 +463,97 @@ class LandmarkTracker:
 
 
 def track_stream(
-    frames: Iterable[np.ndarray], *, settings: FaceSettings = FaceSettings()
+    frames: Iterable[np.ndarray],
+    *,
+    settings: FaceSettings = FaceSettings(),
+    counts: FaceCount | None = None,
+    frame_count: int | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``(frame, landmarks)`` of each frame of a stream, in order, as soon as its landmarks are settled
-    (:class:`LandmarkTracker`); raises :class:`NoFaceError` when the face is missing from most frames."""
-    tracker = LandmarkTracker(settings=settings)
+    (:class:`LandmarkTracker`; frames before the first face wait for it in memory). ``counts`` is filled in with
+    the frames seen and those without a face; ``frame_count``, when known, lets a video mostly without a face be
+    refused as soon as that is certain. Raises :class:`NoFaceError` when the face is missing from most frames."""
+    tracker = LandmarkTracker(settings=settings, expected_frames=frame_count)
     try:
         for frame in frames:
             yield from tracker.push(frame)
         yield from tracker.finish()
     finally:
         tracker.close()
+        _report(tracker, counts)
 
 
-def track_landmarks(frames: np.ndarray, *, settings: FaceSettings = FaceSettings()) -> np.ndarray:
-    """Landmarks of the main face in every frame of a decoded video, F×478×2 float32 in pixels.
+def track_video(
+    open_frames: Callable[[], Iterator[np.ndarray]],
+    *,
+    settings: FaceSettings = FaceSettings(),
+    counts: FaceCount | None = None,
+    frame_count: int | None = None,
+    max_held: int = MAX_HELD_FRAMES,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`track_stream` for a video that can be read again (``open_frames`` starts a fresh read): a start
+    longer than ``max_held`` frames without a face is not held in memory; the video is tracked once through for
+    its landmarks alone, then read again beside them. Either way the landmarks are the same."""
+    tracker = LandmarkTracker(settings=settings, expected_frames=frame_count)
+    frames = open_frames()
+    try:
+        for frame in frames:
+            yield from tracker.push(frame)
+            if tracker.waiting_for_face > max_held:
+                break
+        else:
+            yield from tracker.finish()
+            return
+    finally:
+        tracker.close()
+        _close(frames)
+        _report(tracker, counts)
+    landmarks = track_landmarks(open_frames(), settings=settings, counts=counts, frame_count=frame_count)
+    frames = open_frames()
+    try:
+        yield from zip(frames, landmarks)
+    finally:
+        _close(frames)
 
-    The frames stream through :class:`LandmarkTracker`, so a decoded video and the same video streamed from its
-    file get the same landmarks. Raises :class:`NoFaceError` when most frames have no face.
+
+def track_landmarks(
+    frames: np.ndarray | Iterable[np.ndarray],
+    *,
+    settings: FaceSettings = FaceSettings(),
+    counts: FaceCount | None = None,
+    frame_count: int | None = None,
+) -> np.ndarray:
+    """Landmarks of the main face in every frame of a video, F×478×2 float32 in pixels; the frames (an F×H×W×3
+    array, or any iterable of frames, read once) are not kept.
+
+    The frames go through :class:`LandmarkTracker`, so a decoded video and the same video streamed from its file
+    get the same landmarks. ``counts`` and ``frame_count`` are as for :func:`track_stream`. Raises
+    :class:`NoFaceError` when most frames have no face.
     """
-    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
-        raise DurianInputError(f"expected F×H×W×3 video frames, got shape {frames.shape}")
-    return np.stack([landmarks for _, landmarks in track_stream(frames, settings=settings)])
+    if isinstance(frames, np.ndarray):
+        if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+            raise DurianInputError(f"expected F×H×W×3 video frames, got shape {frames.shape}")
+        frame_count = len(frames) if frame_count is None else frame_count
+    tracker = LandmarkTracker(settings=settings, expected_frames=frame_count)
+    found: dict[int, np.ndarray] = {}
+    try:
+        for index, frame in enumerate(frames):
+            found.update(tracker.push(frame, index))
+        found.update(tracker.finish())
+    finally:
+        tracker.close()
+        _report(tracker, counts)
+    if not found:
+        raise DurianInputError("the video has no frames")
+    return np.stack([found[index] for index in range(len(found))])
+
+
+def _report(tracker: LandmarkTracker, counts: FaceCount | None) -> None:
+    if counts is not None:
+        counts.frames, counts.missing = tracker.frames, tracker.missing
+
+
+def _close(frames: Iterator) -> None:
+    close = getattr(frames, "close", None)  # a generator reading a file: its decoder stops now, not at collection
+    if close is not None:
+        close()

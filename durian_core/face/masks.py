@@ -12,6 +12,7 @@ import numpy as np
 
 from durian_core.config import ATTRIBUTE_KINDS
 from durian_core.face import hair, regions
+from durian_core.face.blocks import deblocked
 from durian_core.face.graphs import GraphPool
 from durian_core.face.matting import alpha_matte, grabcut_refine, keep_connected, trimap
 
@@ -29,7 +30,8 @@ _segmenters = GraphPool(_segmenter)  # shared by every thread, one call at a tim
 def person_mask(image: np.ndarray) -> np.ndarray:
     """Soft person (foreground) mask of an RGB image."""
     with _segmenters.checkout() as segmenter:
-        result = segmenter.process(np.ascontiguousarray(image))
+        # On a blocky (heavily compressed) picture the block edges can hide the person from the model entirely.
+        result = segmenter.process(np.ascontiguousarray(deblocked(image)))
         # Copied before the graph goes back: the next call's output may reuse the buffer.
         return np.clip(result.segmentation_mask.astype(np.float32), 0.0, 1.0)
 
@@ -374,11 +376,23 @@ def hat_mask(image: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray | N
     # likelier half is the seed, well inside it.
     seed = (candidate > 0.45) & (crown > 0.5)
     sure_hat = cv2.erode(seed.astype(np.uint8), _disc(0.02 * size)) > 0
-    sure_not = brows | (below_brows > 0.5) | (_neck(landmarks, shape) > 0.5)
-    hat = grabcut_refine(image, candidate, sure_foreground=sure_hat, sure_background=sure_not)
+    sure_not = brows | (below_brows > 0.5) | (_neck(landmarks, shape) > 0.5) | _beside_hat(person, landmarks, shape)
+    hat = grabcut_refine(image, candidate, sure_foreground=sure_hat & ~sure_not, sure_background=sure_not)
     hat = keep_connected(hat, sure_hat)
     matte = alpha_matte(image, trimap(hat, max(1.0, 0.015 * size)))
-    return (matte * ~brows).astype(np.float32)
+    # What the person segmentation is sure is background stays behind, whatever its colour (a white star of a flag
+    # against a white crown).
+    return (matte * ~brows * np.clip(person / 0.25, 0.0, 1.0)).astype(np.float32)
+
+
+def _beside_hat(person: np.ndarray, landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """What is surely not the hat (bool): the background the person segmentation is sure of, away from the
+    person's outline (it gives GrabCut the background's colours: a window, a curtain, a flag), and beside the face
+    below the brows, where the wearer's own hair hangs from under the hat."""
+    size = regions.face_size(landmarks)
+    background = cv2.erode((person < 0.05).astype(np.uint8), _disc(0.03 * size)) > 0
+    below = _above_line(landmarks, shape, regions.RIGHT_BROW[0], regions.LEFT_BROW[0]) < 0.5
+    return background | (below & (_grow(face_oval(landmarks, shape), 0.02 * size) < 0.5))
 
 
 def glasses_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -391,6 +405,8 @@ def glasses_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         + regions.RIGHT_BROW
         + regions.LEFT_BROW
         + (168, 6, 197, regions.RIGHT_TEMPLE, regions.LEFT_TEMPLE, 162, 389, 116, 345, 117, 346, 118, 347)
+        # Down the cheeks under the eyes: large lenses reach there.
+        + (123, 352, 50, 280, 101, 330, 100, 329)
     )
     center = landmarks[index].mean(axis=0)
     points = center + (landmarks[index] - center) * 1.16  # room for thick rims above the brows and below the eyes
@@ -420,7 +436,36 @@ def makeup_mask(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         x, y = landmarks[index]
         cv2.circle(cheeks, (int(x), int(y)), max(1, int(0.09 * size)), 255, -1, cv2.LINE_AA)
     cheeks = feather(cheeks.astype(np.float32) / 255.0, 0.06 * size) * 0.6
-    return np.clip(np.maximum.reduce([feather(lips, 0.006 * size), feather(lids, 0.01 * size), cheeks]), 0, 1)
+    mask = np.maximum.reduce([feather(lips, 0.006 * size), feather(lids, 0.01 * size), cheeks])
+    # The makeup's own colour is read on these pixels only (the mouth's line itself is lip).
+    return np.clip(mask * makeup_region(image, landmarks, mouth_margin=0.0), 0, 1).astype(np.float32)
+
+
+def makeup_region(image: np.ndarray, landmarks: np.ndarray, *, mouth_margin: float = 0.012) -> np.ndarray:
+    """Where makeup may go on a face (float32 H×W in [0, 1]): its skin and its lips' own pixels. Never the mouth's
+    opening (the inner lip line, grown by ``mouth_margin`` face sizes for the line's error and resampling), nor
+    anything inside the outer lip line coloured like teeth (light and less red than the lips) or the dark of an open
+    mouth, nor the eyes with their lashes, nor the brows."""
+    shape = image.shape[:2]
+    size = regions.face_size(landmarks)
+    outer = fill_polygons(shape, [landmarks[list(regions.LIPS_OUTER)]])
+    inner = _grow(fill_polygons(shape, [landmarks[list(regions.LIPS_INNER)]]), mouth_margin * size)
+    eyes = _grow(
+        fill_polygons(shape, [landmarks[list(regions.RIGHT_EYE)], landmarks[list(regions.LEFT_EYE)]]), 0.012 * size
+    )
+    brows = _grow(_brows(landmarks, shape), 0.008 * size)
+    allowed = (1.0 - inner) * (1.0 - eyes) * (1.0 - brows)
+    band = (outer > 0.5) & (inner < 0.5)
+    if band.sum() >= 16:
+        lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+        lip_lightness, lip_red = np.median(lab[band][:, :2], axis=0)
+        # Teeth are lighter and less red than the lips around them; the mouth's inside is far darker.
+        lighter = np.clip((lab[..., 0] - lip_lightness - 6.0) / 12.0, 0.0, 1.0)
+        paler = np.clip((lip_red - lab[..., 1] - 2.0) / 6.0, 0.0, 1.0)
+        darker = np.clip((0.6 * lip_lightness - lab[..., 0]) / (0.15 * lip_lightness + 1.0), 0.0, 1.0)
+        inside_mouth = np.maximum(lighter * paler, darker) * (outer > 0.01)
+        allowed *= 1.0 - _grow(inside_mouth, 0.004 * size)
+    return allowed.astype(np.float32)
 
 
 def _has_beard(image: np.ndarray, landmarks: np.ndarray, lower_face: np.ndarray) -> bool:
@@ -554,6 +599,10 @@ def refine_mask(
     refined = grabcut_refine(image, probable, sure_foreground=painted | kept, sure_background=sure_not)
     refined = keep_connected(refined, painted | (automatic > 0.5))
     matte = alpha_matte(image, trimap(refined, max(1.0, 0.015 * size)))
+    if kind == "hat":
+        # As for the automatic mask: what the segmentation is sure is background stays behind (a curtain as red as
+        # the hat beside it), unless the user painted it.
+        matte *= np.clip(person_mask(image) / 0.25, 0.0, 1.0)
     matte[painted] = np.maximum(matte[painted], user[painted])
     matte[erased] = np.minimum(matte[erased], user[erased])
     return matte.astype(np.float32)

@@ -9,7 +9,6 @@ import io
 import math
 import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,38 @@ from durian_core.media.files import atomic_target, existing_file, looks_like_tex
 
 ImageSource = str | os.PathLike | bytes | np.ndarray | Image.Image
 
-_IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+_PHOTO_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".jpe": "JPEG",
+    ".jfif": "JPEG",
+    ".webp": "WEBP",
+    ".avif": "AVIF",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+    ".jp2": "JPEG2000",
+    ".gif": "GIF",
+    ".ppm": "PPM",
+    ".tga": "TGA",
+    ".qoi": "QOI",
+}
+"""The image formats a photo can sensibly be written as (Pillow also writes icons, PDFs, 1-bit bitmaps and
+scientific formats, none of which suits a result), when this Pillow build can write them."""
+
+_NO_ALPHA = {"JPEG", "PPM"}  # formats that cannot hold transparency: RGBA is written as RGB
+_QUALITY = {"JPEG": 95, "WEBP": 95, "AVIF": 90}  # lossy formats: near-lossless for a result someone keeps
+
+
+def image_suffixes(*, aliases: bool = True) -> tuple[str, ...]:
+    """The suffixes :func:`write_image` accepts, ``.png`` first; without ``aliases``, one per format."""
+    Image.init()
+    found: dict[str, str] = {}
+    for suffix, image_format in _PHOTO_FORMATS.items():
+        if image_format in Image.SAVE and (aliases or image_format not in found.values()):
+            found[suffix] = image_format
+    return tuple(found)
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,46 +147,17 @@ def write_image(image: np.ndarray, path: str | os.PathLike, *, png_compression: 
     target = Path(path)
     if target.suffix == "":
         target = target.with_suffix(".png")
-    image_format = _IMAGE_SUFFIXES.get(target.suffix.lower())
-    if image_format is None:
-        raise ValueError(f"cannot write images as {target.suffix!r}; use one of {sorted(_IMAGE_SUFFIXES)}")
+    if target.suffix.lower() not in image_suffixes():
+        raise ValueError(f"cannot write images as {target.suffix!r}; use one of {', '.join(image_suffixes())}")
+    image_format = _PHOTO_FORMATS[target.suffix.lower()]
     pil = Image.fromarray(np.ascontiguousarray(array))
-    if image_format == "JPEG" and pil.mode == "RGBA":
+    if image_format in _NO_ALPHA and pil.mode == "RGBA":
         pil = pil.convert("RGB")
-    options = {"quality": 95} if image_format in ("JPEG", "WEBP") else {}
+    options = {"quality": _QUALITY[image_format]} if image_format in _QUALITY else {}
     if image_format == "PNG":
         options = {"compress_level": png_compression}
     with atomic_target(target) as temporary:
         pil.save(temporary, format=image_format, **options)
-    return target
-
-
-def image_target(path: str | os.PathLike, *, what: str = "output") -> Path:
-    """Where :func:`write_image` will write ``path`` (``.png`` added when the name has no suffix), checked before
-    the work that makes the image: a format it writes (each of them takes grey as well as colour), and an existing
-    folder that takes new files (it is not created: a mistyped folder is more likely than a wanted new one).
-
-    Raises:
-        DurianInputError: the suffix, the folder or the permission is wrong; ``what`` names the file in the message.
-    """
-    target = Path(os.fspath(path))
-    if target.suffix == "":
-        target = target.with_suffix(".png")
-    if target.suffix.lower() not in _IMAGE_SUFFIXES:
-        raise DurianInputError(f"cannot write the {what} as '{target.suffix}': use .png, .jpg, .webp or .bmp")
-    if target.is_dir():
-        raise DurianInputError(f"the {what} '{target}' is a folder: name a file in it")
-    folder = target.parent
-    if not folder.is_dir():
-        raise DurianInputError(f"the {what}'s folder does not exist: '{folder}'")
-    # A trial file, not os.access: permission bits say nothing for root or on a read-only file system.
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise DurianInputError(
-            f"cannot write the {what} in '{folder}': {(error.strerror or str(error)).lower()}"
-        ) from None
     return target
 
 

@@ -20,7 +20,7 @@ from durian_core.config import MediaLimits
 from durian_core.errors import DurianInputError
 from durian_core.media.files import atomic_target, existing_file
 from durian_core.media.images import array_to_rgb_alpha
-from durian_core.media.probe import ffmpeg_reason, probe
+from durian_core.media.probe import ffmpeg_reason, probe, snap_rate
 from durian_core.types import DrivingVideo
 
 
@@ -43,8 +43,10 @@ def open_video(
     """Check a driving video and get it ready to stream: frame rate, frame count and size are known, the frames
     are decoded only as they are read (``DrivingVideo.iter_frames``), so a driver of any length costs no memory.
 
-    Clips longer than ``max_seconds`` (default ``limits.max_video_seconds``) are cut, and ``truncated_from`` gives
-    the original duration; frames whose longest side exceeds ``limits.max_video_side`` are downscaled.
+    Frames are read at a constant rate (``fps``) along the file's own timestamps, so a variable-rate clip (a
+    phone's) keeps every motion at its moment; ``variable_rate`` says when the file's rate varied. Clips longer
+    than ``max_seconds`` (default ``limits.max_video_seconds``) are cut, and ``truncated_from`` gives the original
+    duration; frames whose longest side exceeds ``limits.max_video_side`` are downscaled.
 
     Raises:
         DurianInputError: the file is missing, empty, not a video, corrupt, truncated, or has fewer than two frames.
@@ -54,30 +56,38 @@ def open_video(
     cap = limits.max_video_seconds if max_seconds is None else float(max_seconds)
     if not (cap > 0 and math.isfinite(cap)):
         raise DurianInputError(f"max_seconds must be a positive number of seconds, got {max_seconds}")
-    # Counting packets (a copy pass, no decoding) also reveals a file whose data stops early.
+    # Listing packets (a copy pass, no decoding) gives every frame's moment and reveals a file whose data stops early.
     info = probe(source, name=name, count_frames=True)
     if not info.has_video:
         raise DurianInputError(f"cannot read video '{name}': the file has no video stream")
-    if not info.fps > 0:
+    timeline = info.timeline
+    if timeline is None and not info.fps > 0:
         raise DurianInputError(f"cannot read video '{name}': its frame rate is unknown")
-    present_seconds = (info.frames or 0) / info.fps
-    if info.partial and info.duration and present_seconds < min(cap, info.duration) - 0.5 / info.fps:
+    rate = timeline.rate if timeline is not None else snap_rate(info.fps)
+    present_seconds = timeline.end if timeline is not None else (info.frames or 0) / info.fps
+    if info.partial and info.duration and present_seconds < min(cap, info.duration) - 0.5 / rate:
         # A cut-short download still decodes up to where it stops; a silently shorter animation would puzzle.
         raise DurianInputError(
             f"cannot read video '{name}': the file is truncated (its data stops after {present_seconds:.1f} s "
             f"of {info.duration:.1f} s); was the upload or recording cut short?"
         )
-    output_params = ["-t", f"{cap:.6f}"]
+    # Frames are sampled at a constant rate along their own timestamps: a phone's variable-rate clip keeps each
+    # motion at its moment (and so with its sound), where reading frame after frame would drift from it.
+    filters = [f"fps={rate.numerator}/{rate.denominator}"]
     width, height = info.width, info.height
     if max(info.width, info.height) > limits.max_video_side:
         # The scale factor does not depend on orientation, so it is right after ffmpeg's automatic rotation too.
         scale = limits.max_video_side / max(info.width, info.height)
-        output_params += ["-vf", f"scale=trunc(iw*{scale:.9f}+0.5):trunc(ih*{scale:.9f}+0.5):flags=area"]
+        filters.append(f"scale=trunc(iw*{scale:.9f}+0.5):trunc(ih*{scale:.9f}+0.5):flags=area")
         width, height = int(info.width * scale + 0.5), int(info.height * scale + 0.5)
+    output_params = ["-t", f"{cap:.6f}", "-vf", ",".join(filters), "-fps_mode", "passthrough"]
     # A guard against containers that misreport their duration: never decode more than the cap allows.
-    max_frames = math.ceil(cap * info.fps) + 1
-    counted = info.frames if info.frames else max_frames
-    count = max(0, min(counted, int(round(min(cap, info.duration or cap) * info.fps)) or counted, max_frames))
+    max_frames = math.ceil(cap * rate) + 1
+    if timeline is not None:
+        count = min(timeline.sample_count(cap), max_frames)
+    else:
+        counted = info.frames if info.frames else max_frames
+        count = max(0, min(counted, int(round(min(cap, info.duration or cap) * rate)) or counted, max_frames))
     if count < 2:
         raise DurianInputError(f"cannot use video '{name}': it has a single frame (is it a still image?)")
 
@@ -104,11 +114,12 @@ def open_video(
             raise DurianInputError(f"cannot read video '{name}': it contains no frames")
 
     truncated_from = None
-    if info.duration is not None and info.duration > cap + 0.5 / info.fps:
+    if info.duration is not None and info.duration > cap + 0.5 / rate:
         truncated_from = info.duration
     return DrivingVideo(
         frames=None,
-        fps=float(info.fps),
+        fps=float(rate),
+        variable_rate=timeline.rate_range if timeline is not None and timeline.variable else None,
         audio_path=os.fspath(path) if info.has_audio else None,
         truncated_from=truncated_from,
         stream=stream,
@@ -149,8 +160,9 @@ def video_has_audio(path: str | os.PathLike) -> bool:
 
 
 def probe_video(path: str | os.PathLike) -> dict:
-    """Describe a video file: ``fps``, ``frames`` (counted), ``duration`` (s), ``width``, ``height``,
-    ``has_audio``, plus ``codec``, ``pix_fmt`` and ``audio_codec``.
+    """Describe a video file: ``fps`` (the rate its frames are read at), ``variable_rate`` (whether its frames come
+    at a variable rate), ``frames`` (counted), ``duration`` (s), ``width``, ``height``, ``has_audio``, plus
+    ``codec``, ``pix_fmt`` and ``audio_codec``.
 
     Raises:
         DurianInputError: the file is missing, empty or not a media file with a video stream.
@@ -159,8 +171,10 @@ def probe_video(path: str | os.PathLike) -> dict:
     info = probe(source, name=source.name, count_frames=True)
     if not info.has_video:
         raise DurianInputError(f"cannot read video '{source.name}': the file has no video stream")
+    timeline = info.timeline
     return {
-        "fps": info.fps,
+        "fps": float(timeline.rate) if timeline is not None else info.fps,
+        "variable_rate": timeline is not None and timeline.variable,
         "frames": info.frames,
         "duration": info.duration,
         "width": info.width,

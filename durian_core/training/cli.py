@@ -31,15 +31,22 @@ class Preprocess:
     videos: str  # folder of videos (searched recursively)
     out: str  # cache folder to write (created if missing)
     settings: Annotated[PreprocessSettings, tyro.conf.OmitArgPrefixes] = PreprocessSettings()
+    workers: int = 1  # processes on this machine, each taking the next video
+    # k/n: only slice k (counted from 0) of n of the videos, for one of n machines writing into one --out; when all
+    # are done, run once more without it so the manifest lists every video
+    shard: str | None = None
 
     def run(self, *, progress: TextIO) -> int:
         """Write the cache (a progress bar on ``progress`` when it is a terminal), then a JSON summary on stdout; exit
         status 1 when no video is usable."""
         from durian_core.progress import TerminalProgress
-        from durian_core.training.preprocess import preprocess_videos
+        from durian_core.training.preprocess import parse_shard, preprocess_videos
 
+        shard = parse_shard(self.shard) if self.shard else None
         with TerminalProgress(progress, unit="video") as bar:
-            report = preprocess_videos(self.videos, self.out, settings=self.settings, on_video=bar.item)
+            report = preprocess_videos(
+                self.videos, self.out, settings=self.settings, on_video=bar.item, workers=self.workers, shard=shard
+            )
         summary = {
             "cache": str(self.out),
             "usable_videos": len(report.manifest.videos) if report.manifest else 0,

@@ -61,6 +61,11 @@ class SamplingConfig:
     portrait_only_probability: float = 0.05
     no_motion_probability: float = 0.05
     min_mask_fraction: float = 0.002  # an attribute covering less of the frame is treated as absent
+    # Draw the attribute kind first, each kind of the dataset equally often, then a video that has it. The paper's
+    # recipe (False) draws a video, then one of its kinds: where every video has hair and only some a second
+    # attribute, hair is then the attribute of most samples, and a toy model learns to paint hair from whatever
+    # attribute reference it is given.
+    balance_kinds: bool = False
 
     def __post_init__(self) -> None:
         if self.num_frames < 1 or self.frame_stride < 1:
@@ -366,6 +371,8 @@ class SelfReconstructionDataset(torch.utils.data.Dataset):
         if not records:
             raise DurianInputError(f"{root} has no video with a mask and at least {span} frames")
         self.records = tuple(records)
+        self.kinds = tuple(sorted({kind for record in records for kind in record.kinds}))
+        self._holding = {kind: [i for i, r in enumerate(records) if kind in r.kinds] for kind in self.kinds}
         self.config = config
         self.seed = seed
         self.epoch_size = epoch_size
@@ -382,12 +389,18 @@ class SelfReconstructionDataset(torch.utils.data.Dataset):
 
     def sample(self, index: int) -> Sample:
         rng = np.random.default_rng([self.seed, index])
-        return sample_self_reconstruction(
-            self.video(int(rng.integers(len(self.records)))), rng=rng, config=self.config
-        )
+        if not self.config.balance_kinds:
+            return sample_self_reconstruction(
+                self.video(int(rng.integers(len(self.records)))), rng=rng, config=self.config
+            )
+        kind = str(self.kinds[int(rng.integers(len(self.kinds)))])
+        holding = self._holding[kind]
+        video = self.video(holding[int(rng.integers(len(holding)))])
+        return sample_self_reconstruction(video, rng=rng, config=self.config, kind=kind)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return sample_to_tensors(self.sample(index))
+        # The index travels with the sample: the training step draws the sample's noise from it.
+        return sample_to_tensors(self.sample(index)) | {"index": torch.tensor(index)}
 
 
 class ConsecutiveSampler(torch.utils.data.Sampler[int]):

@@ -12,10 +12,12 @@ Output folder of a stage (``<output_dir>/stage<N>/``)::
     scalars.jsonl               step, loss, learning rate (TensorBoard event files too when it is installed)
     final/                      the trained pipeline folder that ``--engine durian`` loads
 
-Reproducibility: the data of optimizer step ``s`` are samples ``s·A·B·P + …`` of an index-addressed dataset (A
-accumulation steps, B batch, P processes), and the noise and timesteps of a micro-batch come from a generator
-seeded by (seed, step, micro-batch, process). Resuming from a checkpoint therefore replays exactly the batches an
-unbroken run would have seen, and the weights at the end match it within float tolerance.
+Reproducibility: the data of optimizer step ``s`` are samples ``s·A·B·P … (s+1)·A·B·P − 1`` of an index-addressed
+dataset (A accumulation steps, B batch, P processes; process ``r`` takes every P-th from ``r``), and each sample's
+noise and timestep come from a generator seeded by (seed, stage, sample index). Resuming from a checkpoint therefore
+replays exactly the batches an unbroken run would have seen, on any number of processes, and P processes at batch B
+train what one process does at batch P·B: the weights at the end match within float tolerance. With several
+processes each one lists the samples it trained on, per step, in ``processes/rank-<r>.jsonl``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from durian_core.training.objective import (
     fit_autoencoder,
     latent_scaling,
     progress_bar,
+    sample_noise,
     say,
 )
 
@@ -217,16 +220,30 @@ def train_stage(
     with batched_reference_attention(model):
         while step < end:
             total = 0.0
-            for micro in range(settings.gradient_accumulation):
+            seen = []
+            for _ in range(settings.gradient_accumulation):
                 batch = next(batches)
-                generator = torch.Generator(device=device).manual_seed(
-                    hash((config.seed, stage, step, micro, rank)) % (2**63)
-                )
+                seen.extend(batch["index"].tolist())
                 with accelerator.accumulate(module):
-                    encoded = encode_batch(components, batch, generator=generator)
+                    encoded = encode_batch(components, batch, generator=None)
+                    latents = encoded["latents"]
+                    noise, timesteps = sample_noise(
+                        batch["index"],
+                        tuple(latents.shape[1:]),
+                        seed=(config.seed, stage),
+                        num_train_timesteps=noise_scheduler.config.num_train_timesteps,
+                        device=latents.device,
+                        dtype=latents.dtype,
+                    )
                     with accelerator.autocast():
                         loss = diffusion_loss(
-                            module, encoded, noise_scheduler, generator=generator, snr_gamma=config.snr_gamma
+                            module,
+                            encoded,
+                            noise_scheduler,
+                            generator=None,
+                            noise=noise,
+                            timesteps=timesteps,
+                            snr_gamma=config.snr_gamma,
                         )
                     accelerator.backward(loss)
                     if accelerator.sync_gradients and config.max_grad_norm > 0:
@@ -237,13 +254,15 @@ def train_stage(
                     optimizer.zero_grad(set_to_none=True)
                 total += float(loss.detach()) / settings.gradient_accumulation
             step += 1
+            if world > 1:
+                _append_jsonl(output / "processes" / f"rank-{rank}.jsonl", {"step": step, "samples": seen})
             mean_loss = float(accelerator.reduce(torch.tensor(total, device=device), reduction="mean"))
             result.losses.append(mean_loss)
             learning_rate = lr_scheduler.get_last_lr()[0]
             bar.update(1)
             bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{learning_rate:.2e}")
             if main:
-                _append_scalars(output, {"step": step, "loss": mean_loss, "lr": learning_rate})
+                _append_jsonl(output / "scalars.jsonl", {"step": step, "loss": mean_loss, "lr": learning_rate})
                 if step % config.log_every == 0 or step == end:
                     accelerator.log({"loss": mean_loss, "lr": learning_rate}, step=step)
             if step % config.checkpoint_every == 0 or step == end:
@@ -332,8 +351,9 @@ def _prepare_autoencoder(config, stage, components, dataset, output, accelerator
     accelerator.wait_for_everyone()
 
 
-def _append_scalars(output: Path, values: dict) -> None:
-    with (output / "scalars.jsonl").open("a") as handle:
+def _append_jsonl(path: Path, values: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
         handle.write(json.dumps(values) + "\n")
 
 

@@ -59,6 +59,28 @@ def encode_batch(
     }
 
 
+def sample_noise(
+    indices: torch.Tensor,
+    shape: tuple[int, ...],
+    *,
+    seed: tuple[int, ...],
+    num_train_timesteps: int,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The noise (one ``shape`` per sample) and timestep of each sample, from a generator seeded by ``seed`` (the
+    run's seed and stage) and the sample's index alone. A sample then gets the same noise however the samples of a
+    step are split between processes and micro-batches: a run on N processes trains what one process does at the
+    same global batch, and a checkpoint resumes on any number of processes."""
+    noises, timesteps = [], []
+    for index in indices.tolist():
+        state = np.random.SeedSequence([*seed, int(index)]).generate_state(1, np.uint64)[0]
+        generator = torch.Generator().manual_seed(int(state))
+        timesteps.append(int(torch.randint(0, num_train_timesteps, (1,), generator=generator)))
+        noises.append(torch.randn(shape, generator=generator))
+    return torch.stack(noises).to(device, dtype), torch.tensor(timesteps, device=device)
+
+
 def diffusion_loss(
     module: DurianTrainingModule | torch.nn.Module,
     encoded: dict[str, torch.Tensor],
@@ -67,12 +89,15 @@ def diffusion_loss(
     generator: torch.Generator | None,
     snr_gamma: float | None = None,
     timesteps: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
     reduce: bool = True,
 ) -> torch.Tensor:
-    """Noise the target latents at random timesteps, predict, and return the (weighted) MSE."""
+    """Noise the target latents at random timesteps (or the given ones, with the given noise), predict, and return
+    the (weighted) MSE."""
     latents = encoded["latents"]
     count = latents.shape[0]
-    noise = torch.randn(latents.shape, generator=generator, device=latents.device, dtype=latents.dtype)
+    if noise is None:
+        noise = torch.randn(latents.shape, generator=generator, device=latents.device, dtype=latents.dtype)
     if timesteps is None:
         timesteps = torch.randint(
             0, noise_scheduler.config.num_train_timesteps, (count,), generator=generator, device=latents.device

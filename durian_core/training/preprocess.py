@@ -5,12 +5,20 @@ framing (side 2 × face size, so hair fits), keep the longest run of frames in w
 then compute each attribute kind's mask with the face module and render keypoint maps. Videos without a face, too
 short, or unreadable are recorded as skipped with the reason and do not stop the run; finished videos are not redone
 when the command runs again, so an interrupted preprocess resumes.
+
+Scaling out: ``workers`` processes on one machine take videos from one queue; ``shard=(k, n)`` takes only the k-th
+of n slices of the videos (by a hash of each file's path under the videos folder, so every machine that sees the
+same folder cuts the same slices), for one machine of n writing into a shared cache. A video's id is also made from
+its path under the folder, so the same video has the same id on every machine. Run once more without a shard when
+all are done: nothing is redone and the manifest then lists every video.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import logging
+import multiprocessing
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,10 +67,33 @@ class PreprocessReport:
     manifest: store.Manifest | None = None
 
 
-def video_id_for(path: Path) -> str:
-    """A stable, file-system-safe id: the file stem plus a short hash of the full path (two ``clip.mp4`` differ)."""
+def video_id_for(path: Path, root: Path | None = None) -> str:
+    """A stable, file-system-safe id: the file stem plus a short hash of its path under ``root`` (the videos folder;
+    without one, of the full path), so two ``clip.mp4`` in different folders differ and a video keeps its id on
+    every machine that mounts the folder."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", path.stem)[:40] or "video"
-    return f"{stem}-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+    name = path.resolve().relative_to(root.resolve()).as_posix() if root is not None else str(path.resolve())
+    return f"{stem}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"k/n"`` → ``(k, n)``: slice ``k`` (counted from 0, as ``$SLURM_PROCID``) of ``n``."""
+    index, separator, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        shard = None
+    if not separator or shard is None or not 0 <= shard[0] < shard[1]:
+        raise DurianInputError(f"--shard must look like k/n with 0 <= k < n (e.g. 0/4), got {text!r}")
+    return shard
+
+
+def in_shard(video_id: str, shard: tuple[int, int] | None) -> bool:
+    """Whether a video belongs to slice ``shard`` (all do without one); the slices of ``n`` cover every video once."""
+    if shard is None:
+        return True
+    index, count = shard
+    return int(hashlib.sha1(video_id.encode()).hexdigest(), 16) % count == index
 
 
 def find_videos(folder: str | Path) -> list[Path]:
@@ -142,15 +173,42 @@ def process_video(
     return crops, points, present, keypoints, fps
 
 
+def _preprocess_one(path: Path, video_id: str, out: Path, settings: PreprocessSettings) -> str | None:
+    """Process one video into the cache; returns why it was skipped, or ``None`` when it was written."""
+    try:
+        frames, landmarks, masks, keypoints, fps = process_video(path, settings)
+    except DurianInputError as error:  # NoFaceError included: unusable video, reported, not fatal
+        logger.warning("skipping %s: %s", path, error)
+        store.record_skip(out, video_id, f"{path}: {error}")
+        return str(error)
+    store.write_video(
+        out,
+        video_id,
+        frames=frames,
+        landmarks=landmarks,
+        keypoints=keypoints,
+        masks={kind: np.round(mask * 255).astype(np.uint8) for kind, mask in masks.items()},
+        fps=fps,
+        source=str(path),
+    )
+    return None
+
+
 def preprocess_videos(
     videos: str | Path,
     out: str | Path,
     *,
     settings: PreprocessSettings = PreprocessSettings(),
     on_video: Callable[[int, int, str], None] | None = None,
+    workers: int = 1,
+    shard: tuple[int, int] | None = None,
 ) -> PreprocessReport:
-    """Preprocess every video under ``videos`` into the cache ``out`` (resumable; skips with reasons)."""
-    paths = find_videos(videos)
+    """Preprocess every video under ``videos`` (or the ``shard`` slice of them) into the cache ``out``, in
+    ``workers`` processes (resumable; skips with reasons)."""
+    if workers < 1:
+        raise DurianInputError(f"workers must be at least 1, got {workers}")
+    root = Path(videos)
+    paths = find_videos(root)
     if not paths:
         raise DurianInputError(f"no video files ({', '.join(VIDEO_SUFFIXES)}) under {videos}")
     out = Path(out)
@@ -162,35 +220,43 @@ def preprocess_videos(
             )
     out.mkdir(parents=True, exist_ok=True)
     report = PreprocessReport()
-    for index, path in enumerate(paths):
-        video_id = video_id_for(path)
-        if on_video is not None:
-            on_video(index, len(paths), path.name)
+    todo: list[tuple[Path, str]] = []
+    for path in paths:
+        video_id = video_id_for(path, root)
+        if not in_shard(video_id, shard):
+            continue
         if store.is_complete(out, video_id):
             report.already_done.append(video_id)
-            continue
-        if store.was_skipped(out, video_id):
+        elif store.was_skipped(out, video_id):
             report.skipped[str(path)] = "skipped by an earlier run"
-            continue
-        try:
-            frames, landmarks, masks, keypoints, fps = process_video(path, settings)
-        except DurianInputError as error:  # NoFaceError included: unusable video, reported, not fatal
-            logger.warning("skipping %s: %s", path, error)
-            store.record_skip(out, video_id, f"{path}: {error}")
-            report.skipped[str(path)] = str(error)
-            continue
-        store.write_video(
-            out,
-            video_id,
-            frames=frames,
-            landmarks=landmarks,
-            keypoints=keypoints,
-            masks={kind: np.round(mask * 255).astype(np.uint8) for kind, mask in masks.items()},
-            fps=fps,
-            source=str(path),
-        )
-        report.written.append(video_id)
-        # Write the manifest as we go: an interrupted run leaves a usable cache of what it finished.
-        store.write_manifest(out, resolution=settings.resolution)
+        else:
+            todo.append((path, video_id))
+    for index, (path, video_id, reason) in enumerate(_run_all(todo, out, settings, workers=workers)):
+        if on_video is not None:  # as each finishes: how many are done, of how many to do
+            on_video(index + 1, len(todo), path.name)
+        if reason is None:
+            report.written.append(video_id)
+            # Write the manifest as we go: an interrupted run leaves a usable cache of what it finished.
+            store.write_manifest(out, resolution=settings.resolution)
+        else:
+            report.skipped[str(path)] = reason
+    report.written.sort()
     report.manifest = store.write_manifest(out, resolution=settings.resolution)
     return report
+
+
+def _run_all(todo: list[tuple[Path, str]], out: Path, settings: PreprocessSettings, *, workers: int):
+    """Yield ``(path, video_id, skip reason or None)`` as videos finish, in this process or in ``workers``."""
+    if workers == 1 or len(todo) < 2:
+        for path, video_id in todo:
+            yield path, video_id, _preprocess_one(path, video_id, out, settings)
+        return
+    # Fresh interpreters: MediaPipe's graphs and torch's threads do not survive a fork.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(_preprocess_one, path, video_id, out, settings): (path, video_id) for path, video_id in todo
+        }
+        for future in concurrent.futures.as_completed(futures):
+            path, video_id = futures[future]
+            yield path, video_id, future.result()

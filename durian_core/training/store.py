@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -134,7 +135,11 @@ def write_manifest(root: str | Path, *, resolution: int) -> Manifest:
     skipped = tuple(json.loads(path.read_text()) for path in sorted((root / "skipped").glob("*.json")))
     manifest = Manifest(resolution, tuple(videos), skipped)
     payload = {"format": FORMAT_VERSION, **asdict(manifest)}
-    (root / MANIFEST_NAME).write_text(json.dumps(payload, indent=1))
+    # Written aside and renamed into place: several processes or machines may write it at once, and a reader
+    # must never find half a file.
+    partial = root / f"{MANIFEST_NAME}.{socket.gethostname()}-{os.getpid()}.partial"
+    partial.write_text(json.dumps(payload, indent=1))
+    os.replace(partial, root / MANIFEST_NAME)
     return manifest
 
 

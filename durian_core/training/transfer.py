@@ -10,8 +10,9 @@ reference and the face from its portrait:
    smears the attribute's colour over the whole head passes the hair test alone);
 2. *interpolation*: as α goes 0 → ¼ → ½ → ¾ → 1 between two hair references, the output's hair colour moves along
    the line from the first colour to the second without turning back;
-3. *composition*: hair from one reference and glasses from another in one pass, both visible: the hair as in 1,
-   and the glasses region closer, pixel by pixel, to the aligned glasses reference than to the hair-only output.
+3. *composition*: hair from one reference and a second attribute (glasses or a beard: the looks' ``extra``) from
+   another in one pass, both visible, each in its own region: the hair as in 1, and the second attribute's region
+   (outside the new hair) closer, pixel by pixel, to its aligned reference than to the hair-only output.
 
 Colours are compared in CIELAB (ΔE 1976) on the regions the toy renderer knows exactly.
 """
@@ -29,7 +30,7 @@ from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.engines.editor import skin_region
 from durian_core.errors import DurianInputError
-from durian_core.training.toy import HELD_OUT, ToyVideo, make_identity, render_toy_video, toy_edit_inputs
+from durian_core.training.toy import EXTRA_KINDS, HELD_OUT, ToyVideo, make_identity, render_toy_video, toy_edit_inputs
 from durian_core.types import Interpolation
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -41,13 +42,13 @@ _MIN_PIXELS = 12
 
 @dataclass(frozen=True)
 class ToyPair:
-    """One held-out case: a portrait (person in a look without glasses), a hair reference worn by another person,
-    a second hair reference for α, and a glasses reference on a third person."""
+    """One held-out case: a portrait (person in a look without the extra attribute), a hair reference worn by
+    another person, a second hair reference for α, and the extra attribute (glasses or a beard) on a fourth."""
 
     portrait: tuple[int, int]  # (person, look)
     attribute: tuple[int, int]
     second: tuple[int, int]
-    glasses: tuple[int, int]
+    extra: tuple[int, int]
 
 
 @dataclass
@@ -61,8 +62,12 @@ class PairResult:
     alpha_positions: list[float]  # the hair colour's position on the first → second line, per α in ALPHAS
     composed_hair_to_attribute: float
     composed_hair_to_portrait: float
-    glasses_to_reference: float  # mean ΔE, pixel by pixel in the glasses region, to the aligned glasses reference
-    glasses_to_without: float  # ... and to the hair-only output (what the region shows without glasses)
+    extra_to_reference: float  # mean ΔE, pixel by pixel in the extra attribute's region, to its aligned reference
+    extra_to_without: float  # ... and to the hair-only output (what the region shows without it)
+    # The extra attribute's reference alone (no hair reference): is it drawn, and does the portrait keep its hair?
+    alone_extra_to_reference: float  # mean ΔE in its region to its aligned reference
+    alone_extra_to_portrait: float  # ... and to the portrait there
+    alone_hair_to_portrait: float  # ΔE of the output's mean colour on the portrait's own hair to that hair's colour
 
     @property
     def keeps_face(self) -> bool:
@@ -78,9 +83,13 @@ class PairResult:
         return bool(steps.min() > -MONOTONIC_SLACK and self.alpha_positions[-1] - self.alpha_positions[0] > 0.25)
 
     @property
+    def draws_extra_alone(self) -> bool:
+        return self.alone_extra_to_reference < self.alone_extra_to_portrait
+
+    @property
     def composes(self) -> bool:
         hair = self.composed_hair_to_attribute < self.composed_hair_to_portrait
-        return hair and self.glasses_to_reference < self.glasses_to_without
+        return hair and self.extra_to_reference < self.extra_to_without
 
 
 @dataclass
@@ -100,6 +109,12 @@ class TransferReport:
             "face_closer_to_portrait": share("keeps_face"),
             "alpha_monotonic": share("monotonic"),
             "composition": share("composes"),
+            "composed_hair_closer_to_attribute": sum(
+                r.composed_hair_to_attribute < r.composed_hair_to_portrait for r in self.pairs
+            )
+            / count,
+            "extra_alone_drawn": share("draws_extra_alone"),
+            "median_alone_hair_to_portrait": float(np.median([r.alone_hair_to_portrait for r in self.pairs])),
             "median_hair_delta_e": {
                 "to_attribute": float(np.median([r.hair_to_attribute for r in self.pairs])),
                 "to_portrait": float(np.median([r.hair_to_portrait for r in self.pairs])),
@@ -123,35 +138,51 @@ def mean_delta_e(first: np.ndarray, second: np.ndarray, region: np.ndarray) -> f
     return float(np.linalg.norm(labs[0] - labs[1], axis=-1).mean())
 
 
-def held_out_pairs(count: int, *, seed: int = 0) -> list[ToyPair]:
+def held_out_pairs(count: int, *, seed: int = 0, extra: str = "glasses") -> list[ToyPair]:
     """``count`` pairs of people and looks from ``HELD_OUT`` on (training data uses lower indices), chosen so the
-    colours they compare differ clearly."""
+    colours they compare differ clearly. ``extra`` is the attribute looks wear beside their hair (glasses or beard);
+    the portrait never wears it."""
     if count < 1:
         raise DurianInputError(f"need at least one pair, got {count}")
+    if extra not in EXTRA_KINDS:
+        raise DurianInputError(f"the extra attribute must be one of {EXTRA_KINDS}, got {extra!r}")
     pairs: list[ToyPair] = []
     person, look = HELD_OUT, HELD_OUT
     while len(pairs) < count:
-        portrait = (person, look + (look % 2))  # even looks wear no glasses: the portrait's face stays clear
+        portrait = (person, look + (look % 2))  # even looks wear no extra: the portrait's face stays clear
         attribute = (person + 1, portrait[1] + 1 + 2 * (len(pairs) % 3))
         second = (person + 2, attribute[1] + 2)
-        glasses = (person + 3, attribute[1] + 4 + (1 - (attribute[1] + 4) % 2))
-        people = [make_identity(who, seed=seed, look=worn) for who, worn in (portrait, attribute, second, glasses)]
+        worn = (person + 3, attribute[1] + 4 + (1 - (attribute[1] + 4) % 2))  # odd looks wear it
+        people = [
+            make_identity(who, seed=seed, look=look_, extras=(extra,))
+            for who, look_ in (portrait, attribute, second, worn)
+        ]
         hair = [
             delta_e(people[0].hair_colour, people[1].hair_colour),
             delta_e(people[1].hair_colour, people[2].hair_colour),
         ]
         skins = delta_e(people[0].skin, people[1].skin)
-        if min(hair) >= _MIN_HAIR_DISTANCE and skins >= _MIN_SKIN_DISTANCE and people[3].glasses_colour is not None:
-            pairs.append(ToyPair(portrait, attribute, second, glasses))
+        if min(hair) >= _MIN_HAIR_DISTANCE and skins >= _MIN_SKIN_DISTANCE and _clear_extra(people, extra):
+            pairs.append(ToyPair(portrait, attribute, second, worn))
         person += 4
         look += 7
     return pairs
 
 
-def _video(who: tuple[int, int], *, resolution: int, seed: int) -> ToyVideo:
+def _clear_extra(people: list, extra: str) -> bool:
+    """A beard must differ from the skin it covers and the hair beside it (bright glasses frames always do)."""
+    if extra == "glasses":
+        return people[3].glasses_colour is not None
+    colour = people[3].beard_colour
+    if colour is None:
+        return False
+    return min(delta_e(colour, people[0].skin), delta_e(colour, people[1].hair_colour)) >= _MIN_HAIR_DISTANCE
+
+
+def _video(who: tuple[int, int], *, resolution: int, seed: int, extra: str) -> ToyVideo:
     person, look = who
     return render_toy_video(
-        make_identity(person, seed=seed, look=look), num_frames=1, resolution=resolution, seed=person
+        make_identity(person, seed=seed, look=look, extras=(extra,)), num_frames=1, resolution=resolution, seed=person
     )
 
 
@@ -165,6 +196,13 @@ def _hair_region(portrait: ToyVideo, aligned: np.ndarray) -> np.ndarray:
     return both if both.sum() >= _MIN_PIXELS else aligned > 0.5
 
 
+def _extra_region(inputs, hair_mask: np.ndarray) -> np.ndarray:
+    """The second attribute's aligned region outside the new hair (all of it where that leaves too little)."""
+    mask = inputs.attributes[-1].aligned_mask > 0.5
+    region = mask & (hair_mask < 0.05)
+    return region if region.sum() >= _MIN_PIXELS else mask
+
+
 def evaluate_transfer(
     engine,
     *,
@@ -172,81 +210,90 @@ def evaluate_transfer(
     resolution: int = 64,
     settings: GenerationSettings | None = None,
     seed: int = 0,
+    extra: str = "glasses",
     sheet: str | Path | None = None,
 ) -> TransferReport:
-    """Run the three claims on ``pairs`` held-out pairs through ``engine`` (any engine with ``generate``)."""
+    """Run the three claims on ``pairs`` held-out pairs through ``engine`` (any engine with ``generate``); the
+    composition puts the ``extra`` attribute (glasses or beard) beside the hair."""
     settings = settings or GenerationSettings(num_inference_steps=10, output_size=resolution, seed=0)
     cache = FeatureCache()
     results, rows = [], []
-    for pair in held_out_pairs(pairs, seed=seed):
-        portrait, attribute, second, glasses = (
-            _video(who, resolution=resolution, seed=seed)
-            for who in (pair.portrait, pair.attribute, pair.second, pair.glasses)
-        )
-        people = [video.identity for video in (portrait, attribute, second, glasses)]
-
-        def run(references, interpolation=None, portrait=portrait) -> tuple[np.ndarray, object]:
-            prepared = toy_edit_inputs(portrait, references, interpolation=interpolation)
-            frames, _ = engine.generate(prepared, settings, cache=cache)
-            return frames[0], prepared
-
-        output, prepared = run([(attribute, "hair")])
-        aligned = prepared.attributes[0].aligned_mask
-        hair_region = _hair_region(portrait, aligned)
-        hair = _mean(output, hair_region)
-        # The portrait's cheeks and forehead where neither its own hair nor the new hair lies.
-        skin = skin_region(portrait.landmarks[0], output.shape[:2])
-        skin &= (portrait.masks["hair"][0] < 0.05) & (aligned < 0.05)
-        face = np.median(output[skin].astype(np.float32), axis=0)
-
-        sweep, positions = [], []
-        first_lab, second_lab = _lab(people[1].hair_colour), _lab(people[2].hair_colour)
-        line = second_lab - first_lab
-        for alpha in ALPHAS:
-            blended, blend_inputs = run([(attribute, "hair"), (second, "hair")], Interpolation(0, 1, alpha))
-            masks = [reference.aligned_mask for reference in blend_inputs.attributes]
-            region = _hair_region(portrait, np.minimum(*masks))
-            position = float((_lab(_mean(blended, region)) - first_lab) @ line / (line @ line))
-            sweep.append(blended)
-            positions.append(position)
-
-        composed, composed_inputs = run([(attribute, "hair"), (glasses, "glasses")])
-        composed_hair = _mean(composed, hair_region)  # the same hair reference, aligned the same way
-        glasses_mask = composed_inputs.attributes[1].aligned_mask > 0.5
-        glasses_region = glasses_mask & (aligned < 0.05)
-        if glasses_region.sum() < _MIN_PIXELS:
-            glasses_region = glasses_mask
-        glasses_reference = composed_inputs.attributes[1].aligned_image
-
-        results.append(
-            PairResult(
-                pair=pair,
-                hair_to_attribute=delta_e(hair, people[1].hair_colour),
-                hair_to_portrait=delta_e(hair, people[0].hair_colour),
-                face_to_portrait=delta_e(face, people[0].skin),
-                face_to_attribute=delta_e(face, people[1].skin),
-                face_to_attribute_hair=delta_e(face, people[1].hair_colour),
-                alpha_positions=positions,
-                composed_hair_to_attribute=delta_e(composed_hair, people[1].hair_colour),
-                composed_hair_to_portrait=delta_e(composed_hair, people[0].hair_colour),
-                glasses_to_reference=mean_delta_e(composed, glasses_reference, glasses_region),
-                glasses_to_without=mean_delta_e(composed, output, glasses_region),
-            )
-        )
-        rows.append(
-            [portrait.frames[0], attribute.frames[0], output, second.frames[0], *sweep, glasses.frames[0], composed]
-        )
+    for pair in held_out_pairs(pairs, seed=seed, extra=extra):
+        videos = [
+            _video(who, resolution=resolution, seed=seed, extra=extra)
+            for who in (pair.portrait, pair.attribute, pair.second, pair.extra)
+        ]
+        result, row = _measure_pair(engine, pair, videos, extra=extra, settings=settings, cache=cache)
+        results.append(result)
+        rows.append(row)
     report = TransferReport(results)
     if sheet is not None:
         write_transfer_sheet(rows, sheet)
     return report
 
 
+def _measure_pair(engine, pair: ToyPair, videos: list[ToyVideo], *, extra: str, settings, cache):
+    """One pair's figures and its contact-sheet row."""
+    portrait, attribute, second, worn = videos
+    people = [video.identity for video in videos]
+
+    def run(references, interpolation=None) -> tuple[np.ndarray, object]:
+        prepared = toy_edit_inputs(portrait, references, interpolation=interpolation)
+        frames, _ = engine.generate(prepared, settings, cache=cache)
+        return frames[0], prepared
+
+    output, prepared = run([(attribute, "hair")])
+    aligned = prepared.attributes[0].aligned_mask
+    hair_region = _hair_region(portrait, aligned)
+    hair = _mean(output, hair_region)
+    # The portrait's cheeks and forehead where neither its own hair nor the new hair lies.
+    skin = skin_region(portrait.landmarks[0], output.shape[:2])
+    skin &= (portrait.masks["hair"][0] < 0.05) & (aligned < 0.05)
+    face = np.median(output[skin].astype(np.float32), axis=0)
+
+    sweep, positions = [], []
+    first_lab, second_lab = _lab(people[1].hair_colour), _lab(people[2].hair_colour)
+    line = second_lab - first_lab
+    for alpha in ALPHAS:
+        blended, blend_inputs = run([(attribute, "hair"), (second, "hair")], Interpolation(0, 1, alpha))
+        masks = [reference.aligned_mask for reference in blend_inputs.attributes]
+        region = _hair_region(portrait, np.minimum(*masks))
+        position = float((_lab(_mean(blended, region)) - first_lab) @ line / (line @ line))
+        sweep.append(blended)
+        positions.append(position)
+
+    # The second attribute alone, then beside the hair: what it draws, and whether it leaves the hair be.
+    alone, alone_inputs = run([(worn, extra)])
+    extra_reference = alone_inputs.attributes[0].aligned_image
+    alone_region = _extra_region(alone_inputs, np.zeros_like(aligned))
+    own_hair = portrait.masks["hair"][0] > 0.5
+    composed, composed_inputs = run([(attribute, "hair"), (worn, extra)])
+    region = _extra_region(composed_inputs, aligned)
+    result = PairResult(
+        pair=pair,
+        hair_to_attribute=delta_e(hair, people[1].hair_colour),
+        hair_to_portrait=delta_e(hair, people[0].hair_colour),
+        face_to_portrait=delta_e(face, people[0].skin),
+        face_to_attribute=delta_e(face, people[1].skin),
+        face_to_attribute_hair=delta_e(face, people[1].hair_colour),
+        alpha_positions=positions,
+        composed_hair_to_attribute=delta_e(_mean(composed, hair_region), people[1].hair_colour),
+        composed_hair_to_portrait=delta_e(_mean(composed, hair_region), people[0].hair_colour),
+        extra_to_reference=mean_delta_e(composed, extra_reference, region),
+        extra_to_without=mean_delta_e(composed, output, region),
+        alone_extra_to_reference=mean_delta_e(alone, extra_reference, alone_region),
+        alone_extra_to_portrait=mean_delta_e(alone, portrait.frames[0], alone_region),
+        alone_hair_to_portrait=delta_e(_mean(alone, own_hair), people[0].hair_colour),
+    )
+    row = [portrait.frames[0], attribute.frames[0], output, second.frames[0], *sweep, worn.frames[0], alone, composed]
+    return result, row
+
+
 def write_transfer_sheet(rows: list[list[np.ndarray]], path: str | Path) -> Path:
-    """Rows of portrait | hair reference | transfer | second hair | α = 0 … 1 | glasses reference | hair + glasses,
-    a white gap after each group; written as a PNG at twice the size."""
+    """Rows of portrait | hair reference | transfer | second hair | α = 0 … 1 | extra attribute's reference | it
+    alone | hair + it, a white gap after each group; written as a PNG at twice the size."""
     gap = np.full_like(rows[0][0][:, :4], 255)
-    groups = (3, 1 + len(ALPHAS), 2)
+    groups = (3, 1 + len(ALPHAS), 3)
     lines = []
     for row in rows:
         parts, start = [], 0
