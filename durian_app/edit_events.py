@@ -91,6 +91,17 @@ def still_event(page: EditPage, *, work: WorkDir) -> dict[str, Any]:
     }
 
 
+def fit_event(page: EditPage, *, work: WorkDir) -> dict[str, Any]:
+    """The preview after a fit slider moved: only the selected attribute is placed anew and blended."""
+    inputs = {name: value for name, value in edit_inputs(page).items() if name != "weights"}
+    return {
+        "fn": functools.partial(handlers.preview_fitted, work=work),
+        "inputs_kwargs": {**inputs, "selected": page.state.selected},
+        "outputs": [page.outputs.compare, page.outputs.status],
+        "show_progress": "minimal",
+    }
+
+
 def wire_tab(page: EditPage, *, work: WorkDir, concurrency: int) -> list:
     """Connect the tab's components to their handlers; returns the generation events (Stop cancels them)."""
     previews = wire_portrait(page, work=work) + wire_attributes(page, work=work)
@@ -204,7 +215,8 @@ def wire_attributes(page: EditPage, *, work: WorkDir) -> list:
     refitted = fit.reset.click(
         handlers.reset_fit, [state.attributes, state.selected], changed, api_visibility="private"
     )
-    previews += [fitted.success(**still), refitted.success(**still)]
+    fit_preview = fit_event(page, work=work)
+    previews += [fitted.success(**fit_preview, api_name="preview_fit"), refitted.success(**fit_preview)]
     previews.append(gallery.alpha.release(**{**still, "api_visibility": "public"}, api_name="preview"))
     previews += [picker.input(**still) for picker in (gallery.blend_first, gallery.blend_second)]
     return previews

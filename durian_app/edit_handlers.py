@@ -36,7 +36,7 @@ from durian_app.runs import run_stoppable
 from durian_app.session import AttributeEntry, Attributes
 from durian_app.text import LABELS, MESSAGES
 from durian_app.workdir import WorkDir
-from durian_core.api import automatic_mask, choose_engine, generate, preview
+from durian_core.api import automatic_mask, choose_engine, generate, prepare_inputs, preview, preview_fit
 from durian_core.cache import default_cache
 from durian_core.media import load_image
 from durian_core.tryon import is_video_file
@@ -229,6 +229,42 @@ def preview_still(
     comparison = before_after(request.portrait, result.still, work=work)
     status = status_line(result, timings={}, total=time.perf_counter() - start)
     return comparison, status if attributes else f"{MESSAGES['no_attributes']}\n{status}"
+
+
+@user_errors
+def preview_fitted(
+    portrait: str | None,
+    attributes: Attributes,
+    selected: int | None,
+    blend_first: int | None,
+    blend_second: int | None,
+    alpha: float,
+    *,
+    work: WorkDir,
+    **settings: Any,
+) -> tuple[tuple[str, str] | None, str]:
+    """The still after a fit slider moved: the edit comes from the cache with the selected attribute where the
+    alignment put it, and only that attribute is placed anew and blended (the classical editor's still)."""
+    if portrait is None:
+        return None, MESSAGES["need_portrait"]
+    if selected is None or not 0 <= selected < len(attributes):
+        raise gr.Error(MESSAGES["need_selection"])
+    start = time.perf_counter()
+    entry = attributes[selected]
+    placed = attributes[:selected] + (replace(entry, fit=AttributeFit()),) + attributes[selected + 1 :]
+    request = session_request(
+        portrait,
+        placed,
+        blend_first=blend_first,
+        blend_second=blend_second,
+        alpha=alpha,
+        settings=settings_from(settings),
+    )
+    prepared = prepare_inputs(request, cache=default_cache())
+    still = preview_fit(prepared, entry.fit, index=selected, cache=default_cache())
+    comparison = before_after(request.portrait, still, work=work)
+    milliseconds = 1000 * (time.perf_counter() - start)
+    return comparison, MESSAGES["fit_previewed"].format(name=entry.name, ms=milliseconds)
 
 
 @spaces.GPU(duration=GPU_SECONDS)

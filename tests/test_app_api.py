@@ -527,19 +527,31 @@ def test_a_fit_moves_the_attribute_in_the_preview_recomputing_only_its_placement
     gallery, *_, weight, dx, dy, scale, degrees = client.predict(
         dx=0.0, dy=0.15, scale=1.1, degrees=0.0, api_name="/set_fit"
     )
-    moved = preview(client, portrait)
+    compare, status = client.predict(
+        portrait=handle_file(str(portrait)), blend_first=None, blend_second=None, api_name="/preview_fit"
+    )
+    moved = load_image(compare[1]).rgb
     after = client.predict(api_name="/cache_stats")
 
     assert gallery[0]["caption"].endswith("· fitted") and (dx, dy, scale, degrees) == (0.0, 0.15, 1.1, 0.0)
+    assert status.startswith("Fit of"), status
     shift = changed_centre(moved, original) - changed_centre(placed, original)
     assert shift[1] > 10 and abs(shift[0]) < 6, f"the glasses move down, not sideways: {shift}"
     for namespace in ("faces", "landmarks", "masks", "sources", "app_layers"):
         assert after[namespace]["misses"] == before[namespace]["misses"], f"{namespace} was recomputed"
-    assert after["aligned"]["misses"] > before["aligned"]["misses"], "the placement is made anew"
+    assert after["aligned"]["misses"] == before["aligned"]["misses"] + 1, "only the nudged placement is made anew"
 
+    # The ordinary preview (a weight or α moved later) and Generate make the same fitted edit.
+    assert np.abs(preview(client, portrait).astype(int) - moved).mean() < 1
     still, _video, _download, _status = generate(client, portrait, driver=None)
     assert np.abs(load_image(still).rgb.astype(int) - moved).mean() < 1, "Generate makes the fitted edit"
 
     gallery, *_ = client.predict(dx=0.0, dy=0.0, scale=1.0, degrees=0.0, api_name="/set_fit")
     assert not gallery[0]["caption"].endswith("fitted")
     np.testing.assert_array_equal(preview(client, portrait), placed)
+
+
+def test_a_fit_needs_a_selected_attribute(server):
+    client = new_client(server)
+    with pytest.raises(AppError, match="^Click an attribute in the gallery first"):
+        client.predict(dx=0.1, dy=0.0, scale=1.0, degrees=0.0, api_name="/set_fit")
