@@ -111,7 +111,7 @@ class LiveService:
             refusal = "live_not_yours"
         else:
             mode = registered.edit.mode
-            words = (gr.update(label=mode_message(mode, "output")), gr.update(value=mode_message(mode, "neutral")))
+            words = (gr.update(label=mode_label(mode, "output")), gr.update(value=mode_label(mode, "neutral")))
             return token, mode_message(mode, "idle"), gr.skip(), *words
         return None, MESSAGES[refusal], gr.update(visible=False), gr.skip(), gr.skip()
 
@@ -184,6 +184,11 @@ def mode_message(mode: str, name: str) -> str:
     return MESSAGES[f"{LIVE_MODES[mode]}_{name}"]
 
 
+def mode_label(mode: str, name: str) -> str:
+    """The label ``name`` of a live view of ``mode`` (drive or mirror)."""
+    return LABELS[f"{LIVE_MODES[mode]}_{name}"]
+
+
 def running_status(state: LiveState, *, found_face: bool, now: float) -> str:
     """The live status line: frames, server time per frame and frames per second, or that no face is in view."""
     if not found_face:
@@ -202,14 +207,15 @@ def live_view(token: str, *, mode: str = "drive") -> str:
     """The live page in a frame, for the edit ``token`` names (the address is relative: it works under any root)."""
     name = LIVE_MODES[mode]
     return (
-        f'<iframe src="live?edit={token}" allow="camera" title="{LABELS[f"{name}_view"]}" '
+        f'<iframe src="live?edit={token}" allow="camera" title="{mode_label(mode, "view")}" '
         f'class="live-view" id="{name}-view-frame"></iframe>'
     )
 
 
-def leave_live() -> tuple[str, str]:
-    """Leaving the Live tab closes the live view: the camera stops and its session ends."""
-    return "", MESSAGES["live_closed"]
+def leave_live(*modes: str) -> tuple[str, ...]:
+    """Leaving a live tab closes its live view (the camera stops and its session ends): for each of ``modes``, an
+    empty view and the note of a closed one."""
+    return tuple(value for mode in modes for value in ("", mode_message(mode, "closed")))
 
 
 def live_neutral(state: LiveState | None) -> str:
