@@ -257,18 +257,19 @@ def build_gallery(placeholder: gr.Markdown) -> Gallery:
 
 def build_fit() -> FitControls:
     """Sliders over the cached preview: each move places the selected attribute anew and blends it, nothing more.
-    Their ranges are the core's (:class:`~durian_core.types.AttributeFit`)."""
+    Their ranges are the core's (:class:`~durian_core.types.AttributeFit`); two to a row, so that each label reads on
+    one line in the left column."""
     identity = AttributeFit()
-    with gr.Row(elem_id="fit"):
-        dx = gr.Slider(-1, 1, value=identity.dx, step=0.01, label=LABELS["fit_dx"], elem_id="fit-dx", min_width=120)
-        dy = gr.Slider(-1, 1, value=identity.dy, step=0.01, label=LABELS["fit_dy"], elem_id="fit-dy", min_width=120)
-        scale = gr.Slider(
-            0.5, 2, value=identity.scale, step=0.01, label=LABELS["fit_scale"], elem_id="fit-scale", min_width=120
-        )
-        degrees = gr.Slider(
-            -45, 45, value=identity.degrees, step=1, label=LABELS["fit_degrees"], elem_id="fit-degrees", min_width=120
-        )
-    reset = gr.Button(LABELS["fit_reset"], size="sm", elem_id="fit-reset")
+    with gr.Group(elem_id="fit"):
+        with gr.Row():
+            dx = gr.Slider(-1, 1, value=identity.dx, step=0.01, label=LABELS["fit_dx"], elem_id="fit-dx")
+            dy = gr.Slider(-1, 1, value=identity.dy, step=0.01, label=LABELS["fit_dy"], elem_id="fit-dy")
+        with gr.Row():
+            scale = gr.Slider(0.5, 2, value=identity.scale, step=0.01, label=LABELS["fit_scale"], elem_id="fit-scale")
+            degrees = gr.Slider(
+                -45, 45, value=identity.degrees, step=1, label=LABELS["fit_degrees"], elem_id="fit-degrees"
+            )
+        reset = gr.Button(LABELS["fit_reset"], size="sm", elem_id="fit-reset")
     return FitControls(dx, dy, scale, degrees, reset)
 
 

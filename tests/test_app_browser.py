@@ -193,7 +193,7 @@ def test_clicking_an_example_row_plays_its_video_in_view(page, output_dir):
     assert in_viewport(page, "#result-video"), "the result plays where the user is looking"
     assert in_viewport(page, "#status"), "and its status line is in view too"
     assert "hat" in page.locator("#attribute-gallery").inner_text()
-    assert "astronaut" in page.locator("#portrait img").first.get_attribute("src")
+    assert "astronaut" in page.locator("#portrait-preview img").first.get_attribute("src")
     page.screenshot(path=str(output_dir / "app_example.png"))
 
     # Reaching for the volume turns the sound on.
@@ -435,7 +435,7 @@ def test_a_live_link_opened_in_another_browser_shows_it_belongs_to_someone_else(
     tab.goto(app_url)
     tab.wait_for_selector("#portrait input[type=file]", state="attached", timeout=SLOW_MS)
     upload(tab, "portrait", EXAMPLES / "portraits" / "obama.jpg")
-    tab.wait_for_selector("#portrait img", timeout=SLOW_MS)
+    tab.wait_for_selector("#portrait-preview img", timeout=SLOW_MS)
     tab.get_by_role("tab", name="Live (webcam)").click()
     expect(tab.locator("#live-note")).to_contain_text(MESSAGES["live_ready"], timeout=SLOW_MS)
     link = f"{app_url}/{tab.locator('#live-view-frame').get_attribute('src')}"
