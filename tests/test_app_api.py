@@ -275,7 +275,9 @@ def test_a_running_generation_can_be_stopped_and_the_next_one_runs(server, carph
 def test_gallery_lists_attributes_by_caption_and_removes_the_selected_one(server):
     client = new_client(server)
     add_attribute(client, EXAMPLES / "portraits" / "biden.jpg", "hair")
-    gallery, first, _second, _weight = add_attribute(client, EXAMPLES / "attributes" / "glasses_obama.png", "glasses")
+    gallery, first, _second, _weight, *_fit = add_attribute(
+        client, EXAMPLES / "attributes" / "glasses_obama.png", "glasses"
+    )
     assert [item["caption"] for item in gallery] == [
         "1 · hair · biden.jpg · 100%",
         "2 · glasses · glasses_obama.png · 100%",
