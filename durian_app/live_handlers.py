@@ -111,8 +111,9 @@ class LiveService:
             refusal = "live_not_yours"
         else:
             mode = registered.edit.mode
+            status = gr.update(value=mode_message(mode, "idle"), label=mode_label(mode, "status"))
             words = (gr.update(label=mode_label(mode, "output")), gr.update(value=mode_label(mode, "neutral")))
-            return token, mode_message(mode, "idle"), gr.skip(), *words
+            return token, status, gr.skip(), *words
         return None, MESSAGES[refusal], gr.update(visible=False), gr.skip(), gr.skip()
 
     def frame(

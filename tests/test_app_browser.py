@@ -154,6 +154,20 @@ def test_paint_the_mask_generate_and_see_the_video(page, output_dir, carphone_pa
     page.screenshot(path=str(output_dir / "app_result.png"), full_page=True)
 
 
+def test_a_video_portrait_shows_its_face_and_generate_plays_the_clip_wearing_glasses(page, output_dir, carphone_path):
+    upload(page, "portrait", carphone_path)
+    page.wait_for_selector("#portrait-preview img", timeout=SLOW_MS)  # its first frame with a face
+    page.locator("#kind").get_by_text("glasses", exact=True).click()
+    upload(page, "attribute-file", EXAMPLES / "attributes" / "glasses_obama.png")
+    set_max_seconds(page, 1)
+    page.locator("#generate-button").click()  # no driver: the clip moves by itself
+    status = page.locator("#status textarea")
+    expect(status).to_have_value(re.compile("a video portrait runs on the classical engine"), timeout=SLOW_MS)
+    page.wait_for_selector("#result-video video[src]", state="attached", timeout=SLOW_MS)
+    assert "Added “glasses_obama.png” (glasses)" in status.input_value()
+    page.screenshot(path=str(output_dir / "app_video_portrait.png"))
+
+
 def test_a_portrait_without_a_face_shows_the_message_and_the_page_keeps_working(
     page, output_dir, tmp_path, app_server
 ):

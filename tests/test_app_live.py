@@ -99,7 +99,7 @@ def test_opening_live_adds_a_pending_upload_and_hands_the_edit_to_the_live_page(
 
     # The live page reads its edit from its address, and its frames wear it.
     opened, status, camera, *_words = live.open_page(MINE, gr.Request(query_params={"edit": token}))
-    assert opened == token and status == MESSAGES["live_idle"]
+    assert opened == token and status["value"] == MESSAGES["live_idle"] and status["label"] == "Live status"
     out, state, status = live.frame(camera_frame(), None, token)
     assert decode_data_url(out).shape[:2] == load_image(portrait).rgb.shape[:2]
     assert state.key == token and state.animator.faces == 1, "the camera's face drives the portrait"
@@ -183,7 +183,7 @@ def test_the_mirror_puts_the_gallery_on_the_camera_face_without_a_portrait(live)
     assert 'id="mirror-view-frame"' in view
     token = re.search(r'src="live\?edit=([^"]+)"', view).group(1)
     opened, status, _camera, output, neutral = live.open_page(MINE, gr.Request(query_params={"edit": token}))
-    assert opened == token and status == MESSAGES["mirror_idle"]
+    assert opened == token and status["value"] == MESSAGES["mirror_idle"] and status["label"] == "Mirror status"
     assert output["label"] == "You, wearing the attributes" and neutral["value"].startswith("Prepare again")
 
     frame = camera_frame()
