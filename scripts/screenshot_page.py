@@ -8,8 +8,9 @@ Playwright) whose camera is the bundled talking-face clip, and writes into ``--o
 - ``PREFIX-second-example-early.png`` and ``PREFIX-second-example.png``: just after clicking the second row, and
   once its result is in (``…-compare.png``: the before/after at those moments);
 - ``PREFIX-live.png``: the Live tab with the camera streaming;
-- ``PREFIX-video-portrait-fit.png``: in a new session, the talking-face clip as the portrait, Obama's glasses added and
-  nudged down by the fit sliders, and ``PREFIX-video-portrait.png``: once Generate has made the clip wearing them;
+- ``PREFIX-video-portrait-top.png``: in a new session, the talking-face clip as the portrait and Obama's glasses
+  added; ``PREFIX-video-portrait-fit.png``: the glasses nudged down by the fit sliders, and
+  ``PREFIX-video-portrait.png``: once Generate has made the clip wearing them;
 - ``PREFIX-mirror.png``: the Mirror tab with the camera streaming, wearing those glasses;
 - ``PREFIX-app-log.txt``: what the app printed to the terminal, and ``PREFIX-video.json``: whether the result video
   was playing and muted a few seconds after it arrived.
@@ -145,6 +146,9 @@ def shoot_video_portrait_and_mirror(browser, url: str, out: Path, prefix: str) -
     tab.locator("#attribute-file").get_by_text(glasses.name).wait_for(timeout=SLOW_MS)
     tab.locator("#add-attribute").click()
     tab.wait_for_selector("#attribute-gallery img", timeout=SLOW_MS)
+    tab.evaluate("window.scrollTo(0, 0)")
+    tab.wait_for_timeout(1000)
+    shoot(tab, out, prefix, "video-portrait-top")
     tab.locator("#attribute-gallery img").first.click()
     tab.locator("#fit-scale").scroll_into_view_if_needed()
     set_slider(tab, "fit-dy", 0.12)
