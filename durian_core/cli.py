@@ -9,24 +9,20 @@ before any work. Ctrl-C (status 130) and SIGTERM (status 143) stop the work and 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, TextIO, Union
 
 import tyro
-
-# tyro's hook for rejected input is not public yet (hence tyro's exact pin); it turns tyro's boxed messages into
-# the one line this command line promises.
-from tyro import _errors as tyro_errors
 from tyro.constructors import ConstructorRegistry, StructConstructorSpec, StructFieldSpec, StructTypeInfo
 
+from durian_core.cli_usage import bare_flags, raise_usage_error, tyro_errors
 from durian_core.config import ATTRIBUTE_KINDS, AttributeKind, EvaluationProtocol, GenerationSettings
 from durian_core.errors import DurianInputError, FaceIndexError
+from durian_core.native_logs import native_logs_silenced
 from durian_core.stopping import TERMINATED_STATUS, Terminated, sigterm_as_interrupt
 
 if TYPE_CHECKING:
@@ -418,64 +414,15 @@ def _setting_option(field: StructFieldSpec, *, shown: tuple[str, ...] | None) ->
     return dataclasses.replace(field, type=kind)
 
 
-class UsageError(DurianInputError):
-    """The command line itself is wrong (an unknown flag, a bad choice, a missing option)."""
-
-
-def _usage_message(event: tyro_errors.ParseErrorEvent) -> str:
-    """One line for what tyro rejected (tyro draws a box with the usage around it)."""
-    if isinstance(event, tyro_errors.InvalidChoice):
-        return (
-            f"{event.argument.display_name()}: invalid choice {event.value!r} (choose from {', '.join(event.choices)})"
-        )
-    if isinstance(event, tyro_errors.InstantiationFailure):
-        name = event.argument.display_name() if event.argument is not None else None
-        return f"{name}: {event.message}" if name else event.message
-    if isinstance(event, tyro_errors.MissingArgs):
-        names = [context.arg.display_name() for context in event.missing_arguments]
-        return f"missing required option{'s' if len(names) > 1 else ''} {', '.join(names)}"
-    if isinstance(event, tyro_errors.MissingSubcommand):
-        return f"choose a command: {', '.join(event.subcommand_spec.parser_from_name)}"
-    if isinstance(event, tyro_errors.UnrecognizedArgs):
-        return f"unrecognized arguments: {' '.join(event.tokens)}"
-    if isinstance(event, tyro_errors.BadValue):
-        name = event.argument.display_name()
-        return f"{name} takes no value" if event.offending_value is not None else f"{name} needs a value"
-    return f"the command line cannot be read; see {event.prog} --help"
-
-
-def _raise_usage_error(event: tyro_errors.ParseErrorEvent) -> None:
-    raise UsageError(_usage_message(event))
-
-
-def _bare_flags(argv: Sequence[str]) -> list[str]:
-    """The value a flag given without one means (tyro's options always take a value): ``train --resume`` the newest
-    checkpoint, ``evaluate --masks`` the labelled set in the checkout."""
-    words = list(argv)
-    bare: dict[str, str] = {}
-    if "train" in words:
-        bare["--resume"] = "latest"
-    if "evaluate" in words and "--masks" in words:
-        from durian_core.mask_benchmark import LABELLED_SET
-
-        bare["--masks"] = str(LABELLED_SET)
-    # From the end, so an inserted value does not move the words still to be looked at.
-    for index in reversed(range(len(words))):
-        word = words[index]
-        if word in bare and (index + 1 == len(words) or words[index + 1].startswith("-")):
-            words[index + 1 : index + 1] = [bare[word]]
-    return words
-
-
 def parse_command(argv: Sequence[str]) -> CommandLine:
     """The command and its options; :class:`UsageError` for a command line that cannot be read.
 
     ``--help`` prints the help and raises ``SystemExit(0)``.
     """
-    with tyro_errors.on_parse_error(_raise_usage_error):
+    with tyro_errors.on_parse_error(raise_usage_error):
         parsed = tyro.cli(
             CommandLine,
-            args=_bare_flags(argv),
+            args=bare_flags(argv),
             prog=PROG,
             registry=_settings_registry(),
             config=(tyro.conf.OmitSubcommandPrefixes, tyro.conf.CascadeSubcommandArgs, tyro.conf.FlagCreatePairsOff),
@@ -486,39 +433,13 @@ def parse_command(argv: Sequence[str]) -> CommandLine:
     return parsed
 
 
-@contextlib.contextmanager
-def _native_logs_silenced(enabled: bool):
-    """Send file descriptor 2 to /dev/null while the work runs; yields a stream to the real standard error.
-
-    MediaPipe's and TensorFlow Lite's C++ code log start-up chatter straight to fd 2, which would bury the one
-    ``error:`` line a user needs. Python's own messages are written after fd 2 is restored; progress goes to the
-    yielded stream meanwhile.
-    """
-    if not enabled:
-        yield sys.stderr
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    stream = os.fdopen(os.dup(saved), "w", buffering=1)
-    try:
-        yield stream
-    finally:
-        stream.close()
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     try:
         with sigterm_as_interrupt():
             parsed = parse_command(argv)
-            with _native_logs_silenced(not parsed.verbose) as progress:
+            with native_logs_silenced(not parsed.verbose) as progress:
                 return parsed.command.run(progress=progress)
     except (DurianInputError, ValueError) as error:
         sys.stderr.write(f"error: {error}\n")

@@ -27,9 +27,10 @@ import numpy as np
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.engines.base import Engine
-from durian_core.face.landmarks import track_landmarks
-from durian_core.face.masks import attribute_mask, expand_mask, face_oval
+from durian_core.face.attribute_masks import attribute_mask
+from durian_core.face.masks import expand_mask, face_oval
 from durian_core.face.motion import retarget_motion
+from durian_core.face.tracking import track_landmarks
 from durian_core.metrics import colour_distance, identity_available, identity_distance, video_metrics
 from durian_core.types import DrivingVideo, PreparedInputs
 

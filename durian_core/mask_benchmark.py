@@ -204,7 +204,7 @@ def evaluate_masks(folder: str | Path = LABELLED_SET, *, sheet: str | Path | Non
     """The automatic hair masks scored on a labelled set, as ``evaluate --masks`` prints them: each image's hair
     covered, non-hair left out and IoU, and their mean; with ``sheet``, a contact sheet (image | labels | mask)
     written there."""
-    from durian_core.face.masks import attribute_mask
+    from durian_core.face.attribute_masks import attribute_mask
     from durian_core.media import write_image
 
     items = load_labelled_set(folder)

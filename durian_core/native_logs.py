@@ -11,6 +11,7 @@ included), while Python's own ``sys.stderr`` keeps writing to the terminal direc
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import sys
@@ -53,3 +54,30 @@ def _pass_on(read_end: int, terminal: int) -> None:
         for line in lines:
             if not NATIVE_CHATTER.match(line):
                 os.write(terminal, line)
+
+
+@contextlib.contextmanager
+def native_logs_silenced(enabled: bool):
+    """For a command that ends: send file descriptor 2 to /dev/null while the work runs (``enabled``); yields a
+    stream to the real standard error.
+
+    MediaPipe's and TensorFlow Lite's C++ code log start-up chatter straight to fd 2, which would bury the one
+    ``error:`` line a user needs. Python's own messages are written after fd 2 is restored; progress goes to the
+    yielded stream meanwhile.
+    """
+    if not enabled:
+        yield sys.stderr
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    stream = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield stream
+    finally:
+        stream.close()
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

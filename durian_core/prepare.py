@@ -15,13 +15,15 @@ import numpy as np
 
 from durian_core.cache import FeatureCache, content_key, default_cache
 from durian_core.face.align import align_skull, face_yaw, fit_matrix, mesh_align
+from durian_core.face.attribute_masks import attribute_mask
 from durian_core.face.hats import complete_hat, cut_note
 from durian_core.face.head import complete_cut_hair, head_hair
-from durian_core.face.landmarks import FaceCount, choose_face, detect_faces, track_landmarks
-from durian_core.face.masks import attribute_mask, refine_mask
+from durian_core.face.landmarks import choose_face, detect_faces
+from durian_core.face.masks import refine_mask
 from durian_core.face.matting import foreground_colours
 from durian_core.face.motion import retarget_motion
 from durian_core.face.template import mirror_indices
+from durian_core.face.tracking import FaceCount, track_landmarks
 from durian_core.placement import work_crop
 from durian_core.types import (
     AttributeFit,

@@ -4,7 +4,7 @@ Engines that render frame by frame (``Engine.streams``, the classical engine) ru
 decoded and tracked in a thread of their own a few frames ahead of rendering, and each finished frame goes to the
 encoder, so a driver's length costs no memory. Engines that need the whole motion at once (the durian engine's
 windows) get the driver's landmarks first, then their frames are pasted back and encoded one by one. Either way the
-driver's landmarks come from the one tracker (:class:`~durian_core.face.landmarks.LandmarkTracker`) and are kept
+driver's landmarks come from the one tracker (:class:`~durian_core.face.tracking.LandmarkTracker`) and are kept
 in the cache, so a second generation with the same driver (a new α, weight or multiplier) tracks nothing again.
 """
 
@@ -25,8 +25,8 @@ from durian_core.cache import FeatureCache, content_key
 from durian_core.config import GenerationSettings
 from durian_core.engines.base import Engine
 from durian_core.errors import DurianInputError
-from durian_core.face.landmarks import FaceCount, track_landmarks, track_video
 from durian_core.face.motion import Retargeter, retarget_motion
+from durian_core.face.tracking import FaceCount, track_landmarks, track_video
 from durian_core.types import DrivingVideo, PreparedInputs, ProgressCallback, no_progress
 
 READ_AHEAD = 8

@@ -26,15 +26,19 @@ from durian_core.cache import FeatureCache, content_key
 from durian_core.config import FaceSettings, GenerationSettings, MediaLimits
 from durian_core.errors import DurianInputError, NoFaceError
 from durian_core.face import regions
-from durian_core.face.fill import continue_background, skull_region
-from durian_core.face.landmarks import FaceFollower, LandmarkTracker, choose_face, detect_faces, smoothing_radius
-from durian_core.face.masks import attribute_mask, person_mask
+from durian_core.face.attribute_masks import attribute_mask
+from durian_core.face.fill import skull_region
+from durian_core.face.landmarks import FaceFollower, choose_face, detect_faces
+from durian_core.face.masks import person_mask
+from durian_core.face.texture import continue_background
+from durian_core.face.tracking import LandmarkTracker, smoothing_radius
 from durian_core.media import open_video
+from durian_core.old_hair import HairKey, OldHair, removal_alpha
 from durian_core.placement import WorkCrop, work_crop
 from durian_core.prepare import fit_longest
 from durian_core.render import READ_AHEAD, Animation, FrameSink, driver_key, read_ahead
 from durian_core.types import PortraitVideo, PreparedInputs, ProgressCallback, no_progress
-from durian_core.wear import HairKey, OldHair, Presence, Wearer, removal_alpha
+from durian_core.wear import Presence, Wearer
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".y4m"})
 """File endings read as a portrait video rather than a photo."""

@@ -5,40 +5,30 @@ Hair, hats and glasses are rigid: they follow the head's similarity from the ref
 over the skull's landmarks, which expressions do not move. Makeup and beards lie on the skin: they follow the
 face's mesh, so lipstick stays on lips that smile and a beard on a jaw that opens, and neither covers the inside of
 the mouth. Makeup goes on as a change of colour added to the frame's own pixels, so the frame's shading and texture
-stay its own. New hair needs the old hair gone (:class:`OldHair`): its removal mask comes from the nearest key
-frames, carried by the head's motion, and what it uncovers is the background plate (fixed in the frame) and the
-reference's refilled scalp (moving with the head). Only the pixels the layers cover change: the rest of every frame
-is the frame's own, bit for bit.
+stay its own. New hair needs the old hair gone (:class:`~durian_core.old_hair.OldHair`): its removal mask comes
+from the nearest key frames, carried by the head's motion, and what it uncovers is the background plate (fixed in
+the frame) and the reference's refilled scalp (moving with the head). Only the pixels the layers cover change: the
+rest of every frame is the frame's own, bit for bit.
 """
 
 from __future__ import annotations
 
-import bisect
-import functools
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from durian_core.carry import Box, box_slices, carried_box, head_motion, support_box, union_box, warp_into
 from durian_core.engines.animator import point_box
-from durian_core.engines.editor import (
-    GlassesOverlay,
-    edit_terms,
-    glasses_overlays,
-    hat_hair_layer,
-    protected_features,
-    remove_hair,
-    skin_region,
-    worn_layers,
-)
+from durian_core.engines.editor import edit_terms, glasses_overlays, hat_hair_layer, worn_layers
+from durian_core.engines.glasses_overlay import GlassesOverlay
+from durian_core.engines.hair_removal import remove_hair
 from durian_core.face import regions
-from durian_core.face.align import MeshWarp, apply_affine, head_ring, similarity_transform
+from durian_core.face.align import MeshWarp, apply_affine, head_ring
 from durian_core.face.fill import skull_region
-from durian_core.face.masks import face_oval, feather, fill_polygons
+from durian_core.face.masks import feather, fill_polygons
+from durian_core.old_hair import OldHair, heal, reference_old_hair
 from durian_core.types import PreparedInputs
-
-Box = tuple[int, int, int, int]
-"""``(x0, y0, x1, y1)`` in pixels, end exclusive."""
 
 MESH_KINDS = ("makeup", "beard")
 """Attributes that lie on the skin and follow the face's mesh; the others move rigidly with the head."""
@@ -48,50 +38,6 @@ encloses a beard down the neck."""
 MESH_MARGIN = 0.15
 """Face sizes around the mesh layers' rigidly carried box that a frame's expression may move them into (a jaw
 dropping takes the beard down)."""
-
-
-def head_motion(reference: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The head's similarity (2×3) from the ``reference`` landmarks onto ``landmarks``, over the skull's points."""
-    rigid = list(regions.RIGID)
-    return similarity_transform(reference[rigid], landmarks[rigid])
-
-
-def support_box(alpha: np.ndarray, *, threshold: float = 1.0 / 255) -> Box | None:
-    """The box around the pixels of ``alpha`` above ``threshold`` (None when there are none)."""
-    rows = np.flatnonzero(alpha.max(axis=1) > threshold)
-    columns = np.flatnonzero(alpha.max(axis=0) > threshold)
-    if len(rows) == 0:
-        return None
-    return int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1
-
-
-def carried_box(box: Box, matrix: np.ndarray, shape: tuple[int, ...], *, margin: float = 2.0) -> Box | None:
-    """Where ``box`` lands under the affine ``matrix``, ``margin`` pixels wider, clipped to an image of ``shape``."""
-    x0, y0, x1, y1 = box
-    corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float32)
-    return point_box(apply_affine(matrix, corners), shape, margin=margin)
-
-
-def union_box(boxes: list[Box | None]) -> Box | None:
-    """The box around all the given boxes (None among them ignored; None when there are none)."""
-    present = [box for box in boxes if box is not None]
-    if not present:
-        return None
-    corners = np.array(present)
-    return int(corners[:, 0].min()), int(corners[:, 1].min()), int(corners[:, 2].max()), int(corners[:, 3].max())
-
-
-def warp_into(image: np.ndarray, matrix: np.ndarray, box: Box) -> np.ndarray:
-    """``image`` moved by the affine ``matrix`` (its pixels → frame pixels), only the frame's ``box`` of it."""
-    x0, y0, x1, y1 = box
-    shifted = matrix.astype(np.float32).copy()
-    shifted[:, 2] -= (x0, y0)
-    return cv2.warpAffine(image, shifted, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-
-
-def _inside(inner: Box, outer: Box) -> tuple[slice, slice]:
-    """The slices of ``outer``-relative pixels that ``inner`` covers."""
-    return slice(inner[1] - outer[1], inner[3] - outer[1]), slice(inner[0] - outer[0], inner[2] - outer[0])
 
 
 def _disc(radius: float) -> np.ndarray:
@@ -144,117 +90,6 @@ def blend(colour: np.ndarray, alpha: np.ndarray, under: np.ndarray) -> np.ndarra
     return cv2.blendLinear(np.ascontiguousarray(colour), np.ascontiguousarray(under), alpha, 1.0 - alpha)
 
 
-CHANGED = 12.0
-"""A pixel the editor's hair removal moved by more than this (8-bit levels, any channel) was part of the hole."""
-FOREHEAD_RAMP = 0.08
-"""Face sizes over which the removal fades out down the forehead."""
-
-
-def removal_alpha(image: np.ndarray, own_hair: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """Where an image's own hair (``own_hair``, its mask) is taken away (float32): what the editor's
-    :func:`~durian_core.engines.editor.remove_hair` changes (its hole reaches stray strands, the hair at the temples
-    and a fringe's ends), and the hair itself a little widened, never the face's skin below the brows nor the brows
-    and eyes. Over the forehead the edge is a ramp :data:`FOREHEAD_RAMP` face sizes long, so the refilled scalp, seen
-    in another frame, runs into this frame's forehead without a line."""
-    shape = own_hair.shape[:2]
-    size = regions.face_size(landmarks)
-    removed = remove_hair(image, own_hair, np.zeros(shape, np.float32), landmarks)
-    changed = np.abs(removed.astype(np.int16) - image.astype(np.int16)).max(axis=-1) > CHANGED
-    hole = cv2.dilate((own_hair > 0.1).astype(np.uint8), _disc(0.035 * size)) > 0
-    hole &= ~(skin_region(landmarks, shape, forehead=False) > 0.5) & ~protected_features(landmarks, shape)
-    # The editor's own hole keeps its own distance from the brows, closer than the widened hair's.
-    clear = ~protected_features(landmarks, shape, margin=0.01)
-    hole |= (cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_CLOSE, _disc(0.01 * size)) > 0) & clear
-    distance = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 5)
-    forehead = (face_oval(landmarks, shape) > 0.5) & clear
-    forehead &= np.arange(shape[0])[:, None] < landmarks[list(regions.RIGHT_BROW + regions.LEFT_BROW), 1].max()
-    ramp = np.where(forehead, np.clip(1.0 - distance / max(1.0, FOREHEAD_RAMP * size), 0.0, 1.0), 0.0)
-    # Soft outside the hole only: inside, none of the old hair shows through.
-    edge = np.maximum(hole.astype(np.float32), feather(hole.astype(np.float32), 0.015 * size))
-    return np.maximum(edge, ramp.astype(np.float32))
-
-
-HEAL_REACH = 0.1
-"""Face sizes around the removed hair over which the fill takes on the frame's own colour (:func:`heal`)."""
-HEAL_LIMIT = 48.0
-"""The most (8-bit levels) the fill is moved towards the frame's colour."""
-
-
-def heal(frame: np.ndarray, fill: np.ndarray, alpha: np.ndarray, *, size: float) -> np.ndarray:
-    """``fill`` moved towards ``frame``'s colour around the hole ``alpha`` (both uint8), as a healing brush does:
-    the difference between the two on a band just outside the hole, spread smoothly into it. The plate and the
-    reference's scalp were seen in other frames, under other light; healed, they meet this frame without a seam.
-    Computed at a quarter of the resolution: the correction is smooth anyway."""
-    height, width = alpha.shape[:2]
-    small = (max(1, width // 4), max(1, height // 4))
-    hole = cv2.resize(alpha, small, interpolation=cv2.INTER_AREA) > 0.02
-    reach = max(1.0, HEAL_REACH * size / 4)
-    band = (cv2.dilate(hole.astype(np.uint8), _disc(reach)) > 0) & ~hole
-    if not band.any():
-        return fill
-    shrink = lambda image: cv2.resize(image, small, interpolation=cv2.INTER_AREA).astype(np.float32)  # noqa: E731
-    difference = (shrink(frame) - shrink(fill)) * band[..., None]
-    weight = cv2.GaussianBlur(band.astype(np.float32), (0, 0), reach)
-    spread = cv2.GaussianBlur(difference, (0, 0), reach) / np.maximum(weight, 1e-3)[..., None]
-    spread = np.clip(spread, -HEAL_LIMIT, HEAL_LIMIT) * np.clip(weight * 8.0, 0.0, 1.0)[..., None]
-    correction = cv2.resize(spread, (width, height), interpolation=cv2.INTER_LINEAR)
-    return cv2.add(fill, correction, dtype=cv2.CV_8U)
-
-
-@dataclass(frozen=True, eq=False)
-class HairKey:
-    """The old hair on one key frame: where it is removed, in the key frame's own crop, and that crop's landmarks."""
-
-    index: int  # the frame's index in its clip
-    landmarks: np.ndarray  # 478×2 float32, pixels of ``alpha``
-    alpha: np.ndarray  # float32 (:func:`removal_alpha`)
-
-    @functools.cached_property
-    def box(self) -> Box | None:
-        return support_box(self.alpha)
-
-
-@dataclass(frozen=True, eq=False)
-class OldHair:
-    """The old hair of a clip (or of one camera frame) and what lies behind it.
-
-    ``keys`` are a few key frames' removal masks; a frame between two of them takes both, each carried by the
-    head's motion from its key frame, weighed by how near it is. ``plate`` is what lies behind the person, at the
-    frames' size and fixed in the frame: for a clip, built across its frames from what the moving person leaves
-    uncovered.
-    """
-
-    keys: tuple[HairKey, ...]  # ordered by index, at least one
-    plate: np.ndarray  # H×W×3 uint8
-
-    def removal(self, index: int, landmarks: np.ndarray, box: Box) -> np.ndarray:
-        """The removal's opacity at frame ``index`` with face ``landmarks``, over the frame's ``box`` (float32).
-
-        Each of the two key frames around ``index`` counts fully over the half of the gap nearer to it and fades out
-        over the other half, so midway the removal is the union of both (never half of each, which would leave the
-        old hair showing at half strength) and no key frame appears or vanishes at once.
-        """
-        starts = [key.index for key in self.keys]
-        after = bisect.bisect_right(starts, index)
-        first = self.keys[max(0, after - 1)]
-        mask = warp_into(first.alpha, head_motion(first.landmarks, landmarks), box)
-        if after < len(self.keys) and first.index <= index:
-            second = self.keys[after]
-            share = (index - first.index) / max(1, second.index - first.index)
-            if share > 0:
-                later = warp_into(second.alpha, head_motion(second.landmarks, landmarks), box)
-                mask = np.maximum(mask * min(1.0, 2.0 * (1.0 - share)), later * min(1.0, 2.0 * share))
-        return mask
-
-    def plate_at(self, shape: tuple[int, ...], box: Box) -> np.ndarray:
-        """The plate over a frame's ``box`` (a frame of another size than the plate's gets it resized)."""
-        plate = self.plate
-        if plate.shape[:2] != shape[:2]:
-            plate = cv2.resize(plate, shape[1::-1], interpolation=cv2.INTER_LINEAR)
-        x0, y0, x1, y1 = box
-        return np.ascontiguousarray(plate[y0:y1, x0:x1])
-
-
 @dataclass(frozen=True, eq=False)
 class Look:
     """One term of a blend (:func:`~durian_core.engines.editor.edit_terms`) as layers, in the order the editor pastes
@@ -297,16 +132,6 @@ def _look(prepared: PreparedInputs, coefficient: float, weights: list[float]) ->
         if box is not None:
             glasses.append((overlay, weight, box))
     return Look(coefficient, tuple(layers), tuple(glasses), _scalp(prepared, covers))
-
-
-def reference_old_hair(prepared: PreparedInputs) -> OldHair:
-    """The old hair of a single reference image: its own removal mask, and behind it the editor's refill of the
-    reference (for the mirror, where no clip shows what lies behind the head)."""
-    landmarks = prepared.portrait_landmarks
-    own = prepared.own_hair if prepared.own_hair is not None else np.zeros(prepared.portrait.shape[:2], np.float32)
-    removed = remove_hair(prepared.portrait, own, np.zeros_like(own), landmarks)
-    key = HairKey(0, landmarks.astype(np.float32), removal_alpha(prepared.portrait, own, landmarks))
-    return OldHair((key,), prepared.paste(removed))
 
 
 # ------------------------------------------------------------------------------------------------------ wearing
@@ -390,7 +215,7 @@ class Wearer:
             for overlay, weight, box in look.glasses:
                 target = carried_box(box, motion, shape)
                 if target is not None:
-                    rows, columns = _inside(target, region)
+                    rows, columns = box_slices(target, region)
                     pixels[rows, columns] = overlay.apply(
                         pixels[rows, columns], weight=weight, matrix=_shifted(motion, target)
                     )
@@ -467,7 +292,7 @@ class Wearer:
             if box is None:
                 return
             colour, alpha = layer.carried(motion, box)
-        rows, columns = _inside(box, region)
+        rows, columns = box_slices(box, region)
         under = pixels[rows, columns]
         if layer.additive:
             pixels[rows, columns] = cv2.add(under, colour, dtype=cv2.CV_8U)

@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout
 
-from durian_core.face.masks import attribute_mask  # noqa: E402
+from durian_core.face.attribute_masks import attribute_mask  # noqa: E402
 from durian_core.mask_benchmark import (  # noqa: E402
     benchmark_sheet,
     format_table,

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from a checkout
 from durian_core.errors import NoFaceError  # noqa: E402
 from durian_core.evaluation import self_reenactment  # noqa: E402
 from durian_core.face.blocks import blockiness  # noqa: E402
-from durian_core.face.landmarks import FaceCount, track_landmarks  # noqa: E402
+from durian_core.face.tracking import FaceCount, track_landmarks  # noqa: E402
 from durian_core.media import load_video  # noqa: E402
 
 CLIP = ROOT / "examples" / "drivers" / "carphone.mp4"

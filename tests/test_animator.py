@@ -18,8 +18,9 @@ from durian_core.config import GenerationSettings
 from durian_core.engines.classical import ClassicalEngine
 from durian_core.engines.editor import edit_portrait
 from durian_core.face import regions
-from durian_core.face.landmarks import detect_faces, track_landmarks
+from durian_core.face.landmarks import detect_faces
 from durian_core.face.masks import fill_polygons
+from durian_core.face.tracking import track_landmarks
 from durian_core.media import load_image, load_video, open_video, write_video
 from durian_core.metrics import landmark_jitter
 from durian_core.prepare import prepare_inputs

@@ -14,9 +14,10 @@ from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.engines.editor import edit_portrait
 from durian_core.face import regions
+from durian_core.face.attribute_masks import attribute_mask
 from durian_core.face.hats import complete_hat, cut_edges, cut_note
 from durian_core.face.landmarks import detect_landmarks
-from durian_core.face.masks import attribute_mask, fill_polygons, person_mask
+from durian_core.face.masks import fill_polygons, person_mask
 from durian_core.media import load_image
 from durian_core.prepare import prepare_inputs, resize_longest
 from durian_core.types import AttributeReference, GenerateRequest

@@ -11,9 +11,10 @@ from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.evaluation import self_reenactment
 from durian_core.face import regions
-from durian_core.face.landmarks import detect_landmarks, track_landmarks
+from durian_core.face.landmarks import detect_landmarks
 from durian_core.face.masks import fill_polygons
 from durian_core.face.motion import mouth_opening
+from durian_core.face.tracking import track_landmarks
 from durian_core.types import AttributeReference, DrivingVideo, GenerateRequest, Interpolation
 
 CLASSICAL = GenerationSettings(engine="classical")

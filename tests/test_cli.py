@@ -397,7 +397,8 @@ def readme_commands() -> list[list[str]]:
 
 
 def test_every_readme_command_runs_as_written():
-    from durian_core.cli import UsageError, parse_command
+    from durian_core.cli import parse_command
+    from durian_core.cli_usage import UsageError
 
     commands = readme_commands()
     assert len(commands) >= 8, "the README's command blocks were found"

@@ -10,18 +10,22 @@ import pytest
 
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
-from durian_core.engines.editor import (
-    edit_portrait,
-    glasses_overlays,
-    protected_features,
-    remove_hair,
-    skin_region,
-)
+from durian_core.engines.editor import edit_portrait, glasses_overlays
+from durian_core.engines.hair_removal import remove_hair
 from durian_core.face import regions
 from durian_core.face.align import face_yaw
-from durian_core.face.fill import continue_background, fill_hole, head_under_hair, push_pull, skull_region
+from durian_core.face.attribute_masks import attribute_mask
+from durian_core.face.fill import fill_hole, head_under_hair, skull_region
 from durian_core.face.landmarks import detect_landmarks
-from durian_core.face.masks import attribute_mask, fill_polygons, person_mask, refine_mask, skin_likeness
+from durian_core.face.masks import (
+    fill_polygons,
+    person_mask,
+    protected_features,
+    refine_mask,
+    skin_likeness,
+    skin_region,
+)
+from durian_core.face.texture import continue_background, push_pull
 from durian_core.prepare import facing_away, mirror, prepare_inputs
 from durian_core.types import AttributeReference, GenerateRequest, Interpolation
 

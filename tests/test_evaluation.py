@@ -18,8 +18,8 @@ from durian_core.evaluation import (
     self_reconstruction,
 )
 from durian_core.face import regions
-from durian_core.face.landmarks import track_landmarks
 from durian_core.face.masks import fill_polygons
+from durian_core.face.tracking import track_landmarks
 from durian_core.metrics import video_metrics
 from durian_core.types import DrivingVideo
 

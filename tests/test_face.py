@@ -10,10 +10,12 @@ from durian_core.config import FaceSettings
 from durian_core.errors import NoFaceError
 from durian_core.face import regions
 from durian_core.face.align import MeshWarp, apply_affine, similarity_transform
+from durian_core.face.attribute_masks import attribute_mask
 from durian_core.face.keypoints import render_keypoint_map
-from durian_core.face.landmarks import LandmarkTracker, detect_landmarks, track_landmarks
-from durian_core.face.masks import attribute_mask, combine_masks, expand_mask, fill_polygons
+from durian_core.face.landmarks import detect_landmarks
+from durian_core.face.masks import combine_masks, expand_mask, fill_polygons
 from durian_core.face.motion import mouth_opening, retarget_motion
+from durian_core.face.tracking import LandmarkTracker, track_landmarks
 from durian_core.metrics import landmark_jitter
 
 

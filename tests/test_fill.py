@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from durian_core.bench.fill import fill_cases, score_fill
-from durian_core.face.fill import heal_skin, push_pull, textured_background
+from durian_core.face.fill import heal_skin
 from durian_core.face.masks import person_mask
+from durian_core.face.texture import push_pull, textured_background
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,9 @@ import pytest
 
 from durian_core.errors import DurianInputError
 from durian_core.face import hair, regions
+from durian_core.face.attribute_masks import attribute_mask
 from durian_core.face.landmarks import detect_faces
-from durian_core.face.masks import attribute_mask, face_oval, fill_polygons
+from durian_core.face.masks import face_oval, fill_polygons
 from durian_core.mask_benchmark import (
     HAIR,
     IGNORE,

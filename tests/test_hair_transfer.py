@@ -16,13 +16,15 @@ from durian_core.api import preview, preview_fit
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.engines.classical import ClassicalEngine
-from durian_core.engines.editor import edit_portrait, remove_hair
+from durian_core.engines.editor import edit_portrait
+from durian_core.engines.hair_removal import remove_hair
 from durian_core.face import regions
 from durian_core.face.align import head_centre
+from durian_core.face.attribute_masks import attribute_mask
 from durian_core.face.fill import skull_region
 from durian_core.face.head import head_hair, signed_distance
 from durian_core.face.landmarks import detect_faces, detect_landmarks
-from durian_core.face.masks import attribute_mask, face_oval
+from durian_core.face.masks import face_oval
 from durian_core.prepare import prepare_inputs
 from durian_core.types import AttributeFit, AttributeReference, GenerateRequest, Interpolation
 from durian_core.wear import Wearer

@@ -19,9 +19,9 @@ from durian_core.config import GenerationSettings
 from durian_core.evaluation import self_reenactment
 from durian_core.face import regions
 from durian_core.face.blocks import BLOCKY, blockiness, deblocked
-from durian_core.face.landmarks import track_landmarks
 from durian_core.face.masks import person_mask
 from durian_core.face.motion import mouth_opening
+from durian_core.face.tracking import track_landmarks
 from durian_core.media import load_video, open_video, probe_video, write_video
 from durian_core.render import driver_key
 

@@ -16,8 +16,8 @@ from helpers import green_centroid, green_wig
 from durian_core.api import build_request, generate, load_attribute, mirror_animator
 from durian_core.config import GenerationSettings
 from durian_core.face import regions
-from durian_core.face.landmarks import track_landmarks
 from durian_core.face.masks import fill_polygons
+from durian_core.face.tracking import track_landmarks
 from durian_core.media import load_video, probe_video, write_video
 from durian_core.wear import Presence
 

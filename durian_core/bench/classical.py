@@ -47,8 +47,8 @@ def bench_classical(*, size: int = 512, repeats: int = 5) -> dict:
     from durian_core.config import GenerationSettings
     from durian_core.engines.classical import ClassicalEngine
     from durian_core.engines.editor import edit_portrait
-    from durian_core.face.landmarks import track_stream
     from durian_core.face.motion import Retargeter
+    from durian_core.face.tracking import track_stream
     from durian_core.media import VideoWriter, load_image, load_video
     from durian_core.prepare import prepare_inputs, resize_longest
     from durian_core.render import READ_AHEAD, read_ahead

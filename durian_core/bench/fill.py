@@ -116,7 +116,8 @@ def fill_cases() -> list[FillCase]:
 
 def _fills() -> dict[str, dict[str, Callable[[FillCase, np.ndarray], np.ndarray]]]:
     """The previous and the current fill of each kind, as ``fill(case, holed_image) -> filled image``."""
-    from durian_core.face.fill import continue_background, heal_skin, plane_skin, textured_background
+    from durian_core.face.fill import heal_skin, plane_skin
+    from durian_core.face.texture import continue_background, textured_background
 
     return {
         "skin": {

@@ -20,9 +20,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from durian_core.face import regions
-from durian_core.face.fill import push_pull, textured_background
 from durian_core.face.masks import face_oval, feather, fill_polygons
 from durian_core.face.matting import keep_connected
+from durian_core.face.texture import push_pull, textured_background
 
 NECK_DEPTH = 0.7  # face sizes below the chin a neck may reach before the clothes begin
 NECK_SAMPLE = (0.02, 0.06, 0.06)  # the skin right under the chin: from, to (below the chin), half width; face sizes

@@ -14,8 +14,9 @@ import numpy as np
 
 from durian_core.face import regions
 from durian_core.face.align import head_centre
-from durian_core.face.fill import push_pull, skull_region
+from durian_core.face.fill import skull_region
 from durian_core.face.masks import face_oval, feather
+from durian_core.face.texture import push_pull
 
 HAIR_REACH_ABOVE = 0.7
 """How far (face sizes) hair may stand from its skull above the eyes: further off, what its mask holds is something

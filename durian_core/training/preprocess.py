@@ -133,9 +133,10 @@ def process_video(
 
     Raises :class:`DurianInputError` (or :class:`~durian_core.errors.NoFaceError`) for an unusable video.
     """
+    from durian_core.face.attribute_masks import attribute_mask
     from durian_core.face.keypoints import render_keypoint_maps
-    from durian_core.face.landmarks import track_landmarks
-    from durian_core.face.masks import attribute_mask, person_mask
+    from durian_core.face.masks import person_mask
+    from durian_core.face.tracking import track_landmarks
     from durian_core.media import load_video
     from durian_core.placement import face_crop
 

@@ -28,8 +28,8 @@ import numpy as np
 
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
-from durian_core.engines.editor import skin_region
 from durian_core.errors import DurianInputError
+from durian_core.face.masks import skin_region
 from durian_core.training.toy import EXTRA_KINDS, HELD_OUT, ToyVideo, make_identity, render_toy_video, toy_edit_inputs
 from durian_core.types import Interpolation
 
