@@ -3,6 +3,8 @@ takes and returns; shared by the Edit & animate tab and Live."""
 
 from __future__ import annotations
 
+import itertools
+import os
 from dataclasses import replace
 from typing import Any
 
@@ -13,11 +15,13 @@ from durian_app.editor import WORKING_SIZE
 from durian_app.session import Attributes
 from durian_app.text import MESSAGES
 from durian_app.workdir import WorkDir
-from durian_core.api import build_request
+from durian_core.api import build_request, open_portrait_video
+from durian_core.cache import content_key, default_cache
 from durian_core.config import GenerationSettings
 from durian_core.media import load_image
 from durian_core.prepare import resize_longest
-from durian_core.types import GenerateRequest, GenerateResult, Interpolation
+from durian_core.tryon import is_video_file
+from durian_core.types import GenerateRequest, GenerateResult, Interpolation, PortraitVideo
 
 DEFAULTS = GenerationSettings()
 INTEGER_SETTINGS = frozenset({"seed", "num_inference_steps", "output_size", "face_index"})
@@ -38,6 +42,23 @@ def settings_from(values: dict[str, Any]) -> GenerationSettings:
     return replace(DEFAULTS, **known)
 
 
+def portrait_video(path: str, *, settings: GenerationSettings = DEFAULTS) -> PortraitVideo:
+    """A portrait video opened once per file and settings: opening one decodes frames until its face shows, and
+    every preview, slider move and generation of the session needs it again."""
+    stat = os.stat(path)
+    key = content_key(path, stat.st_mtime_ns, stat.st_size, settings.max_seconds, settings.output_size)
+    return default_cache().get_or_compute(
+        "portrait_videos",
+        content_key(key, settings.face_index),
+        lambda: open_portrait_video(path, settings=settings),
+    )
+
+
+def portrait_picture(path: str) -> np.ndarray | str:
+    """What the portrait preview shows: a photo as it is (its file), a video's first frame with a face."""
+    return portrait_video(path).reference if is_video_file(path) else path
+
+
 def interpolation_from(first: int | None, second: int | None, alpha: float) -> Interpolation | None:
     """The blend the pickers describe; None until both are picked (a preview while picking shows no blend)."""
     if first is None or second is None:
@@ -55,11 +76,12 @@ def session_request(
     settings: GenerationSettings,
     driver: str | None = None,
 ) -> GenerateRequest:
-    """The core's request for what the page holds (the driver, a file path, is loaded with the settings' limit)."""
+    """The core's request for what the page holds: the portrait a photo or a video (its file path), the driver (a
+    file path) loaded with the settings' limit."""
     if portrait is None:
         raise gr.Error(MESSAGES["need_portrait"])
     return build_request(
-        portrait,
+        portrait_video(portrait, settings=settings) if is_video_file(portrait) else portrait,
         [entry.reference() for entry in attributes],
         driver=driver,
         interpolation=interpolation_from(blend_first, blend_second, alpha),
@@ -103,8 +125,8 @@ def before_after(portrait: np.ndarray, still: np.ndarray, *, work: WorkDir) -> t
     return work.store_png(before), work.store_png(still)
 
 
-def first_frame(path: str) -> np.ndarray:
-    """The first frame of a written video: the still shown beside it."""
+def frame_at(path: str, index: int = 0) -> np.ndarray:
+    """Frame ``index`` of a written video: the still shown beside it."""
     from durian_core.media import open_video
 
-    return next(open_video(path).iter_frames()).copy()
+    return next(itertools.islice(open_video(path).iter_frames(), index, None)).copy()

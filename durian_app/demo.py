@@ -54,9 +54,9 @@ def build_app(
         browser = browser_state(live)
         with gr.Tabs():
             page = edit_layout.build_tab(inputs, state)
-            live_tab = build_live_tab(browser)
+            live_tabs = [build_live_tab(browser), build_live_tab(browser, mode="mirror")]
         edit_events.wire_tab(page, work=work, concurrency=settings.generate_concurrency)
-        wire_live_tab(demo, live_tab, page, service=live)
+        wire_live_tab(demo, live_tabs, page, service=live)
         demo.load(
             engine_note, [page.advanced.engine, state.weights], page.outputs.engine_note, api_visibility="private"
         )

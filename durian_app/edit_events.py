@@ -46,6 +46,7 @@ def gallery_outputs(page: EditPage) -> list:
         gallery.blend_second,
         state.selected,
         gallery.selected_weight,
+        *gallery.fit.sliders(),
     ]
 
 
@@ -90,6 +91,17 @@ def still_event(page: EditPage, *, work: WorkDir) -> dict[str, Any]:
     }
 
 
+def fit_event(page: EditPage, *, work: WorkDir) -> dict[str, Any]:
+    """The preview after a fit slider moved: only the selected attribute is placed anew and blended."""
+    inputs = {name: value for name, value in edit_inputs(page).items() if name != "weights"}
+    return {
+        "fn": functools.partial(handlers.preview_fitted, work=work),
+        "inputs_kwargs": {**inputs, "selected": page.state.selected},
+        "outputs": [page.outputs.compare, page.outputs.status],
+        "show_progress": "minimal",
+    }
+
+
 def wire_tab(page: EditPage, *, work: WorkDir, concurrency: int) -> list:
     """Connect the tab's components to their handlers; returns the generation events (Stop cancels them)."""
     previews = wire_portrait(page, work=work) + wire_attributes(page, work=work)
@@ -115,16 +127,21 @@ def wire_tab(page: EditPage, *, work: WorkDir, concurrency: int) -> list:
 
 
 def wire_portrait(page: EditPage, *, work: WorkDir) -> list:
-    """A portrait the user drops (or clears) empties the before/after, is checked, and previewed; one an example
-    sets only resets the face picker, since the example's own run follows. Returns the preview events."""
+    """A portrait the user drops (or clears) empties the before/after, is checked, shown and previewed; one an
+    example sets is only shown, since the example's own run follows. Returns the preview events."""
     inputs, compare = page.inputs, page.outputs.compare
+    shown = [inputs.portrait_preview, inputs.face_index]
     # Silent: the user's own uploads are checked, with a message, by the event below.
     inputs.portrait.change(
-        handlers.face_picker, inputs.portrait, inputs.face_index, api_visibility="private", show_progress="hidden"
+        handlers.face_picker, inputs.portrait, shown, api_visibility="private", show_progress="hidden"
     )
-    checked = inputs.portrait.input(
-        handlers.clear_comparison, outputs=compare, queue=False, api_visibility="private"
-    ).then(handlers.show_portrait, inputs.portrait, inputs.face_index, api_name="portrait")
+    checked = gr.on(
+        [inputs.portrait.upload, inputs.portrait.clear],
+        handlers.clear_comparison,
+        outputs=compare,
+        queue=False,
+        api_visibility="private",
+    ).then(handlers.show_portrait, inputs.portrait, shown, api_name="portrait")
     still = still_event(page, work=work)
     return [checked.success(**still), inputs.face_index.input(**still)]
 
@@ -161,7 +178,7 @@ def wire_attributes(page: EditPage, *, work: WorkDir) -> list:
     gallery.gallery.select(
         handlers.select_attribute,
         state.attributes,
-        [state.selected, gallery.selected_weight],
+        [state.selected, gallery.selected_weight, *gallery.fit.sliders()],
         api_visibility="private",
     )
     for button, offset in ((gallery.move_earlier, -1), (gallery.move_later, 1)):
@@ -187,6 +204,19 @@ def wire_attributes(page: EditPage, *, work: WorkDir) -> list:
         api_name="set_weight",
     )
     previews.append(weighted.success(**still))
+    fit = gallery.fit
+    fitted = gr.on(
+        [slider.release for slider in fit.sliders()],
+        handlers.set_fit,
+        [state.attributes, state.selected, *fit.sliders()],
+        changed,
+        api_name="set_fit",
+    )
+    refitted = fit.reset.click(
+        handlers.reset_fit, [state.attributes, state.selected], changed, api_visibility="private"
+    )
+    fit_preview = fit_event(page, work=work)
+    previews += [fitted.success(**fit_preview, api_name="preview_fit"), refitted.success(**fit_preview)]
     previews.append(gallery.alpha.release(**{**still, "api_visibility": "public"}, api_name="preview"))
     previews += [picker.input(**still) for picker in (gallery.blend_first, gallery.blend_second)]
     return previews

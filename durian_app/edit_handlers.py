@@ -21,8 +21,9 @@ from durian_app.convert import (
     before_after,
     blend_choices,
     face_label,
-    first_frame,
+    frame_at,
     gallery_value,
+    portrait_picture,
     progress_line,
     session_request,
     settings_from,
@@ -35,39 +36,44 @@ from durian_app.runs import run_stoppable
 from durian_app.session import AttributeEntry, Attributes
 from durian_app.text import LABELS, MESSAGES
 from durian_app.workdir import WorkDir
-from durian_core.api import automatic_mask, choose_engine, generate, preview
+from durian_core.api import automatic_mask, choose_engine, generate, prepare_inputs, preview, preview_fit
 from durian_core.cache import default_cache
 from durian_core.media import load_image
+from durian_core.tryon import is_video_file
+from durian_core.types import AttributeFit
 
 GPU_SECONDS = 180  # ZeroGPU slot per generation: a 20-s driver with the durian engine at 25 steps
 
 
 @user_errors
-def show_portrait(portrait: str | None) -> dict:
-    """Check an uploaded portrait (a clear error for a bad file or no face) and offer its faces to choose from:
-    the picker shows only when there is more than one, numbered from the largest."""
+def show_portrait(portrait: str | None) -> tuple[np.ndarray | str | None, dict]:
+    """Check an uploaded portrait, a photo or a video (a clear error for a bad file or no face); show it (a video by
+    its first frame with a face) and offer its faces to choose from: the picker shows only when there is more than
+    one, numbered from the largest."""
     if portrait is None:
-        return gr.update(choices=[(face_label(0, 1), 0)], value=0, visible=False)
-    count = len(portrait_faces(portrait))
+        return None, gr.update(choices=[(face_label(0, 1), 0)], value=0, visible=False)
+    picture = portrait_picture(portrait)
+    count = len(portrait_faces(picture))
     choices = [(face_label(index, count), index) for index in range(count)]
-    return gr.update(choices=choices, value=0, visible=count > 1)
+    return picture, gr.update(choices=choices, value=0, visible=count > 1)
 
 
-def face_picker(portrait: str | None) -> dict:
-    """The face picker for the portrait however it was set (an example, an upload): :func:`show_portrait`
+def face_picker(portrait: str | None) -> tuple[np.ndarray | str | None, dict]:
+    """The portrait's preview and face picker however it was set (an example, an upload): :func:`show_portrait`
     without a message, since a dropped file's problem is told once, by the check of the upload itself."""
     try:
         return show_portrait(portrait)
     except ValueError:  # gr.Error included
-        return gr.update(choices=[(face_label(0, 1), 0)], value=0, visible=False)
+        return None, gr.update(choices=[(face_label(0, 1), 0)], value=0, visible=False)
 
 
-def portrait_faces(portrait: str) -> list[np.ndarray]:
-    """The faces of a portrait file, largest first: the core's own cached detection, so the preview that follows
-    finds the portrait's landmarks already there."""
+def portrait_faces(picture: np.ndarray | str) -> list[np.ndarray]:
+    """The faces of a portrait (a file or a video's frame), largest first: the core's own cached detection, so the
+    preview that follows finds the portrait's landmarks already there."""
     from durian_core.prepare import fit_longest, image_faces
 
-    return image_faces(fit_longest(load_image(portrait).rgb, DEFAULTS.output_size), cache=default_cache())
+    image = load_image(picture).rgb if isinstance(picture, str) else picture
+    return image_faces(fit_longest(image, DEFAULTS.output_size), cache=default_cache())
 
 
 def clear_editor() -> None:
@@ -131,15 +137,26 @@ def is_pending(attribute_file: str | None, kind: str, attributes: Attributes) ->
 
 
 def attributes_changed(attributes: Attributes, *, selected: int | None, keep_blend: bool = True) -> tuple:
-    """Outputs shared by every gallery edit: state, gallery, blend pickers, the selection and its weight."""
+    """Outputs shared by every gallery edit: state, gallery, blend pickers, the selection, its weight and its fit."""
     choices = blend_choices(attributes)
     pickers = {"choices": choices} if keep_blend else {"choices": choices, "value": None}
-    weight = attributes[selected].weight if selected is not None else 1.0
-    return attributes, gallery_value(attributes), gr.update(**pickers), gr.update(**pickers), selected, weight
+    chosen = selected_controls(attributes, selected)
+    return attributes, gallery_value(attributes), gr.update(**pickers), gr.update(**pickers), selected, *chosen
 
 
-def select_attribute(attributes: Attributes, event: gr.SelectData) -> tuple[int, float]:
-    return event.index, attributes[event.index].weight
+GALLERY_OUTPUTS = 10  # how many values attributes_changed returns
+
+
+def selected_controls(attributes: Attributes, selected: int | None) -> tuple[float, ...]:
+    """The strength and the fit (dx, dy, scale, degrees) of the selected attribute, for its sliders; those of an
+    untouched attribute when none is selected."""
+    if selected is None or not 0 <= selected < len(attributes):
+        return 1.0, *AttributeFit().as_tuple()
+    return attributes[selected].weight, *attributes[selected].fit.as_tuple()
+
+
+def select_attribute(attributes: Attributes, event: gr.SelectData) -> tuple:
+    return event.index, *selected_controls(attributes, event.index)
 
 
 def move_attribute(attributes: Attributes, selected: int | None, offset: int) -> tuple:
@@ -167,6 +184,20 @@ def set_weight(attributes: Attributes, selected: int | None, weight: float) -> t
         return attributes_changed(attributes, selected=None)
     changed = replace(attributes[selected], weight=float(weight))
     return attributes_changed(attributes[:selected] + (changed,) + attributes[selected + 1 :], selected=selected)
+
+
+@user_errors
+def set_fit(attributes: Attributes, selected: int | None, dx: float, dy: float, scale: float, degrees: float) -> tuple:
+    """Move, scale and turn the selected attribute on the portrait (the preview that follows re-places only it)."""
+    if selected is None or not 0 <= selected < len(attributes):
+        raise gr.Error(MESSAGES["need_selection"])
+    changed = replace(attributes[selected], fit=AttributeFit(float(dx), float(dy), float(scale), float(degrees)))
+    return attributes_changed(attributes[:selected] + (changed,) + attributes[selected + 1 :], selected=selected)
+
+
+def reset_fit(attributes: Attributes, selected: int | None) -> tuple:
+    """The selected attribute back where the alignment put it."""
+    return set_fit(attributes, selected, *AttributeFit().as_tuple())
 
 
 @user_errors
@@ -200,6 +231,42 @@ def preview_still(
     return comparison, status if attributes else f"{MESSAGES['no_attributes']}\n{status}"
 
 
+@user_errors
+def preview_fitted(
+    portrait: str | None,
+    attributes: Attributes,
+    selected: int | None,
+    blend_first: int | None,
+    blend_second: int | None,
+    alpha: float,
+    *,
+    work: WorkDir,
+    **settings: Any,
+) -> tuple[tuple[str, str] | None, str]:
+    """The still after a fit slider moved: the edit comes from the cache with the selected attribute where the
+    alignment put it, and only that attribute is placed anew and blended (the classical editor's still)."""
+    if portrait is None:
+        return None, MESSAGES["need_portrait"]
+    if selected is None or not 0 <= selected < len(attributes):
+        raise gr.Error(MESSAGES["need_selection"])
+    start = time.perf_counter()
+    entry = attributes[selected]
+    placed = attributes[:selected] + (replace(entry, fit=AttributeFit()),) + attributes[selected + 1 :]
+    request = session_request(
+        portrait,
+        placed,
+        blend_first=blend_first,
+        blend_second=blend_second,
+        alpha=alpha,
+        settings=settings_from(settings),
+    )
+    prepared = prepare_inputs(request, cache=default_cache())
+    still = preview_fit(prepared, entry.fit, index=selected, cache=default_cache())
+    comparison = before_after(request.portrait, still, work=work)
+    milliseconds = 1000 * (time.perf_counter() - start)
+    return comparison, MESSAGES["fit_previewed"].format(name=entry.name, ms=milliseconds)
+
+
 @spaces.GPU(duration=GPU_SECONDS)
 @user_errors
 def generate_result(
@@ -220,7 +287,8 @@ def generate_result(
     work: WorkDir,
     **settings: Any,
 ) -> Generator:
-    """The full generation: the animated video (with the driver's audio) or, for "still", the edited image.
+    """The full generation: the animated video (with the driver's audio), for "still" the edited image, or for a
+    portrait video that clip wearing the attributes (with its own sound; it takes no driver).
 
     A generator, so the Stop button can end it while it runs; the last thing it yields is the result. A missing
     input is named in the status line (the outputs stay as they are); an attribute uploaded but not yet added to
@@ -240,8 +308,8 @@ def generate_result(
         attributes = add_attribute(attribute_file, kind, mask, weight, attributes, work=work)[0]
         gallery = (gallery_value(attributes), attributes)
         notes.append(MESSAGES["added_on_generate"].format(name=Path(attribute_file).name, kind=kind))
-    if motion == "video":
-        progress(0.0, desc="reading the driving video")
+    if motion == "video" or is_video_file(portrait):
+        progress(0.0, desc="reading the video")
     request = session_request(
         portrait,
         attributes,
@@ -253,7 +321,8 @@ def generate_result(
     )
     loaded = time.perf_counter() - start
     work.prune()
-    target = work.new_output(".mp4" if request.driver is not None else ".png")
+    video_portrait = request.portrait_video
+    target = work.new_output(".mp4" if request.driver is not None or video_portrait is not None else ".png")
     result = yield from run_stoppable(
         lambda report: generate(request, weights=weights, progress=report, output=target),
         progress=progress,
@@ -262,16 +331,20 @@ def generate_result(
     )
     path = str(result.path)
     status = "\n".join([*notes, status_line(result, timings={"load": loaded}, total=time.perf_counter() - start)])
-    still = result.still if result.frames is not None else first_frame(path)
-    video = path if result.fps is not None else None
-    download = gr.update(value=path, visible=True, label=LABELS["download_video" if video else "download_still"])
+    # A portrait video's "before" is its first frame with a face: the frame shown beside it is the same one, worn.
+    shown = 0 if video_portrait is None else video_portrait.reference_index
+    still = result.still if result.frames is not None else frame_at(path, shown)
+    video = gr.update(value=path, visible=True) if result.fps is not None else gr.update(value=None, visible=False)
+    download = gr.update(value=path, visible=True, label=LABELS["download_video" if result.fps else "download_still"])
     yield before_after(request.portrait, still, work=work), video, download, status, *gallery
 
 
 def missing_input(portrait: str | None, *, motion: str, driver: str | None) -> str | None:
-    """The message naming what a generation still needs, or None when it has everything."""
+    """The message naming what a generation still needs (or what is in its way), or None when it has everything."""
     if portrait is None:
         return MESSAGES["need_portrait"]
+    if is_video_file(portrait):  # it moves by itself: no driver needed, and one given is a mistake to point out
+        return MESSAGES["video_portrait_driver"] if motion == "video" and driver is not None else None
     if motion == "video" and driver is None:
         return MESSAGES["need_driver"]
     return None

@@ -11,14 +11,16 @@ import gradio as gr
 from durian_app.convert import DEFAULTS, face_label
 from durian_app.editor import MASK_COLOUR, MASK_OPACITY, WORKING_SIZE
 from durian_app.text import CHOICES, LABELS, TEXT
-from durian_app.upload import pass_unreadable_files
+from durian_app.upload import pass_any_file
 from durian_core.config import ATTRIBUTE_KINDS, ENGINE_NAMES, MediaLimits
+from durian_core.types import AttributeFit
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # The result video and the before/after sit side by side (a still's before/after takes the whole row), as tall as
 # the outputs column leaves room for on a 1366×768 laptop: the column, which follows the page as it scrolls, then
 # shows everything at once.
 RESULT_HEIGHT = 330
+PORTRAIT_HEIGHT = 200  # the portrait's upload box and its preview, side by side
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class SessionState:
 class Inputs:
     """The inputs, created unrendered: the example rows placed above them need them first."""
 
-    portrait: gr.Image
+    portrait: gr.File  # a photo or a video
+    portrait_preview: gr.Image  # the photo, or the video's first frame with a face
     face_index: gr.Radio
     attribute_file: gr.File
     kind: gr.Radio
@@ -43,6 +46,20 @@ class Inputs:
     add_attribute: gr.Button
     motion: gr.Radio
     driver: gr.Video
+
+
+@dataclass(frozen=True)
+class FitControls:
+    """The selected attribute's fit once it is on the portrait: moved, scaled and turned (AttributeFit's fields)."""
+
+    dx: gr.Slider
+    dy: gr.Slider
+    scale: gr.Slider
+    degrees: gr.Slider
+    reset: gr.Button
+
+    def sliders(self) -> list[gr.Slider]:
+        return [self.dx, self.dy, self.scale, self.degrees]
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,7 @@ class Gallery:
     move_later: gr.Button
     remove_attribute: gr.Button
     selected_weight: gr.Slider
+    fit: FitControls
     blend_first: gr.Dropdown
     blend_second: gr.Dropdown
     alpha: gr.Slider
@@ -111,16 +129,24 @@ def build_state(*, weights: str | None) -> SessionState:
 
 def build_inputs() -> Inputs:
     """Every input, created unrendered; :func:`build_inputs_column` places them."""
-    portrait = gr.Image(
+    portrait = gr.File(
         label=LABELS["portrait"],
-        type="filepath",
-        sources=["upload", "clipboard"],
-        height=230,
+        file_types=["image", "video"],
+        height=PORTRAIT_HEIGHT,
         elem_id="portrait",
         render=False,
     )
     return Inputs(
-        portrait=pass_unreadable_files(portrait),
+        portrait=pass_any_file(portrait),
+        portrait_preview=gr.Image(
+            label=LABELS["portrait_preview"],
+            type="filepath",
+            interactive=False,
+            height=PORTRAIT_HEIGHT,
+            buttons=["fullscreen"],
+            elem_id="portrait-preview",
+            render=False,
+        ),
         face_index=gr.Radio(
             [(face_label(0, 1), 0)], value=0, label=LABELS["face"], visible=False, elem_id="face", render=False
         ),
@@ -164,9 +190,12 @@ def mask_editor() -> gr.ImageEditor:
 def build_inputs_column(inputs: Inputs) -> Gallery:
     """Portrait, attributes and motion, in the order a user goes through them."""
     with gr.Group():
-        with gr.Row(equal_height=False):
-            inputs.portrait.render()
-            inputs.face_index.render()
+        with gr.Row(equal_height=True):
+            with gr.Column(min_width=200):
+                inputs.portrait.render()
+            with gr.Column(min_width=200):
+                inputs.portrait_preview.render()
+        inputs.face_index.render()
     with gr.Group():
         with gr.Row(equal_height=True):
             with gr.Column(scale=2, min_width=200):
@@ -207,6 +236,7 @@ def build_gallery(placeholder: gr.Markdown) -> Gallery:
             move_later = gr.Button(LABELS["move_later"], size="sm")
             remove = gr.Button(LABELS["remove_attribute"], size="sm", variant="stop")
         selected_weight = gr.Slider(0, 1, value=1.0, step=0.05, label=LABELS["selected_weight"])
+        fit = build_fit()
         with gr.Row():
             blend_first = gr.Dropdown([], value=None, label=LABELS["blend_first"], elem_id="blend-first")
             blend_second = gr.Dropdown([], value=None, label=LABELS["blend_second"], elem_id="blend-second")
@@ -218,10 +248,29 @@ def build_gallery(placeholder: gr.Markdown) -> Gallery:
         move_later=move_later,
         remove_attribute=remove,
         selected_weight=selected_weight,
+        fit=fit,
         blend_first=blend_first,
         blend_second=blend_second,
         alpha=alpha,
     )
+
+
+def build_fit() -> FitControls:
+    """Sliders over the cached preview: each move places the selected attribute anew and blends it, nothing more.
+    Their ranges are the core's (:class:`~durian_core.types.AttributeFit`); two to a row, so that each label reads on
+    one line in the left column."""
+    identity = AttributeFit()
+    with gr.Group(elem_id="fit"):
+        with gr.Row():
+            dx = gr.Slider(-1, 1, value=identity.dx, step=0.01, label=LABELS["fit_dx"], elem_id="fit-dx")
+            dy = gr.Slider(-1, 1, value=identity.dy, step=0.01, label=LABELS["fit_dy"], elem_id="fit-dy")
+        with gr.Row():
+            scale = gr.Slider(0.5, 2, value=identity.scale, step=0.01, label=LABELS["fit_scale"], elem_id="fit-scale")
+            degrees = gr.Slider(
+                -45, 45, value=identity.degrees, step=1, label=LABELS["fit_degrees"], elem_id="fit-degrees"
+            )
+        reset = gr.Button(LABELS["fit_reset"], size="sm", elem_id="fit-reset")
+    return FitControls(dx, dy, scale, degrees, reset)
 
 
 def build_advanced() -> Advanced:

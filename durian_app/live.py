@@ -15,10 +15,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from durian_core.live import LiveAnimator
+from durian_core.live import LiveAnimator, MirrorAnimator
 
 LIVE_JPEG_QUALITY = 85  # the live frames' JPEG quality: at 512² about 40 kB a frame, no visible blocks
 Clock = Callable[[], float]  # seconds, only ever compared with each other (time.monotonic; tests pass their own)
+# What a live view does with the camera: "drive" moves the edited portrait, "mirror" puts the attributes on the
+# camera's own face. Each names its messages by a prefix of its own in assets/ui_text.json.
+LIVE_MODES = {"drive": "live", "mirror": "mirror"}
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,17 @@ class LiveEdit:
     """The edit a live view wears: what the main page held when Live was opened (paths and numbers only; the
     pixels are in files and in the core's cache)."""
 
-    portrait: str
+    portrait: str | None  # None in a mirror, whose portrait is the camera
     attributes: tuple[Any, ...]  # the session's AttributeEntry gallery
     blend_first: int | None
     blend_second: int | None
     alpha: float
     settings: Any  # GenerationSettings
+    mode: str = "drive"  # a key of LIVE_MODES
+
+    def __post_init__(self) -> None:
+        if self.mode not in LIVE_MODES:
+            raise ValueError(f"live mode must be one of {tuple(LIVE_MODES)}, got {self.mode!r}")
 
 
 BROWSER_KEY_STORAGE = "durian-browser"  # where the browser keeps its key (localStorage), on every page of the app
@@ -142,12 +150,14 @@ class LiveSlots:
 
 @dataclass
 class LiveState:
-    """One live view's animator, for one edit (``key``, its token)."""
+    """One live view's animator (a LiveAnimator, or a MirrorAnimator in a mirror), for one edit (``key``, its
+    token)."""
 
-    animator: LiveAnimator
+    animator: LiveAnimator | MirrorAnimator
     key: str
     note: str
     started: float  # when its first frame came, by the clock of the Live that made it
+    mode: str = "drive"  # a key of LIVE_MODES
     reported: float = 0.0  # when the status line was last refreshed
     status: str = ""  # the status line as last refreshed
     sent: deque = field(default_factory=lambda: deque(maxlen=120))  # when the latest frames were sent back

@@ -14,16 +14,17 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from durian_app.convert import session_request, settings_from
-from durian_app.edit_handlers import add_attribute, is_pending
+from durian_app.convert import interpolation_from, session_request, settings_from
+from durian_app.edit_handlers import GALLERY_OUTPUTS, add_attribute, is_pending
 from durian_app.errors import user_errors
-from durian_app.live import Clock, LiveEdit, LiveEdits, LiveSlots, LiveState, jpeg_data_url
+from durian_app.live import LIVE_MODES, Clock, LiveEdit, LiveEdits, LiveSlots, LiveState, jpeg_data_url
 from durian_app.session import Attributes
 from durian_app.settings import AppSettings
 from durian_app.text import LABELS, MESSAGES
 from durian_app.workdir import WorkDir
 from durian_core.api import live_animator
 from durian_core.cache import default_cache
+from durian_core.live import MirrorAnimator
 
 # How often the browser looks whether it may send the next camera frame. It sends one only when the previous one
 # has come back, so this is not a rate: a short tick only keeps a returned frame from waiting for the next one.
@@ -74,30 +75,34 @@ class LiveService:
         weight: float,
         weights: str | None = None,
         browser: str | None = None,
+        *,
+        mode: str = "drive",
         **settings: Any,
     ) -> tuple:
-        """Opening the Live tab: the live view of the edit the page holds now (an attribute uploaded but not yet
-        added joins the gallery first, as on Generate), for this browser only (``browser``, its key), or what is
-        missing for one."""
+        """Opening the Live tab (``mode`` "drive") or the Mirror tab ("mirror"): the live view of the edit the page
+        holds now (an attribute uploaded but not yet added joins the gallery first, as on Generate), for this
+        browser only (``browser``, its key), or what is missing for one."""
         del weights  # live always runs the classical engine
-        unchanged = (gr.skip(),) * 6
-        if portrait is None:
+        unchanged = (gr.skip(),) * GALLERY_OUTPUTS
+        if mode == "drive" and portrait is None:
             return *unchanged, "", MESSAGES["live_need_portrait"]
         if not browser:
             return *unchanged, "", MESSAGES["live_no_browser"]
-        gallery, note = unchanged, MESSAGES["live_ready"]
+        gallery, note = unchanged, mode_message(mode, "ready")
         if is_pending(attribute_file, kind, attributes):
             gallery = add_attribute(attribute_file, kind, mask, weight, attributes, work=self.work)
             attributes = gallery[0]
-            note = MESSAGES["live_added"].format(name=Path(attribute_file).name, kind=kind)
-        edit = LiveEdit(portrait, attributes, blend_first, blend_second, alpha, settings_from(settings))
-        return *gallery, live_view(self.edits.register(edit, browser=browser)), note
+            note = mode_message(mode, "added").format(name=Path(attribute_file).name, kind=kind)
+        if mode == "mirror" and not attributes:
+            return *gallery, "", MESSAGES["mirror_need_attribute"]
+        edit = LiveEdit(portrait, attributes, blend_first, blend_second, alpha, settings_from(settings), mode=mode)
+        return *gallery, live_view(self.edits.register(edit, browser=browser), mode=mode), note
 
-    def open_page(self, browser: str | None, request: gr.Request) -> tuple[str | None, str, Any]:
+    def open_page(self, browser: str | None, request: gr.Request) -> tuple:
         """The live page reads the edit it shows from its address, and shows it only to the browser that handed
         it over (``browser``: the key this browser keeps, None when it has none); a refused page says why and
         offers no camera. The token it returns is the session's own (a ``gr.State``), which no request can set:
-        frames stream only an edit checked here."""
+        frames stream only an edit checked here. The page's words follow the edit's mode (drive or mirror)."""
         token = dict(getattr(request, "query_params", {}) or {}).get("edit")
         registered = self.edits.get(token)
         if registered is None:
@@ -105,8 +110,11 @@ class LiveService:
         elif not registered.belongs_to(browser):  # a browser without a key never registered anything either
             refusal = "live_not_yours"
         else:
-            return token, MESSAGES["live_idle"], gr.skip()
-        return None, MESSAGES[refusal], gr.update(visible=False)
+            mode = registered.edit.mode
+            status = gr.update(value=mode_message(mode, "idle"), label=mode_label(mode, "status"))
+            words = (gr.update(label=mode_label(mode, "output")), gr.update(value=mode_label(mode, "neutral")))
+            return token, status, gr.skip(), *words
+        return None, MESSAGES[refusal], gr.update(visible=False), gr.skip(), gr.skip()
 
     def frame(
         self, frame: np.ndarray | None, state: LiveState | None, token: str | None, request: gr.Request | None = None
@@ -150,6 +158,8 @@ class LiveService:
         if registered is None:
             return None
         edit = registered.edit
+        if edit.mode == "mirror":
+            return self.start_mirror(edit, token=token, now=now)
         request = session_request(
             edit.portrait,
             edit.attributes,
@@ -161,13 +171,31 @@ class LiveService:
         animator, note = live_animator(request, cache=default_cache())
         return LiveState(animator, token, note, started=now)
 
+    @staticmethod
+    def start_mirror(edit: LiveEdit, *, token: str, now: float) -> LiveState:
+        """A mirror of the edit's attributes (their masks and layers come through the cache)."""
+        attributes = [entry.reference() for entry in edit.attributes]
+        interpolation = interpolation_from(edit.blend_first, edit.blend_second, edit.alpha)
+        mirror = MirrorAnimator(attributes, interpolation=interpolation, settings=edit.settings, cache=default_cache())
+        return LiveState(mirror, token, MESSAGES["mirror_engine"], started=now, mode="mirror")
+
+
+def mode_message(mode: str, name: str) -> str:
+    """The page's words ``name`` for a live view of ``mode`` (drive or mirror)."""
+    return MESSAGES[f"{LIVE_MODES[mode]}_{name}"]
+
+
+def mode_label(mode: str, name: str) -> str:
+    """The label ``name`` of a live view of ``mode`` (drive or mirror)."""
+    return LABELS[f"{LIVE_MODES[mode]}_{name}"]
+
 
 def running_status(state: LiveState, *, found_face: bool, now: float) -> str:
     """The live status line: frames, server time per frame and frames per second, or that no face is in view."""
     if not found_face:
-        return MESSAGES["live_no_face"]
+        return mode_message(state.mode, "no_face")
     timing = state.animator.timing()
-    return MESSAGES["live_running"].format(
+    return mode_message(state.mode, "running").format(
         engine=state.note,
         frames=state.animator.frames,
         median=timing["median_ms"],
@@ -176,20 +204,24 @@ def running_status(state: LiveState, *, found_face: bool, now: float) -> str:
     )
 
 
-def live_view(token: str) -> str:
+def live_view(token: str, *, mode: str = "drive") -> str:
     """The live page in a frame, for the edit ``token`` names (the address is relative: it works under any root)."""
+    name = LIVE_MODES[mode]
     return (
-        f'<iframe src="live?edit={token}" allow="camera" title="{LABELS["live_view"]}" '
-        'class="live-view" id="live-view-frame"></iframe>'
+        f'<iframe src="live?edit={token}" allow="camera" title="{mode_label(mode, "view")}" '
+        f'class="live-view" id="{name}-view-frame"></iframe>'
     )
 
 
-def leave_live() -> tuple[str, str]:
-    """Leaving the Live tab closes the live view: the camera stops and its session ends."""
-    return "", MESSAGES["live_closed"]
+def leave_live(*modes: str) -> tuple[str, ...]:
+    """Leaving a live tab closes its live view (the camera stops and its session ends): for each of ``modes``, an
+    empty view and the note of a closed one."""
+    return tuple(value for mode in modes for value in ("", mode_message(mode, "closed")))
 
 
 def live_neutral(state: LiveState | None) -> str:
-    if state is not None:
-        state.animator.set_neutral()
-    return MESSAGES["live_neutral_set"]
+    """Set neutral pose (driving), or prepare the attributes again on the next frame with a face (mirror)."""
+    if state is None:
+        return MESSAGES["live_neutral_set"]
+    state.animator.set_neutral()
+    return mode_message(state.mode, "neutral_set")

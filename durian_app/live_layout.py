@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -9,19 +10,21 @@ import gradio as gr
 
 from durian_app.edit_events import edit_inputs, gallery_outputs, upload_inputs
 from durian_app.edit_layout import EditPage
-from durian_app.live import BROWSER_KEY_STORAGE, browser_key, close_live_state
+from durian_app.live import BROWSER_KEY_STORAGE, LIVE_MODES, browser_key, close_live_state
 from durian_app.live_handlers import LIVE_EVERY_S, LiveService, leave_live, live_neutral
 from durian_app.text import LABELS, MESSAGES
 
 
 @dataclass(frozen=True)
 class LiveTab:
-    """The main page's Live tab: what Live does, and the live view of the page's edit (filled on opening)."""
+    """A main page's live tab (Live, or Mirror): what it does, and the live view of the page's edit (filled on
+    opening)."""
 
     tab: gr.Tab
     view: gr.HTML
     note: gr.Markdown
     browser: gr.BrowserState  # this browser's key: the live views it opens show only in it
+    mode: str = "drive"  # a key of LIVE_MODES
 
 
 @dataclass(frozen=True)
@@ -69,26 +72,42 @@ def browser_state(service: LiveService) -> gr.BrowserState:
     return gr.BrowserState(None, storage_key=BROWSER_KEY_STORAGE, secret=service.browser_secret)
 
 
-def build_live_tab(browser: gr.BrowserState) -> LiveTab:
-    """The Live tab; ``browser`` is the page's key state, made outside the tabs so that it loads with the page."""
-    with gr.Tab(LABELS["tab_live"], id="live", elem_id="live-tab") as tab:
-        gr.Markdown(LABELS["live_intro"])
-        view = gr.HTML("", elem_id="live-view", padding=False)
-        note = gr.Markdown(MESSAGES["live_closed"], elem_id="live-note")
-    return LiveTab(tab, view, note, browser)
+def build_live_tab(browser: gr.BrowserState, *, mode: str = "drive") -> LiveTab:
+    """The Live tab (``mode`` "drive": the camera drives the portrait) or the Mirror tab ("mirror": the camera's
+    own face wears the attributes); ``browser`` is the page's key state, made outside the tabs so that it loads
+    with the page."""
+    name = LIVE_MODES[mode]
+    with gr.Tab(LABELS[f"tab_{name}"], id=name, elem_id=f"{name}-tab") as tab:
+        gr.Markdown(LABELS[f"{name}_intro"])
+        view = gr.HTML("", elem_id=f"{name}-view", elem_classes="live-view-box", padding=False)
+        note = gr.Markdown(MESSAGES[f"{name}_closed"], elem_id=f"{name}-note")
+    return LiveTab(tab, view, note, browser, mode)
 
 
-def wire_live_tab(demo: gr.Blocks, live_tab: LiveTab, page: EditPage, *, service: LiveService) -> None:
-    """The page gives its browser a key when it loads; opening the tab hands the page's edit to a live view for
-    that browser; leaving it closes the view."""
-    demo.load(browser_key, inputs=live_tab.browser, outputs=live_tab.browser, api_visibility="private")
-    live_tab.tab.select(
-        service.enter,
-        inputs_kwargs={**edit_inputs(page), **upload_inputs(page), "browser": live_tab.browser},
-        outputs=[*gallery_outputs(page), live_tab.view, live_tab.note],
+def wire_live_tab(demo: gr.Blocks, live_tabs: list[LiveTab], page: EditPage, *, service: LiveService) -> None:
+    """The page gives its browser a key when it loads; opening a live tab hands the page's edit to a live view
+    for that browser (and closes the other tab's view); leaving them closes every view."""
+    browser = live_tabs[0].browser
+    demo.load(browser_key, inputs=browser, outputs=browser, api_visibility="private")
+    views = [component for live_tab in live_tabs for component in (live_tab.view, live_tab.note)]
+    for live_tab in live_tabs:
+        others = [component for other in live_tabs if other is not live_tab for component in (other.view, other.note)]
+        live_tab.tab.select(
+            functools.partial(service.enter, mode=live_tab.mode),
+            inputs_kwargs={**edit_inputs(page), **upload_inputs(page), "browser": browser},
+            outputs=[*gallery_outputs(page), live_tab.view, live_tab.note],
+            api_visibility="private",
+        ).then(
+            functools.partial(leave_live, *(other.mode for other in live_tabs if other is not live_tab)),
+            outputs=others,
+            api_visibility="private",
+            queue=False,
+        )
+    page.tab.select(
+        functools.partial(leave_live, *(live_tab.mode for live_tab in live_tabs)),
+        outputs=views,
         api_visibility="private",
     )
-    page.tab.select(leave_live, outputs=[live_tab.view, live_tab.note], api_visibility="private")
 
 
 def build_live_page(demo: gr.Blocks, *, service: LiveService) -> LivePage:
@@ -138,7 +157,7 @@ def wire_live_page(demo: gr.Blocks, page: LivePage, *, service: LiveService) -> 
     demo.load(
         service.open_page,
         inputs=page.browser,
-        outputs=[page.token, page.status, page.camera],
+        outputs=[page.token, page.status, page.camera, page.output, page.neutral],
         api_visibility="private",
     )
     page.camera.stream(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from durian_app.text import MESSAGES
 from durian_core.cache import content_key, default_cache
 from durian_core.errors import DurianInputError
 from durian_core.media import load_image, load_mask
-from durian_core.types import AttributeReference
+from durian_core.types import AttributeFit, AttributeReference
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class AttributeEntry:
     weight: float
     name: str
     source: str = ""  # the uploaded file it was made from: Generate adds an upload not yet in the gallery
+    fit: AttributeFit = field(default_factory=AttributeFit)  # the user's nudge once it is on the portrait
 
     def keep_alive(self) -> None:
         """Mark the files as in use, so pruning old files spares a session that is still working."""
@@ -36,14 +37,17 @@ class AttributeEntry:
             raise DurianInputError(MESSAGES["attribute_expired"].format(name=self.name)) from exc
 
     def caption(self, index: int) -> str:
-        return f"{index + 1} · {self.kind} · {self.name} · {self.weight:.0%}"
+        moved = "" if self.fit.is_identity else " · fitted"
+        return f"{index + 1} · {self.kind} · {self.name} · {self.weight:.0%}{moved}"
 
     def reference(self) -> AttributeReference:
         self.keep_alive()
         # The files are named by their content, so their paths key the decoded pixels in the core's bounded cache:
         # a tweak then decodes no PNG.
         image, mask = default_cache().get_or_compute("app_layers", content_key(self.image, self.mask), self.decode)
-        return AttributeReference(image, self.kind, mask=mask, mask_mode="replace", weight=self.weight, name=self.name)
+        return AttributeReference(
+            image, self.kind, mask=mask, mask_mode="replace", weight=self.weight, name=self.name, fit=self.fit
+        )
 
     def decode(self) -> tuple[np.ndarray, np.ndarray]:
         image = load_image(self.image).rgb

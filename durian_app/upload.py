@@ -1,27 +1,24 @@
-"""Image uploads that leave judging the file to the core loader, so a bad file gets the loader's clear message."""
+"""Uploads that leave judging the file to the core's loaders, so a bad file gets the loader's clear message."""
 
 from __future__ import annotations
 
 import gradio as gr
-import PIL.Image
 
 
-def pass_unreadable_files(image: gr.Image) -> gr.Image:
-    """Make a `type="filepath"` image upload hand over any uploaded file as its path, even one PIL cannot open.
+def pass_any_file(upload: gr.File) -> gr.File:
+    """Make a single-file, `type="filepath"` upload hand over any uploaded file as its path.
 
-    Gradio's own preprocessing opens the upload with PIL and fails with a generic error on a text file or a
-    truncated JPEG; the app's loader names the problem ("'notes.jpg' is a text file, not an image") instead.
+    The file types it is given only steer the browser's file picker: gradio's own check on the server answers a
+    text file with a list of allowed formats, where the app's loaders name the problem ("'notes.txt' is a text
+    file, not an image") and read videos by their ending, ``.y4m`` included, which gradio's check does not know.
     (Wrapping the instance rather than subclassing: gradio writes a stub file beside every component subclass.)
     """
-    stock = image.preprocess
 
     def preprocess(payload):
-        try:
-            return stock(payload)
-        except (PIL.UnidentifiedImageError, OSError, ValueError):
-            if payload is None or payload.path is None:
-                raise
-            return payload.path
+        if payload is None:
+            return None
+        files = getattr(payload, "root", None)  # a list of files, of which a single upload has one
+        return (files[0] if files else payload).path
 
-    image.preprocess = preprocess
-    return image
+    upload.preprocess = preprocess
+    return upload

@@ -6,9 +6,12 @@ the Live tab, starts the camera and, after a warm-up, counts the distinct frames
 itself (no polling from outside). Reports every run, their median, the app's own status line (server time per
 frame) and the processor time each process spent per delivered frame.
 
-Run from the repository root: ``python scripts/bench_live_browser.py [--runs 3] [--seconds 12]``; ``--app-dir D``
-runs the app of another checkout instead (``git worktree add D <commit>``), for a before/after on one machine:
-the runs then alternate between the two apps.
+With ``--mode mirror`` it measures the Mirror instead: Obama's glasses added in the Edit tab (no portrait), the
+Mirror tab opened, the camera's own frames coming back wearing them.
+
+Run from the repository root: ``python scripts/bench_live_browser.py [--runs 3] [--seconds 12] [--mode mirror]``;
+``--app-dir D`` runs the app of another checkout instead (``git worktree add D <commit>``), for a before/after on
+one machine: the runs then alternate between the two apps.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 CHROMIUM = "/usr/bin/chromium"
+TABS = {"live": "Live (webcam)", "mirror": "Mirror (webcam)"}  # the main page's tab of each mode
+WHAT = {
+    "live": "Live: Biden's hair on the astronaut, 512² out, a 320×240 fake camera, app and Chromium on one host",
+    "mirror": "Mirror: Obama's glasses on the camera's face, 320×240 in and out, app and Chromium on one host",
+}
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -91,20 +99,32 @@ def processor_seconds(app_pid: int) -> dict[str, float]:
     return dict(totals)
 
 
-def one_run(browser, url: str, seconds: float, app_pid: int) -> dict:
+def open_view(tab, mode: str):
+    """Put the mode's edit on the main page and open its tab: Biden's hair on the astronaut for Live, Obama's
+    glasses (no portrait: the camera is one) for the mirror. Returns the view's frame locator and whether it is
+    framed (apps before the live page had the camera in the tab itself)."""
+    if mode == "live":
+        tab.locator("#portrait input[type=file]").set_input_files(str(EXAMPLES / "portraits" / "astronaut.jpg"))
+        attribute = EXAMPLES / "portraits" / "biden.jpg"
+    else:
+        tab.locator("#kind").get_by_text("glasses", exact=True).click()
+        attribute = EXAMPLES / "attributes" / "glasses_obama.png"
+    tab.locator("#attribute-file input[type=file]").set_input_files(str(attribute))
+    tab.locator("#attribute-file").get_by_text(attribute.name).wait_for(timeout=120_000)
+    tab.locator("#add-attribute").click()
+    tab.wait_for_selector("#attribute-gallery img", timeout=120_000)
+    tab.get_by_role("tab", name=TABS[mode]).click()
+    tab.wait_for_selector(f"#{mode}-view-frame, #live-camera", timeout=120_000)
+    framed = tab.locator(f"#{mode}-view-frame").count() > 0
+    return (tab.frame_locator(f"#{mode}-view-frame") if framed else tab), framed
+
+
+def one_run(browser, url: str, seconds: float, app_pid: int, *, mode: str = "live") -> dict:
     context = browser.new_context(viewport={"width": 1366, "height": 768}, permissions=["camera"])
     tab = context.new_page()
     tab.goto(url)
     tab.wait_for_selector("#portrait input[type=file]", state="attached", timeout=120_000)
-    tab.locator("#portrait input[type=file]").set_input_files(str(EXAMPLES / "portraits" / "astronaut.jpg"))
-    tab.locator("#attribute-file input[type=file]").set_input_files(str(EXAMPLES / "portraits" / "biden.jpg"))
-    tab.locator("#attribute-file").get_by_text("biden.jpg").wait_for(timeout=120_000)
-    tab.locator("#add-attribute").click()
-    tab.wait_for_selector("#attribute-gallery img", timeout=120_000)
-    tab.get_by_role("tab", name="Live (webcam)").click()
-    tab.wait_for_selector("#live-view-frame, #live-camera", timeout=120_000)
-    framed = tab.locator("#live-view-frame").count() > 0  # apps before the live page had the camera in the tab
-    view = tab.frame_locator("#live-view-frame") if framed else tab
+    view, framed = open_view(tab, mode)
     view.locator("#live-camera").get_by_text("Click to Access Webcam").click()
     view.locator("#live-camera").get_by_role("button", name="capture photo").click()
     view.locator("#live-output img").wait_for(timeout=120_000)
@@ -147,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="sessions measured one after another (per app)")
     parser.add_argument("--seconds", type=float, default=12.0, help="measured time of each session")
     parser.add_argument("--app-dir", type=Path, help="also measure the app of this checkout, alternating")
+    parser.add_argument("--mode", choices=sorted(TABS), default="live", help="Live (the default) or the Mirror")
     arguments = parser.parse_args(argv)
     folders = {"this checkout": ROOT}
     if arguments.app_dir is not None:
@@ -164,14 +185,14 @@ def main(argv: list[str] | None = None) -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + fake_camera)
             for _ in range(arguments.runs):
                 for name, (app, url) in apps.items():
-                    runs[name].append(one_run(browser, url, arguments.seconds, app.pid))
+                    runs[name].append(one_run(browser, url, arguments.seconds, app.pid, mode=arguments.mode))
             browser.close()
     finally:
         for app, _ in apps.values():
             app.terminate()
             app.wait(timeout=30)
     report = {
-        "what": "Live: Biden's hair on the astronaut, 512² out, a 320×240 fake camera, app and Chromium on one host",
+        "what": WHAT[arguments.mode],
         **{
             name: {"median_frames_per_s": statistics.median(run["frames_per_s"] for run in done), "runs": done}
             for name, done in runs.items()

@@ -8,10 +8,15 @@ Playwright) whose camera is the bundled talking-face clip, and writes into ``--o
 - ``PREFIX-second-example-early.png`` and ``PREFIX-second-example.png``: just after clicking the second row, and
   once its result is in (``…-compare.png``: the before/after at those moments);
 - ``PREFIX-live.png``: the Live tab with the camera streaming;
+- ``PREFIX-video-portrait-top.png``: in a new session, the talking-face clip as the portrait and Obama's glasses
+  added; ``PREFIX-video-portrait-fit.png``: the glasses nudged down by the fit sliders, and
+  ``PREFIX-video-portrait.png``: once Generate has made the clip wearing them;
+- ``PREFIX-mirror.png``: the Mirror tab with the camera streaming, wearing those glasses;
 - ``PREFIX-app-log.txt``: what the app printed to the terminal, and ``PREFIX-video.json``: whether the result video
   was playing and muted a few seconds after it arrived.
 
-Run from the repository root: ``python scripts/screenshot_page.py --out DIR --prefix after``.
+Run from the repository root: ``python scripts/screenshot_page.py --out DIR --prefix after``; ``--skip-examples``
+makes only the video portrait and Mirror pictures.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ VIDEO_STATE = """() => {
   const video = document.querySelector('#result-video video');
   return video ? {paused: video.paused, muted: video.muted, time: video.currentTime, src: video.src} : null;
 }"""
+FIT_STATUS = "() => (document.querySelector('#status textarea')?.value || '').startsWith('Fit of')"
 NEW_VIDEO = "(old) => { const v = document.querySelector('#result-video video[src]'); return v && v.src !== old; }"
 
 
@@ -118,10 +124,63 @@ def wait_for_new_video(tab, previous: dict | None) -> None:
     tab.wait_for_function(NEW_VIDEO, arg=(previous or {}).get("src"), timeout=SLOW_MS)
 
 
+def set_slider(tab, elem_id: str, value: float) -> None:
+    """Type a value into a slider's number box and leave it, as a person does (the release event follows)."""
+    box = tab.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def shoot_video_portrait_and_mirror(browser, url: str, out: Path, prefix: str) -> None:
+    """A new session: the talking-face clip as the portrait wearing Obama's glasses, nudged by a fit slider,
+    generated; then the Mirror wearing the same glasses."""
+    context = browser.new_context(viewport=LAPTOP, permissions=["camera"])
+    tab = context.new_page()
+    tab.goto(url, timeout=SLOW_MS)
+    tab.wait_for_selector("#portrait input[type=file]", state="attached", timeout=SLOW_MS)
+    tab.locator("#portrait input[type=file]").set_input_files(str(ROOT / "examples" / "drivers" / "carphone.mp4"))
+    tab.wait_for_selector("#portrait-preview img", timeout=SLOW_MS)
+    tab.locator("#kind").get_by_text("glasses", exact=True).click()
+    glasses = ROOT / "examples" / "attributes" / "glasses_obama.png"
+    tab.locator("#attribute-file input[type=file]").set_input_files(str(glasses))
+    tab.locator("#attribute-file").get_by_text(glasses.name).wait_for(timeout=SLOW_MS)
+    tab.locator("#add-attribute").click()
+    tab.wait_for_selector("#attribute-gallery img", timeout=SLOW_MS)
+    tab.evaluate("window.scrollTo(0, 0)")
+    tab.wait_for_timeout(1000)
+    shoot(tab, out, prefix, "video-portrait-top")
+    tab.locator("#attribute-gallery img").first.click()
+    tab.locator("#fit-scale").scroll_into_view_if_needed()
+    set_slider(tab, "fit-dy", 0.12)
+    try:
+        tab.wait_for_function(FIT_STATUS, timeout=60_000)
+    finally:
+        shoot(tab, out, prefix, "video-portrait-fit")
+    previous = tab.evaluate(VIDEO_STATE)
+    tab.locator("#generate-button").click()
+    wait_for_new_video(tab, previous)
+    tab.wait_for_timeout(2500)
+    shoot(tab, out, prefix, "video-portrait")
+    tab.evaluate("window.scrollTo(0, 0)")
+
+    tab.get_by_role("tab", name="Mirror (webcam)").click()
+    tab.wait_for_selector("#mirror-view-frame", timeout=SLOW_MS)
+    view = tab.frame_locator("#mirror-view-frame")
+    view.locator("#live-camera").get_by_text("Click to Access Webcam").click()
+    view.locator("#live-camera").get_by_role("button", name="capture photo").click()
+    view.locator("#live-output img").wait_for(timeout=SLOW_MS)
+    tab.wait_for_timeout(3000)  # past the first frames, the status line reports
+    shoot(tab, out, prefix, "mirror")
+    tab.locator("#mirror-view").scroll_into_view_if_needed()
+    shoot(tab, out, prefix, "mirror-view", element="#mirror-view")
+    context.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "test-output", help="folder for the screenshots")
     parser.add_argument("--prefix", default="page", help="file name prefix, e.g. before or after")
+    parser.add_argument("--skip-examples", action="store_true", help="only the video portrait and Mirror pictures")
     arguments = parser.parse_args(argv)
     out, prefix = arguments.out, arguments.prefix
     out.mkdir(parents=True, exist_ok=True)
@@ -134,6 +193,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"--use-file-for-fake-video-capture={camera_file(Path(folder))}",
             ]
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + camera)
+            if arguments.skip_examples:
+                shoot_video_portrait_and_mirror(browser, url, out, prefix)
+                return
             context = browser.new_context(viewport=LAPTOP, permissions=["camera"])
             tab = context.new_page()
             tab.goto(url, timeout=SLOW_MS)
@@ -169,6 +231,7 @@ def main(argv: list[str] | None = None) -> None:
             shoot(tab, out, prefix, "live")
             (out / f"{prefix}-video.json").write_text(json.dumps(video, indent=1))
             sys.stdout.write(f"the result video a few seconds after it arrived: {video}\n")
+            shoot_video_portrait_and_mirror(browser, url, out, prefix)
             browser.close()
     finally:
         app.terminate()

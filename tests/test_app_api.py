@@ -26,7 +26,7 @@ from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
 from helpers import EXAMPLES, ROOT, UPLOAD_LIMIT, free_port, write_sine_wav
 
-from durian_core.media import load_image, load_video, probe_video, write_image
+from durian_core.media import load_image, load_video, probe_video, write_image, write_video
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +50,21 @@ def generate(client: Client, portrait: Path | None, *, driver: Path | None, **se
 
     The still is the "after" half of the before/after comparison; the gallery the call also returns is dropped.
     """
-    options = {"blend_first": None, "blend_second": None, "max_seconds": 1, **settings}
+    options = {
+        "blend_first": None,
+        "blend_second": None,
+        "max_seconds": 1,
+        "motion": "video" if driver is not None else "still",
+        **settings,
+    }
     compare, video, download, status, _gallery = client.predict(
         portrait=handle_file(str(portrait)) if portrait is not None else None,
         driver=handle_file(str(driver)) if driver is not None else None,
-        motion="video" if driver is not None else "still",
         api_name="/generate",
         **options,
     )
-    if isinstance(download, dict):  # the download button is shown by an update that carries the file
-        download = download["value"]
+    # The video box and the download button are shown (or hidden) by updates that carry their file.
+    video, download = (value["value"] if isinstance(value, dict) else value for value in (video, download))
     return compare[1], video, download, status
 
 
@@ -270,7 +275,9 @@ def test_a_running_generation_can_be_stopped_and_the_next_one_runs(server, carph
 def test_gallery_lists_attributes_by_caption_and_removes_the_selected_one(server):
     client = new_client(server)
     add_attribute(client, EXAMPLES / "portraits" / "biden.jpg", "hair")
-    gallery, first, _second, _weight = add_attribute(client, EXAMPLES / "attributes" / "glasses_obama.png", "glasses")
+    gallery, first, _second, _weight, *_fit = add_attribute(
+        client, EXAMPLES / "attributes" / "glasses_obama.png", "glasses"
+    )
     assert [item["caption"] for item in gallery] == [
         "1 · hair · biden.jpg · 100%",
         "2 · glasses · glasses_obama.png · 100%",
@@ -307,7 +314,8 @@ def test_python_app_py_serves_the_page_where_the_environment_says_and_keeps_nati
         # Checking a portrait loads MediaPipe and runs its face models: what used to fill the terminal.
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         portrait = handle_file(str(EXAMPLES / "portraits" / "obama.jpg"))
-        assert client.predict(portrait=portrait, api_name="/portrait")["visible"] is False
+        _preview, picker = client.predict(portrait=portrait, api_name="/portrait")
+        assert picker["visible"] is False
     finally:
         process.terminate()
         try:
@@ -421,8 +429,131 @@ def test_sixteen_identical_previews_at_once_all_arrive_complete(server):
 
 def test_a_group_photo_offers_its_faces_largest_first(server):
     client = new_client(server)
-    picker = client.predict(portrait=handle_file(str(EXAMPLES / "group" / "group.jpg")), api_name="/portrait")
+    _preview, picker = client.predict(
+        portrait=handle_file(str(EXAMPLES / "group" / "group.jpg")), api_name="/portrait"
+    )
     assert [label for label, _value in picker["choices"]] == ["Largest face", "Face 2 of 3", "Face 3 of 3"]
     assert picker["visible"] is True and picker["value"] == 0
-    single = client.predict(portrait=handle_file(str(EXAMPLES / "portraits" / "obama.jpg")), api_name="/portrait")
+    _preview, single = client.predict(
+        portrait=handle_file(str(EXAMPLES / "portraits" / "obama.jpg")), api_name="/portrait"
+    )
     assert single["visible"] is False
+
+
+# ------------------------------------------------------------------------------------------- a video as the portrait
+
+
+def eye_region(image: np.ndarray) -> tuple[slice, slice]:
+    """A box around both eyes of the face in ``image``, found by the face mesh."""
+    from durian_core.face import regions
+    from durian_core.face.landmarks import detect_landmarks
+
+    eyes = detect_landmarks(image)[list(regions.LEFT_EYE) + list(regions.RIGHT_EYE)]
+    (x0, y0), (x1, y1) = eyes.min(axis=0).astype(int), eyes.max(axis=0).astype(int)
+    pad = (x1 - x0) // 8
+    return slice(max(y0 - pad, 0), y1 + pad), slice(max(x0 - pad, 0), x1 + pad)
+
+
+def test_a_video_portrait_shows_its_face_frame_and_generate_returns_the_clip_wearing_the_glasses(
+    server, talking_driver
+):
+    client = new_client(server)
+    shown, picker = client.predict(portrait=handle_file(str(talking_driver)), api_name="/portrait")
+    first = load_video(talking_driver, max_seconds=1).frames[0]
+    assert load_image(shown).rgb.shape == first.shape, "the preview is a frame of the clip, at its size"
+    assert np.abs(load_image(shown).rgb.astype(int) - first).mean() < 4, "its first frame, which shows the face"
+    assert picker["visible"] is False, "one face: nothing to choose"
+
+    add_attribute(client, EXAMPLES / "attributes" / "glasses_obama.png", "glasses")
+    # No driver needed, whatever the Motion choice says: the clip moves by itself.
+    still, video, download, status = generate(client, talking_driver, driver=None, motion="video", max_seconds=1)
+
+    clip = load_video(talking_driver, max_seconds=1)
+    info = probe_video(video)
+    assert Path(video).suffix == ".mp4" and download == video
+    assert info["frames"] == len(clip.frames) and (info["width"], info["height"]) == clip.frames.shape[2:0:-1]
+    assert info["has_audio"], "the clip's own sound is kept"
+    assert "video portrait" in status and "classical" in status
+    worn = load_video(video).frames
+    eyes = eye_region(clip.frames[0])
+    change = np.abs(worn.astype(int) - clip.frames).mean(axis=-1)
+    assert np.mean([frame[eyes].mean() > 8 for frame in change]) >= 0.9, "the glasses are on nearly every frame"
+    assert change[:, -30:, :30].mean() < 4, "far from the face, each frame is the clip's own"
+    assert load_image(still).rgb.shape == clip.frames.shape[1:], "the after of the before/after is a worn frame"
+
+
+def test_a_video_portrait_with_a_driver_or_a_bad_video_gets_one_clear_line(
+    server, talking_driver, tmp_path, no_face_image
+):
+    client = new_client(server)
+    add_attribute(client, EXAMPLES / "attributes" / "glasses_obama.png", "glasses")
+    compare, video, download, status, _gallery = client.predict(
+        portrait=handle_file(str(talking_driver)),
+        driver=handle_file(str(talking_driver)),
+        motion="video",
+        blend_first=None,
+        blend_second=None,
+        api_name="/generate",
+    )
+    assert status.startswith("The portrait is a video: it moves by itself and takes no driving video"), status
+    assert compare == video == download == {"__type__": "update"}, "nothing is generated, nothing fails"
+
+    corrupt = tmp_path / "portrait.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with pytest.raises(AppError, match="^cannot read video 'portrait.mp4'"):
+        generate(client, corrupt, driver=None)
+    with pytest.raises(AppError, match="^cannot read video 'portrait.mp4'"):
+        client.predict(portrait=handle_file(str(corrupt)), api_name="/portrait")
+    faceless = write_video(np.repeat(no_face_image[None], 20, axis=0), tmp_path / "faceless.mp4", fps=10)
+    with pytest.raises(AppError, match="^no face found in the portrait video 'faceless.mp4'"):
+        generate(client, faceless, driver=None)
+
+
+# --------------------------------------------------------------------------------------------------- fit sliders
+
+
+def changed_centre(edited: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """Where an edit changed the picture: the centre (x, y) of its clearly changed pixels."""
+    ys, xs = np.nonzero(np.abs(edited.astype(int) - original).max(axis=-1) > 40)
+    return np.array([xs.mean(), ys.mean()])
+
+
+def test_a_fit_moves_the_attribute_in_the_preview_recomputing_only_its_placement_and_generate_keeps_it(server):
+    client = new_client(server)
+    portrait = EXAMPLES / "portraits" / "astronaut.jpg"
+    original = load_image(portrait).rgb
+    add_attribute(client, EXAMPLES / "attributes" / "glasses_obama.png", "glasses")
+    placed = preview(client, portrait)
+    before = client.predict(api_name="/cache_stats")
+
+    gallery, *_, weight, dx, dy, scale, degrees = client.predict(
+        dx=0.0, dy=0.15, scale=1.1, degrees=0.0, api_name="/set_fit"
+    )
+    compare, status = client.predict(
+        portrait=handle_file(str(portrait)), blend_first=None, blend_second=None, api_name="/preview_fit"
+    )
+    moved = load_image(compare[1]).rgb
+    after = client.predict(api_name="/cache_stats")
+
+    assert gallery[0]["caption"].endswith("· fitted") and (dx, dy, scale, degrees) == (0.0, 0.15, 1.1, 0.0)
+    assert status.startswith("Fit of"), status
+    shift = changed_centre(moved, original) - changed_centre(placed, original)
+    assert shift[1] > 10 and abs(shift[0]) < 6, f"the glasses move down, not sideways: {shift}"
+    for namespace in ("faces", "landmarks", "masks", "sources", "app_layers"):
+        assert after[namespace]["misses"] == before[namespace]["misses"], f"{namespace} was recomputed"
+    assert after["aligned"]["misses"] == before["aligned"]["misses"] + 1, "only the nudged placement is made anew"
+
+    # The ordinary preview (a weight or α moved later) and Generate make the same fitted edit.
+    assert np.abs(preview(client, portrait).astype(int) - moved).mean() < 1
+    still, _video, _download, _status = generate(client, portrait, driver=None)
+    assert np.abs(load_image(still).rgb.astype(int) - moved).mean() < 1, "Generate makes the fitted edit"
+
+    gallery, *_ = client.predict(dx=0.0, dy=0.0, scale=1.0, degrees=0.0, api_name="/set_fit")
+    assert not gallery[0]["caption"].endswith("fitted")
+    np.testing.assert_array_equal(preview(client, portrait), placed)
+
+
+def test_a_fit_needs_a_selected_attribute(server):
+    client = new_client(server)
+    with pytest.raises(AppError, match="^Click an attribute in the gallery first"):
+        client.predict(dx=0.1, dy=0.0, scale=1.0, degrees=0.0, api_name="/set_fit")

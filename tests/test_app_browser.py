@@ -154,6 +154,20 @@ def test_paint_the_mask_generate_and_see_the_video(page, output_dir, carphone_pa
     page.screenshot(path=str(output_dir / "app_result.png"), full_page=True)
 
 
+def test_a_video_portrait_shows_its_face_and_generate_plays_the_clip_wearing_glasses(page, output_dir, carphone_path):
+    upload(page, "portrait", carphone_path)
+    page.wait_for_selector("#portrait-preview img", timeout=SLOW_MS)  # its first frame with a face
+    page.locator("#kind").get_by_text("glasses", exact=True).click()
+    upload(page, "attribute-file", EXAMPLES / "attributes" / "glasses_obama.png")
+    set_max_seconds(page, 1)
+    page.locator("#generate-button").click()  # no driver: the clip moves by itself
+    status = page.locator("#status textarea")
+    expect(status).to_have_value(re.compile("a video portrait runs on the classical engine"), timeout=SLOW_MS)
+    page.wait_for_selector("#result-video video[src]", state="attached", timeout=SLOW_MS)
+    assert "Added “glasses_obama.png” (glasses)" in status.input_value()
+    page.screenshot(path=str(output_dir / "app_video_portrait.png"))
+
+
 def test_a_portrait_without_a_face_shows_the_message_and_the_page_keeps_working(
     page, output_dir, tmp_path, app_server
 ):
@@ -193,7 +207,7 @@ def test_clicking_an_example_row_plays_its_video_in_view(page, output_dir):
     assert in_viewport(page, "#result-video"), "the result plays where the user is looking"
     assert in_viewport(page, "#status"), "and its status line is in view too"
     assert "hat" in page.locator("#attribute-gallery").inner_text()
-    assert "astronaut" in page.locator("#portrait img").first.get_attribute("src")
+    assert "astronaut" in page.locator("#portrait-preview img").first.get_attribute("src")
     page.screenshot(path=str(output_dir / "app_example.png"))
 
     # Reaching for the volume turns the sound on.
@@ -435,7 +449,7 @@ def test_a_live_link_opened_in_another_browser_shows_it_belongs_to_someone_else(
     tab.goto(app_url)
     tab.wait_for_selector("#portrait input[type=file]", state="attached", timeout=SLOW_MS)
     upload(tab, "portrait", EXAMPLES / "portraits" / "obama.jpg")
-    tab.wait_for_selector("#portrait img", timeout=SLOW_MS)
+    tab.wait_for_selector("#portrait-preview img", timeout=SLOW_MS)
     tab.get_by_role("tab", name="Live (webcam)").click()
     expect(tab.locator("#live-note")).to_contain_text(MESSAGES["live_ready"], timeout=SLOW_MS)
     link = f"{app_url}/{tab.locator('#live-view-frame').get_attribute('src')}"
@@ -475,3 +489,61 @@ def nearest(frame: np.ndarray, originals: dict[Path, np.ndarray]) -> Path:
         return float(np.abs(resized.astype(int) - frame).mean())
 
     return min(originals, key=lambda path: distance(originals[path]))
+
+
+def camera_match(frame: np.ndarray, clip: np.ndarray, *, away_from: tuple[slice, slice]) -> np.ndarray:
+    """The camera's own frame behind a mirror frame: the clip frame (mirrored, at the frame's size) closest to it
+    away from the box ``away_from`` (where the attributes sit)."""
+    import cv2
+
+    keep = np.ones(frame.shape[:2], bool)
+    keep[away_from] = False
+    candidates = [cv2.resize(image[:, ::-1], frame.shape[1::-1], interpolation=cv2.INTER_AREA) for image in clip]
+    return min(candidates, key=lambda image: float(np.abs(image.astype(int) - frame)[keep].mean()))
+
+
+def test_the_mirror_shows_the_camera_face_wearing_glasses(camera_browser, app_server, carphone, output_dir):
+    from durian_core.face.landmarks import detect_landmarks
+
+    context = camera_browser.new_context(viewport=LAPTOP, permissions=["camera"])
+    tab = context.new_page()
+    tab.goto(app_server.url)
+    tab.wait_for_selector("#portrait input[type=file]", state="attached", timeout=SLOW_MS)
+    tab.locator("#kind").get_by_text("glasses", exact=True).click()
+    upload(tab, "attribute-file", EXAMPLES / "attributes" / "glasses_obama.png")  # no portrait: the camera is one
+    tab.locator("#add-attribute").click()
+    tab.wait_for_selector("#attribute-gallery img", timeout=SLOW_MS)
+    tab.get_by_role("tab", name="Mirror (webcam)").click()
+    tab.wait_for_selector("#mirror-view-frame", timeout=SLOW_MS)
+    view = tab.frame_locator("#mirror-view-frame")
+    expect(view.locator("#live-status textarea")).to_have_value(MESSAGES["mirror_idle"], timeout=SLOW_MS)
+    view.locator("#live-camera").get_by_text("Click to Access Webcam").click()
+    view.locator("#live-camera").get_by_role("button", name="capture photo").click()
+    status = view.locator("#live-status textarea")
+    expect(status).to_have_value(re.compile("^Mirror · classical engine"), timeout=SLOW_MS)
+    live_frames(tab, count=5)  # the first frames prepare the attributes: counted from the next ones
+    frames, rate = live_frames(tab, count=60)
+    tab.screenshot(path=str(output_dir / "app_mirror.png"))
+
+    # Each frame is the camera's own picture, the glasses added around its eyes and nothing changed far from them.
+    changes = []
+    for frame in frames[::12]:
+        eyes = detect_landmarks(frame)[list(regions.LEFT_EYE) + list(regions.RIGHT_EYE)]
+        (x0, y0), (x1, y1) = eyes.min(axis=0).astype(int), eyes.max(axis=0).astype(int)
+        pad = (x1 - x0) // 6
+        box = slice(max(y0 - pad, 0), y1 + pad), slice(max(x0 - pad, 0), x1 + pad)
+        camera = camera_match(frame, carphone.frames, away_from=box)
+        away = np.abs(camera.astype(int) - frame)
+        away[box] = 0
+        changes.append((np.abs(camera[box].astype(int) - frame[box]).mean(), away[-40:, :40].mean()))
+        write_image(np.hstack([camera, frame]), output_dir / "mirror_camera_and_worn.png")
+    eye_change, corner_change = np.median(changes, axis=0)
+    assert eye_change > 12, f"no glasses on the camera's eyes ({eye_change:.1f} grey levels changed)"
+    assert corner_change < 8, f"the frame far from the face is not the camera's own ({corner_change:.1f})"
+    (output_dir / "mirror.json").write_text(
+        json.dumps(
+            {"frames": len(frames), "delivered_fps": round(rate, 1), "status": status.input_value()},
+            ensure_ascii=False,
+        )
+    )
+    context.close()

@@ -98,8 +98,8 @@ def test_opening_live_adds_a_pending_upload_and_hands_the_edit_to_the_live_page(
     assert edit.portrait == portrait and edit.attributes == attributes
 
     # The live page reads its edit from its address, and its frames wear it.
-    opened, status, camera = live.open_page(MINE, gr.Request(query_params={"edit": token}))
-    assert opened == token and status == MESSAGES["live_idle"]
+    opened, status, camera, *_words = live.open_page(MINE, gr.Request(query_params={"edit": token}))
+    assert opened == token and status["value"] == MESSAGES["live_idle"] and status["label"] == "Live status"
     out, state, status = live.frame(camera_frame(), None, token)
     assert decode_data_url(out).shape[:2] == load_image(portrait).rgb.shape[:2]
     assert state.key == token and state.animator.faces == 1, "the camera's face drives the portrait"
@@ -118,7 +118,7 @@ def test_live_without_a_portrait_or_with_an_unknown_edit_says_what_to_do(live):
     *gallery, view, note = live.enter(None, (), None, None, 0.5, None, "hair", None, 1.0, browser=MINE)
     assert view == "" and note == MESSAGES["live_need_portrait"], "no live view of nothing"
 
-    token, status, camera = live.open_page(MINE, gr.Request(query_params={}))
+    token, status, camera, *_words = live.open_page(MINE, gr.Request(query_params={}))
     assert token is None and status == MESSAGES["live_no_edit"]
     assert camera.get("visible") is False, "a view with nothing to show offers no camera"
     out, state, status = live.frame(camera_frame(), None, "no-such-edit")
@@ -132,18 +132,18 @@ def test_a_live_link_opened_in_another_browser_shows_nothing_and_says_whose_it_i
     address = {"edit": re.search(r'src="live\?edit=([^"]+)"', view).group(1)}
 
     # Another browser with the whole link: told whose it is, no camera, and its frames stream nothing.
-    token, status, camera = live.open_page(THEIRS, gr.Request(query_params=address, session_hash="theirs"))
+    token, status, camera, *_words = live.open_page(THEIRS, gr.Request(query_params=address, session_hash="theirs"))
     assert token is None and status == MESSAGES["live_not_yours"] and camera.get("visible") is False
     out, state, status = live.frame(camera_frame(), None, token, request=gr.Request(session_hash="theirs"))
     assert state is None and not str(out).startswith("data:image"), "no portrait reaches the other browser"
     assert live.slots.active() == 0, "and it holds no place in Live"
 
     # A browser that has no key yet (it never opened the main page) is another browser too.
-    token, status, _ = live.open_page(None, gr.Request(query_params=address))
+    token, status, *_ = live.open_page(None, gr.Request(query_params=address))
     assert token is None and status == MESSAGES["live_not_yours"]
 
     # The browser that opened Live gets its view.
-    token, status, _ = live.open_page(MINE, gr.Request(query_params=address, session_hash="mine"))
+    token, status, *_ = live.open_page(MINE, gr.Request(query_params=address, session_hash="mine"))
     out, state, _ = live.frame(camera_frame(), None, token, request=gr.Request(session_hash="mine"))
     assert out.startswith("data:image/jpeg") and state.key == token
     state.close()
@@ -155,9 +155,47 @@ def test_opening_live_in_a_browser_without_a_key_makes_no_link(live):
     assert view == "" and note == MESSAGES["live_no_browser"]
 
 
-def test_leaving_live_closes_the_live_view():
-    view, note = leave_live()
-    assert view == "" and note == MESSAGES["live_closed"]
+def test_leaving_live_closes_the_live_view_and_the_mirror():
+    view, note, mirror, mirror_note = leave_live("drive", "mirror")
+    assert view == mirror == "" and note == MESSAGES["live_closed"] and mirror_note == MESSAGES["mirror_closed"]
+
+
+def eye_ring(frame: np.ndarray) -> tuple[slice, slice]:
+    """A box around the eyes of the face in ``frame`` (where glasses sit), found by the face mesh."""
+    from durian_core.face import regions
+    from durian_core.face.landmarks import detect_landmarks
+
+    eyes = detect_landmarks(frame)[list(regions.LEFT_EYE) + list(regions.RIGHT_EYE)]
+    (x0, y0), (x1, y1) = eyes.min(axis=0).astype(int), eyes.max(axis=0).astype(int)
+    pad = (x1 - x0) // 6
+    return slice(max(y0 - pad, 0), y1 + pad), slice(max(x0 - pad, 0), x1 + pad)
+
+
+def test_the_mirror_puts_the_gallery_on_the_camera_face_without_a_portrait(live):
+    glasses = str(EXAMPLES / "attributes" / "glasses_obama.png")
+    *_, view, note = live.enter(None, (), None, None, 0.5, None, "glasses", None, 1.0, browser=MINE, mode="mirror")
+    assert view == "" and note == MESSAGES["mirror_need_attribute"], "a mirror of nothing is not opened"
+
+    *gallery, view, note = live.enter(
+        None, (), None, None, 0.5, glasses, "glasses", None, 1.0, browser=MINE, mode="mirror"
+    )
+    assert [entry.kind for entry in gallery[0]] == ["glasses"] and "glasses_obama.png" in note
+    assert 'id="mirror-view-frame"' in view
+    token = re.search(r'src="live\?edit=([^"]+)"', view).group(1)
+    opened, status, _camera, output, neutral = live.open_page(MINE, gr.Request(query_params={"edit": token}))
+    assert opened == token and status["value"] == MESSAGES["mirror_idle"] and status["label"] == "Mirror status"
+    assert output["label"] == "You, wearing the attributes" and neutral["value"].startswith("Prepare again")
+
+    frame = camera_frame()
+    out, state, status = live.frame(frame, None, token)
+    worn = decode_data_url(out)
+    reflection = frame[:, ::-1]
+    assert worn.shape == reflection.shape, "the camera frame comes back at its own size"
+    eyes = eye_ring(reflection)
+    assert np.abs(worn[eyes].astype(int) - reflection[eyes]).mean() > 12, "glasses on the camera's eyes"
+    assert np.abs(worn[:40, :40].astype(int) - reflection[:40, :40]).mean() < 6, "the rest is the camera's own"
+    assert status.startswith("Mirror · classical engine"), status
+    state.close()
 
 
 def test_live_is_refused_past_its_session_limit_and_ends_at_its_time_limit(tmp_path, clock):
