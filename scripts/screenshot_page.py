@@ -131,6 +131,17 @@ def set_slider(tab, elem_id: str, value: float) -> None:
     box.press("Tab")
 
 
+def open_camera_view(tab, name: str, frame: str) -> None:
+    """Open the tab ``name`` (Live or Mirror), start its camera and wait past the first frames."""
+    tab.get_by_role("tab", name=name).click()
+    tab.wait_for_selector(frame, timeout=SLOW_MS)
+    view = tab.frame_locator(frame)
+    view.locator("#live-camera").get_by_text("Click to Access Webcam").click()
+    view.locator("#live-camera").get_by_role("button", name="capture photo").click()
+    view.locator("#live-output img").wait_for(timeout=SLOW_MS)
+    tab.wait_for_timeout(3000)  # past the first frames, the status line reports
+
+
 def shoot_video_portrait_and_mirror(browser, url: str, out: Path, prefix: str) -> None:
     """A new session: the talking-face clip as the portrait wearing Obama's glasses, nudged by a fit slider,
     generated; then the Mirror wearing the same glasses."""
@@ -163,13 +174,7 @@ def shoot_video_portrait_and_mirror(browser, url: str, out: Path, prefix: str) -
     shoot(tab, out, prefix, "video-portrait")
     tab.evaluate("window.scrollTo(0, 0)")
 
-    tab.get_by_role("tab", name="Mirror (webcam)").click()
-    tab.wait_for_selector("#mirror-view-frame", timeout=SLOW_MS)
-    view = tab.frame_locator("#mirror-view-frame")
-    view.locator("#live-camera").get_by_text("Click to Access Webcam").click()
-    view.locator("#live-camera").get_by_role("button", name="capture photo").click()
-    view.locator("#live-output img").wait_for(timeout=SLOW_MS)
-    tab.wait_for_timeout(3000)  # past the first frames, the status line reports
+    open_camera_view(tab, "Mirror (webcam)", "#mirror-view-frame")
     shoot(tab, out, prefix, "mirror")
     tab.locator("#mirror-view").scroll_into_view_if_needed()
     shoot(tab, out, prefix, "mirror-view", element="#mirror-view")
@@ -221,13 +226,7 @@ def main(argv: list[str] | None = None) -> None:
             tab.wait_for_timeout(2500)
             shoot(tab, out, prefix, "second-example")
 
-            tab.get_by_role("tab", name="Live (webcam)").click()
-            tab.wait_for_selector("#live-view-frame", timeout=SLOW_MS)
-            view = tab.frame_locator("#live-view-frame")
-            view.locator("#live-camera").get_by_text("Click to Access Webcam").click()
-            view.locator("#live-camera").get_by_role("button", name="capture photo").click()
-            view.locator("#live-output img").wait_for(timeout=SLOW_MS)
-            tab.wait_for_timeout(3000)  # past the first frames, the status line reports
+            open_camera_view(tab, "Live (webcam)", "#live-view-frame")
             shoot(tab, out, prefix, "live")
             (out / f"{prefix}-video.json").write_text(json.dumps(video, indent=1))
             sys.stdout.write(f"the result video a few seconds after it arrived: {video}\n")
