@@ -22,9 +22,10 @@ def test_the_quick_proof_runs_every_phase_and_resumes(tmp_path, single_thread):
     assert {"extra_alone_drawn", "median_alone_hair_to_portrait", "transfer"} <= figures.keys()
     assert json.loads((tmp_path / "proof.json").read_text())["command"] == "prove --quick"
     assert set(record["wall_seconds"]) == {"data", "train", "evaluate"}
-    # One sheet row per pair: portrait, hair ref, transfer, second hair, five α, extra ref, it alone, hair + it.
+    # One sheet row per pair, at twice the size: portrait, hair ref, transfer | second hair, α = 0 … 1 in five |
+    # extra ref, it alone, hair + it: 12 faces of 64² and two gaps of 4 pixels.
     sheet = np.asarray(Image.open(tmp_path / "sheet.png"))
-    assert sheet.shape[0] >= settings.pairs * 2 * 64 and sheet.shape[1] >= 13 * 2 * 64
+    assert sheet.shape[0] >= settings.pairs * 2 * 64 and sheet.shape[1] == 2 * (12 * 64 + 2 * 4)
     # The looks wear beards, and sampling draws hair and beard alike.
     config = proof_config(settings)
     assert config.sampling.balance_kinds and config.stage1.steps == settings.steps
