@@ -15,7 +15,9 @@ from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
 from durian_core.engines.classical import ClassicalEngine
 from durian_core.engines.editor import edit_portrait
+from durian_core.engines.head_layer import slivers_beside
 from durian_core.face import regions
+from durian_core.face.landmarks import detect_landmarks
 from durian_core.face.masks import face_oval, person_mask
 from durian_core.media import load_image
 from durian_core.prepare import prepare_inputs
@@ -88,6 +90,28 @@ def test_no_pixel_of_the_heads_old_outline_stays_where_the_head_left(case, face,
         # the body; a fill that happens to come within two levels of it in every channel is rare).
         left_behind = outline & uncovered & (np.abs(frame.astype(int) - still.astype(int)).max(axis=-1) <= 2)
         assert left_behind.sum() <= 0.01 * outline.sum(), (shift, left_behind.sum(), outline.sum())
+
+
+def test_a_thin_strip_beside_the_neck_goes_with_it_and_the_shoulders_stay(obama):
+    # A light rim along the jaw and neck (Biden's in the group photo) was kept in the plate as body: when the head
+    # turned it stood alone beside the neck, a thin light line from the jaw to the collar. A strip that thin is handed
+    # to the neck layer; the shoulders beside it, as wide as a body is, stay in the plate.
+    landmarks = detect_landmarks(obama)
+    size = regions.face_size(landmarks)
+    shape = obama.shape[:2]
+    chin = landmarks[regions.CHIN]
+    layered = np.zeros(shape, bool)
+    x0, x1 = int(chin[0] - 0.3 * size), int(chin[0] + 0.3 * size)
+    layered[: int(chin[1] + 0.3 * size), x0:x1] = True  # the head and neck
+    person = layered.astype(np.float32)
+    strip = np.zeros(shape, bool)
+    strip[int(chin[1] - 0.1 * size) : int(chin[1] + 0.3 * size), x1 : x1 + 3] = True  # three pixels wide
+    shoulder = np.zeros(shape, bool)
+    shoulder[int(chin[1] + 0.2 * size) :, :x0] = True
+    person[strip | shoulder] = 1.0
+    thin = slivers_beside(person, layered, landmarks)
+    assert thin[strip].mean() > 0.9, "the strip goes with the neck"
+    assert not thin[shoulder].any(), "the shoulder stays"
 
 
 def test_the_collar_stays_put_while_the_neck_moves_above_it(obama, carphone):

@@ -29,6 +29,7 @@ from durian_core.engines.head_layer import (
     neck_mask,
     neck_matte,
     skin_hued,
+    slivers_beside,
     under_the_chin,
 )
 from durian_core.engines.mouth import MouthInterior, point_box
@@ -93,6 +94,10 @@ class HeadRig:
             refilled=refilled_by_the_edit(prepared, worn),
             skin_hued=skin_hued(still, landmarks),
         )
+        # A sliver of the person between the layers and the backdrop (a light rim along the jaw) goes with the neck.
+        thin = slivers_beside(person, np.maximum(opacity, neck.opacity) > 0.5, landmarks)
+        if thin.any():
+            neck = replace(neck, opacity=np.maximum(neck.opacity, thin * np.clip(person * 1.5, 0.0, 1.0)))
         # Below the jaw's corners, what the head's soft edge lies on and the neck does not cover is the body (the
         # collar, a shaded side of the neck): the plate keeps it, so the still is what shows there at rest.
         beneath = (person > 0.3) & (above_the_jaw_corners(landmarks, shape) < 0.5) & (neck.opacity < 0.5)

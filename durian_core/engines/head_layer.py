@@ -31,6 +31,7 @@ NECK_CHROMA = 0.3  # and how much of the cheeks' chroma it keeps at least (shade
 NECK_MIN = 0.1  # face sizes below the chin that the neck layer reaches at least, whatever shows there
 NECK_JAW = 3  # the neck is at most as wide as the jaw between its NECK_JAW-th landmarks from either end (58, 288)
 COLLAR_ANCHORS = 15  # mesh anchors along the neck's lower edge, which stay with the body
+SLIVER = 0.025  # face sizes: a strip of the person beside the neck narrower than this moves with the neck
 
 
 def _disc(radius: float) -> np.ndarray:
@@ -232,8 +233,11 @@ def neck_matte(image: np.ndarray, neck: np.ndarray, landmarks: np.ndarray, *, pe
     reach = max(3, int(round(0.08 * size)) * 2 + 1)
     sides = cv2.dilate(neck.astype(np.uint8), np.ones((1, reach), np.uint8)) > 0
     sides &= (person > 0.3) & ((person < 0.9) | _skin_hued(lab, cheeks))
-    region = neck | rim | sides
-    return feather(region.astype(np.float32), 0.005 * size) * np.clip(person * 1.5, 0.0, 1.0)
+    region = (neck | rim | sides).astype(np.uint8)
+    # The sides are found row by row: their ends step from row to row, which a stretched neck shows as a torn edge.
+    region = cv2.morphologyEx(region, cv2.MORPH_CLOSE, _disc(0.015 * size))
+    region = cv2.morphologyEx(region, cv2.MORPH_OPEN, _disc(0.015 * size)) | (neck | rim).astype(np.uint8)
+    return feather(region.astype(np.float32), 0.008 * size) * np.clip(person * 1.5, 0.0, 1.0)
 
 
 def collar_seam(neck: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray) -> np.ndarray:
@@ -297,3 +301,19 @@ def layer_colours(
         keep = np.clip(under, 0.0, 1.0)[..., None]
         colours = image * keep + colours * (1.0 - keep)
     return np.clip(colours + 0.5, 0, 255).astype(np.uint8)
+
+
+def slivers_beside(person: np.ndarray, layered: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The person's thin slivers below the jaw's corners, right beside the head or neck layers (``layered``, bool)
+    and in neither (bool): a rim of light along the jaw, the shaded edge of a neck. Left in the plate they would stay
+    put while the jaw moves off them, a second outline; they are too thin to be the body that stays (a collar, a
+    shoulder)."""
+    size = regions.face_size(landmarks)
+    body = (person > 0.3) & (above_the_jaw_corners(landmarks, person.shape) < 0.5) & ~layered
+    solid = cv2.morphologyEx(body.astype(np.uint8), cv2.MORPH_OPEN, _disc(SLIVER * size)) > 0
+    near = cv2.dilate(layered.astype(np.uint8), _disc(SLIVER * size)) > 0
+    # A sliver runs along the layers' edge; what the opening trims off a shoulder's corner is a small blob.
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((body & ~solid & near).astype(np.uint8))
+    long = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= 4 * SLIVER * size
+    long[0] = False
+    return long[labels]
