@@ -21,7 +21,6 @@ import collections
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,10 @@ import imageio_ffmpeg
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the browser settings and helpers the tests use
+
+from helpers import CHROMIUM_ARGS, free_port  # noqa: E402
+
 EXAMPLES = ROOT / "examples"
 CHROMIUM = "/usr/bin/chromium"
 TABS = {"live": "Live (webcam)", "mirror": "Mirror (webcam)"}  # the main page's tab of each mode
@@ -41,16 +44,6 @@ WHAT = {
     "live": "Live: Biden's hair on the astronaut, 512² out, a 320×240 fake camera, app and Chromium on one host",
     "mirror": "Mirror: Obama's glasses on the camera's face, 320×240 in and out, app and Chromium on one host",
 }
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 COUNT_FRAMES = """() => {
   window.liveFrames = 0;
   const box = document.querySelector('#live-output');
@@ -60,12 +53,6 @@ COUNT_FRAMES = """() => {
     if (image && image.src !== last) { last = image.src; window.liveFrames += 1; }
   }).observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def camera_file(folder: Path) -> Path:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,17 +35,11 @@ import imageio_ffmpeg
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the browser settings and helpers the tests use
+
+from helpers import CHROMIUM_ARGS, free_port  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LAPTOP = {"width": 1366, "height": 768}
 SLOW_MS = 180_000
 VIDEO_STATE = """() => {
@@ -55,12 +48,6 @@ VIDEO_STATE = """() => {
 }"""
 FIT_STATUS = "() => (document.querySelector('#status textarea')?.value || '').startsWith('Fit of')"
 NEW_VIDEO = "(old) => { const v = document.querySelector('#result-video video[src]'); return v && v.src !== old; }"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def camera_file(folder: Path) -> Path:

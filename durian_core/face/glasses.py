@@ -24,6 +24,7 @@ from durian_core.face.line_trace import (
     matte,
     trace,
 )
+from durian_core.face.matting import mask_box
 
 LINE_SCALES = (0.006, 0.012, 0.018, 0.026, 0.035)  # half-widths of the frames looked for, in face sizes
 ORIENTATIONS = 8  # directions across which the line strength is measured for the outline's fit
@@ -408,17 +409,6 @@ def _bridge_and_arms(lab: np.ndarray, landmarks: np.ndarray, face: _Face, rims: 
     return [part for part in parts[:1] if part is not None] + arms
 
 
-def _box(mask: np.ndarray, *, margin: int) -> tuple[slice, slice] | None:
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        return None
-    height, width = mask.shape
-    return (
-        slice(max(0, ys.min() - margin), min(height, ys.max() + margin + 1)),
-        slice(max(0, xs.min() - margin), min(width, xs.max() + margin + 1)),
-    )
-
-
 def _unmixed(image: np.ndarray, frames: np.ndarray, size: float) -> np.ndarray:
     """The frames' own colours (RGB uint8): where a frame is partly opaque its pixel mixes it with the skin behind
     (read from around it), which is taken out; elsewhere the image."""
@@ -445,7 +435,7 @@ def find_glasses(image: np.ndarray, landmarks: np.ndarray) -> FoundGlasses:
         if alpha.size:
             frames[box] = np.maximum(frames[box], alpha)
     colour = image.copy()
-    box = _box(frames > 0.01, margin=int(0.05 * face.size) + 2)
+    box = mask_box(frames > 0.01, margin=int(0.05 * face.size) + 2)
     if box is not None:
         colour[box] = _unmixed(image[box], frames[box], face.size)
     lenses = np.zeros(shape, np.float32)

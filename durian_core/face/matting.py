@@ -21,7 +21,8 @@ MATTE_SIZE = 256  # longest side of the crop the closed-form matte is solved at
 _matting_lock = threading.Lock()  # numba-compiled kernels: the first call compiles, later calls share it
 
 
-def _box(mask: np.ndarray, margin: int) -> tuple[slice, slice] | None:
+def mask_box(mask: np.ndarray, *, margin: int) -> tuple[slice, slice] | None:
+    """The slices around ``mask``'s nonzero pixels, ``margin`` pixels wider, clipped to it (None when empty)."""
     ys, xs = np.nonzero(mask)
     if len(xs) == 0:
         return None
@@ -50,7 +51,7 @@ def grabcut_refine(
     fixed_fg = np.zeros((height, width), bool) if sure_foreground is None else sure_foreground > 0.5
     fixed_bg = np.zeros((height, width), bool) if sure_background is None else sure_background > 0.5
     candidate = (probable > 0.5) | fixed_fg
-    box = _box(candidate, margin=max(4, int(0.08 * max(height, width))))
+    box = mask_box(candidate, margin=max(4, int(0.08 * max(height, width))))
     if box is None:
         return np.zeros((height, width), bool)
     crop = (slice(box[0].start, box[0].stop), slice(box[1].start, box[1].stop))
@@ -113,7 +114,7 @@ def alpha_matte(image: np.ndarray, tri: np.ndarray) -> np.ndarray:
     """
     unknown = (tri > 0) & (tri < 1)
     alpha = (tri >= 1).astype(np.float32)
-    box = _box(unknown, margin=4)
+    box = mask_box(unknown, margin=4)
     if box is None:
         return alpha
     crop_image, crop_tri = image[box], tri[box]
@@ -150,7 +151,7 @@ def foreground_colours(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     radius = max(2, int(round(0.01 * max(alpha.shape))))
     near_outside = cv2.dilate((alpha < 0.3).astype(np.uint8), np.ones((2 * radius + 1,) * 2, np.uint8)) > 0
     edge = (alpha > 0.02) & (alpha < 0.98) & near_outside
-    box = _box(edge, margin=8)
+    box = mask_box(edge, margin=8)
     result = image.copy()
     if box is None:
         return result
