@@ -116,10 +116,11 @@ def _scalp(prepared: PreparedInputs, covers: list[np.ndarray]) -> Layer | None:
 def _look(prepared: PreparedInputs, coefficient: float, weights: list[float]) -> Look:
     layers, covers = [], []
     # The portrait's hair a new hat leaves showing goes first, and moves with the head as the hat does.
-    under_hat = hat_hair_layer(prepared, weights)
+    worn = worn_layers(prepared, weights)
+    under_hat = hat_hair_layer(prepared, worn)
     if under_hat is not None and (layer := Layer.make("hat", *under_hat)) is not None:
         layers.append(layer)
-    for kind, colour, alpha, cover in worn_layers(prepared, weights):
+    for kind, colour, alpha, cover in worn:
         base = prepared.portrait if kind == "makeup" else None
         layer = Layer.make(kind, colour, alpha, base=base)
         if layer is not None:

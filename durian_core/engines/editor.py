@@ -319,10 +319,13 @@ def _hair_under_hat(
     )
 
 
-def hat_hair_layer(prepared: PreparedInputs, weights: list[float]) -> tuple[np.ndarray, np.ndarray] | None:
-    """What a look's new hats take of the portrait's hair as a layer of its own (RGB uint8 pixels and where they
-    replace the portrait, float32), for a video's frames to wear before the hats; None when there is nothing."""
-    under_hat = _hair_under_hat(prepared, worn_layers(prepared, weights))
+def hat_hair_layer(
+    prepared: PreparedInputs, layers: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """What a look's new hats (its ``layers``, :func:`worn_layers`) take of the portrait's hair as a layer of its own
+    (RGB uint8 pixels and where they replace the portrait, float32), for a video's frames to wear before the hats;
+    None when there is nothing."""
+    under_hat = _hair_under_hat(prepared, layers)
     if under_hat is None:
         return None
     return under_hat, (under_hat != prepared.portrait).any(axis=-1).astype(np.float32)
