@@ -257,3 +257,31 @@ def test_balanced_kinds_draw_each_attribute_equally_often(toy_cache):
 
     assert 0.18 < glasses_share(False) < 0.32
     assert 0.43 < glasses_share(True) < 0.57
+
+
+def test_a_second_reference_is_another_kind_from_another_video_and_the_portrait_keeps_its_own(toy_cache):
+    config = SamplingConfig(**NO_AUGMENTATION, balance_kinds=True, other_kind_probability=0.5)
+    dataset = SelfReconstructionDataset(toy_cache, config=config, seed=2)
+    carried = 0
+    for index in range(120):
+        sample = dataset.sample(index)
+        tensors = dataset[index]
+        assert bool(tensors["keep_other"]) == (sample.other_reference is not None)
+        if sample.other_reference is None:
+            assert not tensors["other_mask"].any()
+            continue
+        carried += 1
+        assert sample.other_kind and sample.other_kind != sample.kind
+        assert sample.other_video and sample.other_video != sample.video_id
+        # The reference shows only its own kind: nothing outside its mask.
+        assert not sample.other_reference[sample.other_mask == 0].any()
+        # The portrait gives up only the sample's own kind; the target still shows the portrait's own of the other.
+        _, portrait, _ = sample.frame_indices
+        own = dataset.video([r.video_id for r in dataset.records].index(sample.video_id)).masks
+        if sample.other_kind in own:
+            region = _as_float_mask(own[sample.other_kind][portrait]) > 0.5
+            region &= _as_float_mask(own[sample.kind][portrait]) == 0
+            assert sample.portrait_mask[region].mean() < 0.5
+    assert 35 < carried < 85  # about half, where the data has another kind to draw
+    with pytest.raises(DurianInputError, match="other_kind_probability"):
+        SamplingConfig(other_kind_probability=1.5)

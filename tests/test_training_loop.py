@@ -207,22 +207,40 @@ def test_bench_training_reports_throughput_and_memory(stage, single_thread):
     assert np.isfinite(report["final_loss"])
 
 
-def test_training_forward_matches_the_pipeline_branches():
-    # The batched training attention must compute what the pipeline's readers compute at inference, for the
-    # branch with both references and for the one without any; otherwise training would teach another model.
+def _forward_case(roles=("portrait", "attribute")):
+    """A tiny model (with a guider whose output counts) and random references of ``roles`` for the forward tests."""
     from durian_core.models.durian import DurianModel
-    from durian_core.models.reference import ReferenceContext, ReferenceTerm
-    from durian_core.training.forward import DurianTrainingModule, batched_reference_attention
 
     torch.manual_seed(0)
     model = DurianModel.from_config("tiny", seed=3).eval()
     for parameter in model.guider.conv_out.parameters():  # a fresh guider outputs zeros; make motion count
         torch.nn.init.normal_(parameter, std=0.1)
     latents = torch.randn(1, 4, 2, 8, 8)
-    reference = {name: torch.randn(1, 4, 8, 8) for name in ("portrait", "attribute")}
-    masks = {name: torch.rand(1, 1, 8, 8) for name in ("portrait", "attribute")}
-    embedding = {name: torch.randn(1, 1, 32) for name in ("portrait", "attribute")}
-    keypoints = torch.rand(2, 3, 64, 64)
+    reference = {name: torch.randn(1, 4, 8, 8) for name in roles}
+    masks = {name: torch.rand(1, 1, 8, 8) for name in roles}
+    embedding = {name: torch.randn(1, 1, 32) for name in roles}
+    return model, latents, reference, masks, embedding, torch.rand(2, 3, 64, 64)
+
+
+def _training_inputs(reference, masks, embedding, keypoints, keep) -> dict:
+    """The training module's keywords for a batch of two samples holding the same references."""
+    inputs = {"keypoints": keypoints.repeat(2, 1, 1, 1), "keep_portrait": keep, "keep_attribute": keep}
+    for role in reference:
+        inputs |= {
+            f"{role}_latents": reference[role].expand(2, -1, -1, -1),
+            f"{role}_mask": masks[role].expand(2, -1, -1, -1),
+            f"{role}_embedding": embedding[role].expand(2, -1, -1),
+        }
+    return inputs
+
+
+def test_training_forward_matches_the_pipeline_branches():
+    # The batched training attention must compute what the pipeline's readers compute at inference, for the
+    # branch with both references and for the one without any; otherwise training would teach another model.
+    from durian_core.models.reference import ReferenceContext, ReferenceTerm
+    from durian_core.training.forward import DurianTrainingModule, batched_reference_attention
+
+    model, latents, reference, masks, embedding, keypoints = _forward_case()
     timestep = torch.tensor([500])
     with torch.no_grad():
         banks = {
@@ -246,16 +264,49 @@ def test_training_forward_matches_the_pipeline_branches():
             training = module(
                 latents.expand(2, -1, -1, -1, -1),
                 timestep.expand(2),
-                portrait_latents=reference["portrait"].expand(2, -1, -1, -1),
-                portrait_mask=masks["portrait"].expand(2, -1, -1, -1),
-                portrait_embedding=embedding["portrait"].expand(2, -1, -1),
-                attribute_latents=reference["attribute"].expand(2, -1, -1, -1),
-                attribute_mask=masks["attribute"].expand(2, -1, -1, -1),
-                attribute_embedding=embedding["attribute"].expand(2, -1, -1),
-                keypoints=keypoints.repeat(2, 1, 1, 1),
-                keep_portrait=keep,
-                keep_attribute=keep,
+                **_training_inputs(reference, masks, embedding, keypoints, keep),
                 keep_motion=keep,
             )
     torch.testing.assert_close(training, inference, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(inference[0], inference[1], atol=1e-3)  # the two branches do differ
+
+
+def test_a_second_reference_trains_what_the_pipeline_composes():
+    # A sample with a second attribute reference must be the pipeline's two-attribute composition (both banks in
+    # one attention, the mean of the two embeddings); a sample without one the plain one-attribute branch.
+    from durian_core.models.reference import ReferenceContext, ReferenceTerm
+    from durian_core.training.forward import DurianTrainingModule, batched_reference_attention
+
+    model, latents, reference, masks, embedding, keypoints = _forward_case(("portrait", "attribute", "other"))
+    timestep = torch.tensor([500])
+    with torch.no_grad():
+        banks = {
+            "portrait": model.record_banks("prnet", reference["portrait"], masks["portrait"], embedding["portrait"]),
+            "attribute_0": model.record_banks(
+                "arnet", reference["attribute"], masks["attribute"], embedding["attribute"]
+            ),
+            "attribute_1": model.record_banks("arnet", reference["other"], masks["other"], embedding["other"]),
+        }
+        one = ReferenceTerm(("portrait", "attribute_0"))
+        both = ReferenceTerm(("portrait", "attribute_0", "attribute_1"))
+        motion = model.guider(keypoints)
+
+        def branch(term, states):
+            context = ReferenceContext(banks=banks, branches=((term,),))
+            return model.predict_noise(latents, timestep, reference=context, embeddings=states, motion_features=motion)
+
+        alone = branch(one, embedding["attribute"])
+        composed = branch(both, (embedding["attribute"] + embedding["other"]) / 2)
+        module = DurianTrainingModule(model)
+        with batched_reference_attention(model):
+            keep = torch.tensor([True, True])
+            training = module(
+                latents.expand(2, -1, -1, -1, -1),
+                timestep.expand(2),
+                **_training_inputs(reference, masks, embedding, keypoints, keep),
+                keep_motion=keep,
+                keep_other=torch.tensor([False, True]),
+            )
+    torch.testing.assert_close(training[:1], alone, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(training[1:], composed, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(alone, composed, atol=1e-3)  # the second reference does change the prediction

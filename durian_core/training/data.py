@@ -15,6 +15,7 @@ index, so a resumed run sees exactly the data an unbroken one would.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,12 @@ class SamplingConfig:
     # attribute, hair is then the attribute of most samples, and a toy model learns to paint hair from whatever
     # attribute reference it is given.
     balance_kinds: bool = False
+    # A second attribute reference, of another kind and from another video, that the sample's portrait keeps its own
+    # region of: the target still shows the portrait's own, so the model learns that a reference changes only the
+    # region the portrait gives up, not whatever its colour could paint. Without it a single-reference recipe never
+    # sees two attribute references, and composing a beard beside hair mixes the two colours in both regions.
+    # 0 (the paper's recipe): every sample holds one attribute reference.
+    other_kind_probability: float = 0.0
 
     def __post_init__(self) -> None:
         if self.num_frames < 1 or self.frame_stride < 1:
@@ -87,6 +94,7 @@ class SamplingConfig:
             "no_motion_probability",
             "recolour_probability",
             "identity_recolour_probability",
+            "other_kind_probability",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise DurianInputError(f"{name} must be within [0, 1], got {getattr(self, name)}")
@@ -122,6 +130,11 @@ class Sample:
     drop_portrait: bool
     drop_attribute: bool
     drop_motion: bool
+    # A second attribute reference of another kind (see ``SamplingConfig.other_kind_probability``): I ⊙ M and M.
+    other_reference: np.ndarray | None = None
+    other_mask: np.ndarray | None = None
+    other_kind: str = ""
+    other_video: str = ""
 
 
 def choose_frames(
@@ -318,6 +331,19 @@ def sample_self_reconstruction(
     )
 
 
+def other_kind_reference(
+    video: store.VideoArrays, kind: str, rng: np.random.Generator, config: SamplingConfig
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A random frame of ``video``'s ``kind``, masked to it and augmented like an attribute reference; ``None``
+    when that frame shows too little of it."""
+    frame = int(rng.integers(video.record.num_frames))
+    mask = _as_float_mask(video.masks[kind][frame])
+    if mask.mean() < config.min_mask_fraction:
+        return None
+    image, mask = augment_reference(np.asarray(video.frames[frame]), mask, rng, config, mask_border="zero")
+    return mask_image(image, mask), mask
+
+
 def _image_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 …×H×W×3 → float …×3×H×W in [-1, 1] (the VAE's range)."""
     tensor = torch.from_numpy(np.ascontiguousarray(images)).float().div(127.5).sub(1.0)
@@ -341,6 +367,21 @@ def sample_to_tensors(sample: Sample) -> dict[str, torch.Tensor]:
         "keep_portrait": torch.tensor(not sample.drop_portrait),
         "keep_attribute": torch.tensor(not sample.drop_attribute),
         "keep_motion": torch.tensor(not sample.drop_motion),
+    }
+
+
+def other_reference_tensors(sample: Sample) -> dict[str, torch.Tensor]:
+    """The second reference's tensors (blank, with ``keep_other`` false, for a sample without one), so every
+    sample of a run that draws second references collates alike."""
+    if sample.other_reference is None or sample.other_mask is None:
+        size = sample.attribute_mask.shape[0]
+        image, mask, keep = np.zeros((size, size, 3), np.uint8), np.zeros((size, size), np.float32), False
+    else:
+        image, mask, keep = sample.other_reference, sample.other_mask, True
+    return {
+        "other_reference": _image_tensor(image),
+        "other_mask": torch.from_numpy(np.ascontiguousarray(mask))[None],
+        "keep_other": torch.tensor(keep),
     }
 
 
@@ -390,17 +431,42 @@ class SelfReconstructionDataset(torch.utils.data.Dataset):
     def sample(self, index: int) -> Sample:
         rng = np.random.default_rng([self.seed, index])
         if not self.config.balance_kinds:
-            return sample_self_reconstruction(
+            sample = sample_self_reconstruction(
                 self.video(int(rng.integers(len(self.records)))), rng=rng, config=self.config
             )
-        kind = str(self.kinds[int(rng.integers(len(self.kinds)))])
-        holding = self._holding[kind]
+        else:
+            kind = str(self.kinds[int(rng.integers(len(self.kinds)))])
+            holding = self._holding[kind]
+            video = self.video(holding[int(rng.integers(len(holding)))])
+            sample = sample_self_reconstruction(video, rng=rng, config=self.config, kind=kind)
+        if self.config.other_kind_probability > 0 and rng.uniform() < self.config.other_kind_probability:
+            sample = self._with_other_kind(sample, rng)
+        return sample
+
+    def _with_other_kind(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        """``sample`` with a reference of another kind from another video (unchanged when the data has none)."""
+        kinds = [kind for kind in self.kinds if kind != sample.kind]
+        if not kinds:
+            return sample
+        kind = str(kinds[int(rng.integers(len(kinds)))])
+        holding = [i for i in self._holding[kind] if self.records[i].video_id != sample.video_id]
+        if not holding:
+            return sample
         video = self.video(holding[int(rng.integers(len(holding)))])
-        return sample_self_reconstruction(video, rng=rng, config=self.config, kind=kind)
+        other = other_kind_reference(video, kind, rng, self.config)
+        if other is None:
+            return sample
+        return dataclasses.replace(
+            sample, other_reference=other[0], other_mask=other[1], other_kind=kind, other_video=video.record.video_id
+        )
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         # The index travels with the sample: the training step draws the sample's noise from it.
-        return sample_to_tensors(self.sample(index)) | {"index": torch.tensor(index)}
+        sample = self.sample(index)
+        tensors = sample_to_tensors(sample) | {"index": torch.tensor(index)}
+        if self.config.other_kind_probability > 0:
+            tensors |= other_reference_tensors(sample)
+        return tensors
 
 
 class ConsecutiveSampler(torch.utils.data.Sampler[int]):

@@ -125,9 +125,16 @@ class DurianTrainingModule(nn.Module):
         keep_portrait: torch.Tensor,
         keep_attribute: torch.Tensor,
         keep_motion: torch.Tensor,
+        other_latents: torch.Tensor | None = None,
+        other_mask: torch.Tensor | None = None,
+        other_embedding: torch.Tensor | None = None,
+        keep_other: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``noisy_latents`` (B, 4, F, h, w); references (B, 4, h, w) with masks (B, 1, h, w) on the latent grid and
         embeddings (B, 1, D); ``keypoints`` (B·F, 3, H, W) in [0, 1]; ``keep_*`` (B,) bool. Returns (B, 4, F, h, w).
+
+        ``other_*`` is a second attribute reference (of another kind) where ``keep_other`` holds: a second attribute
+        bank, read as the pipeline reads two composed attributes, and the mean of the two image embeddings.
         """
         model = self.model
         frames = noisy_latents.shape[2]
@@ -136,9 +143,15 @@ class DurianTrainingModule(nn.Module):
             "attribute": model.record_banks("arnet", attribute_latents, attribute_mask, attribute_embedding),
         }
         keep = {"portrait": keep_portrait, "attribute": keep_attribute}
+        embedding = attribute_embedding
+        if keep_other is not None and other_latents is not None and bool(keep_other.any()):
+            banks["attribute_1"] = _record_some(model, other_latents, other_mask, other_embedding, keep_other)
+            keep["attribute_1"] = keep_other & keep_attribute
+            weight = keep_other.to(attribute_embedding.dtype)[:, None, None]
+            embedding = attribute_embedding + weight * (other_embedding - attribute_embedding) / 2
         keep_motion_rows = keep_motion.repeat_interleave(frames).to(keypoints.dtype)[:, None, None, None]
         features = model.guider(keypoints.to(model.guider.dtype)) * keep_motion_rows
-        embedding = attribute_embedding * keep_attribute.to(attribute_embedding.dtype)[:, None, None]
+        embedding = embedding * keep_attribute.to(attribute_embedding.dtype)[:, None, None]
         return model.predict_noise(
             noisy_latents,
             timesteps,
@@ -146,3 +159,16 @@ class DurianTrainingModule(nn.Module):
             reference=BatchedBanks(banks, keep, frames),  # type: ignore[arg-type]
             motion_features=features,
         )
+
+
+def _record_some(
+    model: DurianModel, latents: torch.Tensor, mask: torch.Tensor, embedding: torch.Tensor, where: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """The attribute net's banks of the samples ``where`` holds, zeros for the rest (left out of the attention by
+    their keep flag): a second reference costs the net's pass only for the samples that carry one."""
+    rows = where.nonzero().flatten()
+    recorded = model.record_banks("arnet", latents[rows], mask[rows], embedding[rows])
+    return {
+        layer: tokens.new_zeros((len(where), *tokens.shape[1:])).index_copy(0, rows, tokens)
+        for layer, tokens in recorded.items()
+    }

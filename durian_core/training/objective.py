@@ -37,21 +37,25 @@ def encode_batch(
     # The mode, as the pipeline encodes its references (and as the fitted toy VAE was trained to decode).
     latents = vae.encode(target.flatten(0, 1)).latent_dist.mode() * scale
     latents = latents.unflatten(0, (count, frames)).movedim(1, 2)  # (B, 4, F, h, w)
-    references = torch.cat([batch["portrait_reference"], batch["attribute_reference"]]).to(device, dtype)
+    roles = ["portrait", "attribute"] + (["other"] if "other_reference" in batch else [])
+    references = torch.cat([batch[f"{role}_reference"] for role in roles]).to(device, dtype)
     reference_latents = vae.encode(references).latent_dist.mode() * scale
     size = reference_latents.shape[-1]
-    masks = torch.cat([batch["portrait_mask"], batch["attribute_mask"]]).to(device, dtype)
+    masks = torch.cat([batch[f"{role}_mask"] for role in roles]).to(device, dtype)
     masks = F.interpolate(masks, size=(size, size), mode="area").clamp(0, 1)
     pixels = clip_pixels(references, components.feature_extractor).to(encoder.device, encoder.dtype)
     embeddings = encoder(pixel_values=pixels).image_embeds[:, None]
-    return {
-        "latents": latents,
-        "portrait_latents": reference_latents[:count],
-        "attribute_latents": reference_latents[count:],
-        "portrait_mask": masks[:count],
-        "attribute_mask": masks[count:],
-        "portrait_embedding": embeddings[:count],
-        "attribute_embedding": embeddings[count:],
+    encoded = {"latents": latents}
+    for position, role in enumerate(roles):
+        part = slice(position * count, (position + 1) * count)
+        encoded |= {
+            f"{role}_latents": reference_latents[part],
+            f"{role}_mask": masks[part],
+            f"{role}_embedding": embeddings[part],
+        }
+    if "other_reference" in batch:
+        encoded["keep_other"] = batch["keep_other"].to(device)
+    return encoded | {
         "keypoints": batch["keypoints"].flatten(0, 1).to(device, dtype),
         "keep_portrait": batch["keep_portrait"].to(device),
         "keep_attribute": batch["keep_attribute"].to(device),

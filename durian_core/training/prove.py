@@ -34,9 +34,13 @@ from durian_core.errors import DurianInputError
 from durian_core.training.config import TOY_TRAINING, StageConfig, TrainConfig
 from durian_core.training.toy import EXTRA_KINDS
 
-RECIPES = ("paper", "balanced")
+RECIPES = ("paper", "balanced", "distractors")
 """``paper``: the toy preset's recipe (a video is drawn, then one of its attribute kinds); ``balanced``: each
-attribute kind is drawn equally often (``sampling.balance_kinds``)."""
+attribute kind is drawn equally often (``sampling.balance_kinds``); ``distractors``: balanced, and half the samples
+carry a second reference of another kind, from another video, that the portrait keeps its own of
+(``sampling.other_kind_probability``)."""
+
+DISTRACTOR_PROBABILITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,11 @@ QUICK = dict(steps=30, autoencoder_steps=60, pairs=2, num_videos=8, num_people=4
 def proof_config(settings: ProofSettings) -> TrainConfig:
     """The training config of a proof run: the ``toy`` preset, longer, with the recipe's sampling."""
     root = Path(settings.output)
-    sampling = dataclasses.replace(TOY_TRAINING.sampling, balance_kinds=settings.recipe == "balanced")
+    sampling = dataclasses.replace(
+        TOY_TRAINING.sampling,
+        balance_kinds=settings.recipe != "paper",
+        other_kind_probability=DISTRACTOR_PROBABILITY if settings.recipe == "distractors" else 0.0,
+    )
     stage1 = StageConfig(
         steps=settings.steps, batch_size=settings.batch_size, learning_rate=settings.learning_rate, warmup_steps=10
     )
