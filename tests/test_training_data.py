@@ -285,3 +285,35 @@ def test_a_second_reference_is_another_kind_from_another_video_and_the_portrait_
     assert 35 < carried < 85  # about half, where the data has another kind to draw
     with pytest.raises(DurianInputError, match="other_kind_probability"):
         SamplingConfig(other_kind_probability=1.5)
+
+
+def test_a_composed_sample_gives_up_both_regions_and_shows_the_second_as_its_reference_does(toy_cache):
+    # Half the toy videos wear glasses beside their hair. A composed sample takes both from its own video: the
+    # portrait gives up both regions, and the target shows the second attribute in its reference's colours even
+    # when everything else is recoloured (else the model would learn to paint it in another colour).
+    config = SamplingConfig(
+        **NO_AUGMENTATION,
+        balance_kinds=True,
+        other_kind_probability=1.0,
+        composed_share=1.0,
+        identity_recolour_probability=1.0,
+    )
+    dataset = SelfReconstructionDataset(toy_cache, config=config, seed=4)
+    composed = 0
+    for index in range(80):
+        sample = dataset.sample(index)
+        if sample.other_video != sample.video_id:
+            continue
+        composed += 1
+        attribute, portrait, targets = sample.frame_indices
+        video = dataset.video([r.video_id for r in dataset.records].index(sample.video_id))
+        for kind in (sample.kind, sample.other_kind):
+            region = _as_float_mask(video.masks[kind][portrait]) > 0.5
+            assert sample.portrait_mask[region].min() > 0.5, kind  # given up by the portrait
+        # The target's second attribute and its reference (taken from the attribute frame) have the same colour.
+        shown = _as_float_mask(video.masks[sample.other_kind][targets[0]]) > 0.9
+        referenced = sample.other_mask > 0.9
+        target_colour = sample.target[0][shown].mean(axis=0)
+        reference_colour = sample.other_reference[referenced].mean(axis=0)
+        assert np.abs(target_colour - reference_colour).max() < 25, (target_colour, reference_colour)
+    assert composed >= 20

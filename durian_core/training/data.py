@@ -73,6 +73,10 @@ class SamplingConfig:
     # sees two attribute references, and composing a beard beside hair mixes the two colours in both regions.
     # 0 (the paper's recipe): every sample holds one attribute reference.
     other_kind_probability: float = 0.0
+    # Of the samples that carry a second reference, the share whose second reference is the sample's own video's
+    # other attribute (when it wears one), the portrait giving up both regions: the two-reference composition the
+    # pipeline runs, trained as such. 0: every second reference is a distractor from another video.
+    composed_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.num_frames < 1 or self.frame_stride < 1:
@@ -95,6 +99,7 @@ class SamplingConfig:
             "recolour_probability",
             "identity_recolour_probability",
             "other_kind_probability",
+            "composed_share",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise DurianInputError(f"{name} must be within [0, 1], got {getattr(self, name)}")
@@ -267,9 +272,16 @@ def _choose_kind(
 
 
 def sample_self_reconstruction(
-    video: store.VideoArrays, *, rng: np.random.Generator, config: SamplingConfig, kind: str | None = None
+    video: store.VideoArrays,
+    *,
+    rng: np.random.Generator,
+    config: SamplingConfig,
+    kind: str | None = None,
+    also: str | None = None,
 ) -> Sample:
-    """Draw one training example from one video (see the module docstring for the recipe)."""
+    """Draw one training example from one video (see the module docstring for the recipe). ``also``, a second kind
+    the video wears, makes it a composed example: the portrait gives up that region too, and a second reference
+    (``other_*``) carries it from the attribute frame."""
     attribute, portrait, targets = choose_frames(
         video.record.num_frames, num_frames=config.num_frames, stride=config.frame_stride, rng=rng
     )
@@ -290,6 +302,16 @@ def sample_self_reconstruction(
         attribute_frame = turn_hue(attribute_frame, attribute_mask, shift)
         target = np.stack([turn_hue(frame, mask, shift) for frame, mask in zip(target, target_masks)])
     portrait_frame = np.asarray(video.frames[portrait])
+    if (
+        also
+        and min(_as_float_mask(video.masks[also][frame]).mean() for frame in (attribute, portrait))
+        < config.min_mask_fraction
+    ):
+        also = None  # not seen in both frames: a plain example
+    if also:  # the second attribute is an attribute too: identity recolouring leaves it as its reference shows it
+        target_masks = [
+            np.maximum(mask, _as_float_mask(video.masks[also][index])) for mask, index in zip(target_masks, targets)
+        ]
     if config.identity_recolour_probability > 0 and rng.uniform() < config.identity_recolour_probability:
         shift = float(rng.uniform())
         gain = float(rng.uniform(1 - config.identity_gain, 1 + config.identity_gain))
@@ -303,6 +325,22 @@ def sample_self_reconstruction(
         config,
         generated=None if generated is None else _as_float_mask(generated[portrait]),
     )
+    other = None
+    if also:
+        also_mask = _as_float_mask(video.masks[also][attribute])
+        also_generated = video.expansions.get(also)
+        portrait_mask = np.maximum(
+            portrait_mask,
+            portrait_removal_mask(
+                _as_float_mask(video.masks[also][portrait]),
+                np.asarray(video.landmarks[portrait]),
+                rng,
+                config,
+                generated=None if also_generated is None else _as_float_mask(also_generated[portrait]),
+            ),
+        )
+        other_image, other_mask = augment_reference(attribute_frame, also_mask, rng, config, mask_border="zero")
+        other = (mask_image(other_image, other_mask), other_mask)
     attribute_image, attribute_mask = augment_reference(
         attribute_frame, attribute_mask, rng, config, mask_border="zero"
     )
@@ -328,6 +366,10 @@ def sample_self_reconstruction(
         drop_portrait=bool(unconditional),
         drop_attribute=bool(unconditional or portrait_only),
         drop_motion=bool(no_motion),
+        other_reference=None if other is None else other[0],
+        other_mask=None if other is None else other[1],
+        other_kind=also or "",
+        other_video=video.record.video_id if also else "",
     )
 
 
@@ -440,8 +482,22 @@ class SelfReconstructionDataset(torch.utils.data.Dataset):
             video = self.video(holding[int(rng.integers(len(holding)))])
             sample = sample_self_reconstruction(video, rng=rng, config=self.config, kind=kind)
         if self.config.other_kind_probability > 0 and rng.uniform() < self.config.other_kind_probability:
+            if self.config.composed_share > 0 and rng.uniform() < self.config.composed_share:
+                return self._composed(sample, index)
             sample = self._with_other_kind(sample, rng)
         return sample
+
+    def _composed(self, sample: Sample, index: int) -> Sample:
+        """A composed example of ``sample``'s video and kind and another kind the video wears (``sample`` itself
+        when it wears no other)."""
+        video = self.video([record.video_id for record in self.records].index(sample.video_id))
+        others = [kind for kind in video.record.kinds if kind != sample.kind]
+        if not others or not sample.kind:
+            return sample
+        # A generator of its own, so a composed example never shares its draws with the plain one.
+        rng = np.random.default_rng([self.seed, index, 1])
+        also = str(others[int(rng.integers(len(others)))])
+        return sample_self_reconstruction(video, rng=rng, config=self.config, kind=sample.kind, also=also)
 
     def _with_other_kind(self, sample: Sample, rng: np.random.Generator) -> Sample:
         """``sample`` with a reference of another kind from another video (unchanged when the data has none)."""

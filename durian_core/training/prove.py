@@ -34,13 +34,16 @@ from durian_core.errors import DurianInputError
 from durian_core.training.config import TOY_TRAINING, StageConfig, TrainConfig
 from durian_core.training.toy import EXTRA_KINDS
 
-RECIPES = ("paper", "balanced", "distractors")
+RECIPES = ("paper", "balanced", "distractors", "composed")
 """``paper``: the toy preset's recipe (a video is drawn, then one of its attribute kinds); ``balanced``: each
 attribute kind is drawn equally often (``sampling.balance_kinds``); ``distractors``: balanced, and half the samples
 carry a second reference of another kind, from another video, that the portrait keeps its own of
-(``sampling.other_kind_probability``)."""
+(``sampling.other_kind_probability``); ``composed``: balanced, and half the samples carry a second reference: in
+half of those the sample's own video's other attribute, the portrait giving up both regions (a composed example,
+``sampling.composed_share``), in the other half a distractor."""
 
 DISTRACTOR_PROBABILITY = 0.5
+COMPOSED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ def proof_config(settings: ProofSettings) -> TrainConfig:
     sampling = dataclasses.replace(
         TOY_TRAINING.sampling,
         balance_kinds=settings.recipe != "paper",
-        other_kind_probability=DISTRACTOR_PROBABILITY if settings.recipe == "distractors" else 0.0,
+        other_kind_probability=DISTRACTOR_PROBABILITY if settings.recipe in ("distractors", "composed") else 0.0,
+        composed_share=COMPOSED_SHARE if settings.recipe == "composed" else 0.0,
     )
     stage1 = StageConfig(
         steps=settings.steps, batch_size=settings.batch_size, learning_rate=settings.learning_rate, warmup_steps=10
