@@ -4,26 +4,30 @@ above it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from durian_core.api import build_request
+from durian_core.api import build_request, load_attribute
 from durian_core.cache import FeatureCache
 from durian_core.config import GenerationSettings
+from durian_core.engines.animator import anchor_follow
 from durian_core.engines.classical import ClassicalEngine
 from durian_core.engines.editor import edit_portrait
-from durian_core.engines.head_layer import slivers_beside
+from durian_core.engines.head_layer import NECK_JAW, slivers_beside, smooth_sides
 from durian_core.face import regions
+from durian_core.face.align import apply_affine
 from durian_core.face.landmarks import detect_landmarks
 from durian_core.face.masks import face_oval, person_mask
 from durian_core.media import load_image
 from durian_core.prepare import prepare_inputs
 from durian_core.types import DrivingVideo
 
-GROUP = Path(__file__).resolve().parent.parent / "examples" / "group" / "group.jpg"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+GROUP = EXAMPLES / "group" / "group.jpg"
 
 
 def rigged(portrait: np.ndarray, attributes=(), *, face: int = 0, driver=None):
@@ -140,3 +144,69 @@ def test_the_collar_stays_put_while_the_neck_moves_above_it(obama, carphone):
         chin_over = cv2.dilate(face_oval(target, still.shape[:2]), np.ones((margin, margin), np.uint8)) > 0
         dragged = moved & collar & ~chin_over
         assert dragged.sum() <= 0.02 * collar.sum(), (index, dragged.sum(), collar.sum())
+
+
+def test_a_layers_ragged_side_is_smoothed_and_its_holes_filled():
+    # A notch or a spur on the neck layer's side, or a hole in it, is drawn out into a streak when the neck
+    # stretches; the gap inside a U (the face's rim above the jaw is such a band) is not the layer's and stays open.
+    region = np.zeros((80, 60), bool)
+    region[10:70, 10:50] = True
+    region[10:40, 20:40] = False  # the U's inside, open at the top
+    region[50:54, 44:50] = False  # a notch in the right side
+    region[60, 50:58] = True  # a spur one row thick
+    region[62:64, 25:28] = False  # a hole
+    smooth = smooth_sides(region, window=9)
+    assert smooth[50:54, 44:50].all(), "the notch is filled"
+    assert not smooth[60, 53:58].any(), "the spur is trimmed"
+    assert smooth[62:64, 25:28].all(), "the hole is filled"
+    assert not smooth[10:38, 22:38].any(), "the U's inside stays open"
+    kept = region.copy()
+    kept[60, 50:] = False
+    assert smooth[kept].mean() > 0.97  # what was there stays
+
+
+def test_collar_anchors_take_the_heads_motion_only_where_the_clothes_rise_to_the_jaw(astronaut):
+    landmarks = detect_landmarks(astronaut)
+    corners = landmarks[list(regions.JAW)][[NECK_JAW, -NECK_JAW - 1], 1].mean()
+    lowest = corners + 0.5 * regions.face_size(landmarks)
+    rising = np.array([[0, lowest], [5, lowest - 1], [10, (lowest + corners) / 2], [15, corners + 1], [20, corners]])
+    follow = anchor_follow(rising.astype(np.float32), landmarks)
+    assert follow[:3].max() < 0.05, follow  # the collar's lower reaches stay with the body
+    assert follow[-1] == 1.0 and follow[-2] > 0.9, follow  # where it meets the jaw, it goes with the head
+    flat = np.array([[x, lowest] for x in range(0, 40, 5)], np.float32)
+    assert not anchor_follow(flat, landmarks).any()
+
+
+def test_a_turned_heads_neck_is_not_stretched_into_a_flap_beside_the_jaw(astronaut, carphone):
+    # The astronaut's suit ring rises beside her neck to the jaw. Pinned there, the neck between the ring and a
+    # jaw that rolled away stretched into a flap as tall as the jaw's side, 35 times its size in the still at the
+    # clip's most-tilted frames. The anchors near the jaw now move with the head: the largest stretch falls by
+    # at least 40 % (it halves).
+    hair = load_attribute(EXAMPLES / "portraits" / "biden.jpg", "hair")
+    prepared, _, rig = rigged(astronaut, [hair], driver=DrivingVideo(carphone.frames, carphone.fps))
+    neck = rig.neck
+    pinned = replace(neck, follow=np.zeros_like(neck.follow))
+    tilts = [np.abs(rig.head_motion(target)[1, 0]) for target in prepared.motion]
+    frames = np.argsort(tilts)[-3:]  # the most-rolled frames
+
+    def stretch(layer, target) -> float:
+        """The neck mesh's largest stretch (singular value) over the triangles that hold the layer."""
+        motion = rig.head_motion(target)
+        anchors = layer.mesh.anchors + layer.follow[:, None] * (
+            apply_affine(motion, layer.mesh.anchors) - layer.mesh.anchors
+        )
+        moved = layer.mesh.target_points(target[list(regions.JAW)], anchors)
+        worst = 0.0
+        for triangle in layer.mesh.triangles:
+            source, target_points = layer.mesh.points[triangle], moved[triangle]
+            inside = np.zeros(layer.opacity.shape, np.uint8)
+            cv2.fillPoly(inside, [np.round(source).astype(np.int32)], 1)
+            if inside.sum() < 4 or layer.opacity[inside > 0].mean() < 0.3:
+                continue
+            linear = np.linalg.lstsq(np.c_[source, np.ones(3)], target_points, rcond=None)[0][:2].T
+            worst = max(worst, float(np.linalg.svd(linear, compute_uv=False)[0]))
+        return worst
+
+    for index in frames:
+        target = prepared.motion[index]
+        assert stretch(neck, target) < 0.6 * stretch(pinned, target), index

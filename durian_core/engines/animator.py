@@ -17,8 +17,11 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from durian_core.cache import FeatureCache
+from durian_core.engines.hair_removal import portrait_hair_removal
 from durian_core.engines.head_layer import (
     NECK_DEPTH,
+    NECK_JAW,
     above_the_jaw_corners,
     background_plate,
     below_the_jaw,
@@ -40,6 +43,7 @@ from durian_core.face.masks import person_mask
 from durian_core.types import PreparedInputs
 
 MAP_FACTOR = 4  # the backward map is computed on a grid this much coarser than the frame, then upsampled
+FOLLOW_FROM = 0.5  # of the rise from the neck's lowest edge to the jaw's corners, where collar anchors begin to follow
 HEAD_KINDS = ("hair", "hat")
 
 
@@ -78,12 +82,15 @@ class HeadRig:
     neck: NeckLayer
 
     @classmethod
-    def build(cls, still: np.ndarray, prepared: PreparedInputs) -> HeadRig:
+    def build(cls, still: np.ndarray, prepared: PreparedInputs, *, cache: FeatureCache | None = None) -> HeadRig:
         landmarks = prepared.portrait_landmarks
         shape = still.shape[:2]
-        person = person_mask(still)
         ring = head_ring(landmarks, scale=hair_ring_scale(prepared), count=20)
         worn = worn_on_the_head(prepared)
+        refilled = refilled_by_the_edit(prepared, worn, cache=cache)
+        # What the edit refilled where the old hair was is backdrop, though the segmentation may still see the old
+        # hair's outline there: beside the jaw it would join the neck and be stretched with it.
+        person = person_mask(still) if refilled is None else person_mask(still) * (1.0 - refilled)
         neck = NeckLayer.build(still, landmarks, person=person)
         opacity = head_matte(
             landmarks,
@@ -91,7 +98,7 @@ class HeadRig:
             person=person,
             worn=worn,
             reach=ring,
-            refilled=refilled_by_the_edit(prepared, worn),
+            refilled=refilled,
             skin_hued=skin_hued(still, landmarks),
         )
         # A sliver of the person between the layers and the backdrop (a light rim along the jaw) goes with the neck.
@@ -134,7 +141,7 @@ class HeadRig:
         filled."""
         motion = self.head_motion(target)
         frame = self.plate.copy()
-        self.neck.draw(frame, target)
+        self.neck.draw(frame, target, motion)
         anchors = apply_affine(motion, self.mesh.anchors)
         points = self.mesh.target_points(target[list(regions.WARP_POINTS)], anchors)
         draw_layer(frame, self.layer, self.opacity, self.mesh, points)
@@ -152,6 +159,7 @@ class NeckLayer:
     mesh: MeshWarp  # the jaw's landmarks, then the anchors along the collar
     keep: np.ndarray  # H×W bool: what the plate keeps of the still beneath the neck
     skin: np.ndarray  # H×W bool: the neck's skin in the still, empty where none shows
+    follow: np.ndarray  # per anchor, in [0, 1]: how much of the head's motion it takes
 
     @classmethod
     def build(cls, still: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray) -> NeckLayer:
@@ -169,11 +177,31 @@ class NeckLayer:
             if skin.any()
             else below_the_jaw(landmarks, shape, depth=NECK_DEPTH)
         )
-        return cls(still, opacity, mesh, keep, skin)
+        return cls(still, opacity, mesh, keep, skin, anchor_follow(collar, landmarks))
 
-    def draw(self, frame: np.ndarray, target: np.ndarray) -> None:
-        """Draw the neck into ``frame`` (in place) under a head whose landmarks are at ``target``."""
-        draw_layer(frame, self.colours, self.opacity, self.mesh, self.mesh.target_points(target[list(regions.JAW)]))
+    def draw(self, frame: np.ndarray, target: np.ndarray, motion: np.ndarray | None = None) -> None:
+        """Draw the neck into ``frame`` (in place) under a head whose landmarks are at ``target``, moved from the
+        portrait's by the similarity ``motion`` (2×3; the anchors on the clothes stay put without it)."""
+        anchors = self.mesh.anchors
+        if motion is not None:
+            anchors = anchors + self.follow[:, None] * (apply_affine(motion, anchors) - anchors)
+        draw_layer(
+            frame, self.colours, self.opacity, self.mesh, self.mesh.target_points(target[list(regions.JAW)], anchors)
+        )
+
+
+def anchor_follow(anchors: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """How much of the head's motion each collar anchor takes (float32 in [0, 1]): none up to :data:`FOLLOW_FROM`
+    of the way from the neck's lowest edge to the jaw's corners, all where the edge has risen to them. Where a
+    collar or a suit's ring rises beside the neck to the jaw, the neck between them is a sliver; pinned to the
+    clothes, a turned head stretched it into a flap as tall as the jaw's side, its ragged edge drawn out into
+    streaks. Moved with the head, it stays a sliver; a collar's lower reaches stay put."""
+    corners = landmarks[list(regions.JAW)][[NECK_JAW, -NECK_JAW - 1], 1].mean()
+    lowest = float(anchors[:, 1].max())
+    if lowest <= corners + 1:
+        return np.zeros(len(anchors), np.float32)
+    rise = (lowest - anchors[:, 1]) / (lowest - corners)
+    return np.clip((rise - FOLLOW_FROM) / (1.0 - FOLLOW_FROM), 0.0, 1.0).astype(np.float32)
 
 
 def draw_layer(
@@ -205,12 +233,18 @@ def worn_on_the_head(prepared: PreparedInputs) -> list[np.ndarray]:
     return worn
 
 
-def refilled_by_the_edit(prepared: PreparedInputs, worn: list[np.ndarray]) -> np.ndarray | None:
-    """Where the edit removed the portrait's own hair and filled in backdrop (float32): its hair outside the skull
-    that no new hair or hat covers; ``None`` when the portrait keeps its hair."""
+def refilled_by_the_edit(
+    prepared: PreparedInputs, worn: list[np.ndarray], *, cache: FeatureCache | None = None
+) -> np.ndarray | None:
+    """Where the edit removed the portrait's own hair and filled in backdrop (float32): what the hair removal
+    refilled (its hair, reaching past the matte to the strands' ends) outside the skull, that no new hair or hat
+    covers; ``None`` when the portrait keeps its hair."""
     replaced = any(a.kind == "hair" and a.weight > 0 and not a.from_portrait for a in prepared.attributes)
     if prepared.own_hair is None or not replaced:
         return None
+    removed = prepared.own_hair
+    if "hair" in prepared.portrait_masks:  # the edit's own removal: the hair's tips beside the jaw went too
+        removed = np.maximum(removed, portrait_hair_removal(prepared, cache=cache).plates.hole.astype(np.float32))
     skull = skull_region(prepared.portrait_landmarks, prepared.own_hair.shape)
     covered = np.maximum.reduce(worn) if worn else np.zeros_like(prepared.own_hair)
-    return np.clip(prepared.own_hair * (1.0 - skull) * (1.0 - covered), 0.0, 1.0).astype(np.float32)
+    return np.clip(removed * (1.0 - skull) * (1.0 - covered), 0.0, 1.0).astype(np.float32)

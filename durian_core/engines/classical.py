@@ -29,7 +29,7 @@ class ClassicalEngine(Engine):
     def rig(still: np.ndarray, prepared: PreparedInputs, *, cache: FeatureCache) -> HeadRig:
         """The head layer, plate and mesh of an edited still (built once per still and kept in the cache)."""
         key = content_key(still, prepared.portrait_landmarks, prepared.own_hair)
-        return cache.get_or_compute("rig", key, lambda: HeadRig.build(still, prepared))
+        return cache.get_or_compute("rig", key, lambda: HeadRig.build(still, prepared, cache=cache))
 
     @staticmethod
     def compose(

@@ -237,7 +237,40 @@ def neck_matte(image: np.ndarray, neck: np.ndarray, landmarks: np.ndarray, *, pe
     # The sides are found row by row: their ends step from row to row, which a stretched neck shows as a torn edge.
     region = cv2.morphologyEx(region, cv2.MORPH_CLOSE, _disc(0.015 * size))
     region = cv2.morphologyEx(region, cv2.MORPH_OPEN, _disc(0.015 * size)) | (neck | rim).astype(np.uint8)
+    region = smooth_sides(region > 0, window=max(3, int(round(0.08 * size))))
     return feather(region.astype(np.float32), 0.008 * size) * np.clip(person * 1.5, 0.0, 1.0)
+
+
+def smooth_sides(region: np.ndarray, *, window: int) -> np.ndarray:
+    """``region`` (bool) without holes, its outer left and right edges smoothed row by row over ``window`` rows: a
+    notch or a spur on a layer's side (a strand's end, a speck of the collar) is stretched with it into a streak
+    when the layer moves."""
+    from scipy.ndimage import binary_fill_holes
+
+    filled = binary_fill_holes(region)
+    rows = np.flatnonzero(filled.any(axis=1))
+    if len(rows) < 3:
+        return filled
+    width = filled.shape[1]
+    band = filled[rows]
+    left = band.argmax(axis=1).astype(np.float64)
+    right = (width - 1 - band[:, ::-1].argmax(axis=1)).astype(np.float64)
+
+    def smooth(edge: np.ndarray) -> np.ndarray:
+        half = window // 2
+        edge = np.median(sliding_window_view(np.pad(edge, half, mode="edge"), 2 * half + 1), axis=1)
+        return np.convolve(np.pad(edge, half, mode="edge"), np.ones(2 * half + 1) / (2 * half + 1), "valid")
+
+    smooth_left, smooth_right = smooth(left), smooth(right)
+    columns = np.arange(width)[None, :]
+    within = (columns >= np.round(smooth_left)[:, None]) & (columns <= np.round(smooth_right)[:, None])
+    # Inside the smoothed edges: the region as it is, and the notches its sides had (not the gaps within it) where
+    # they are narrow: a row whose region is a short piece is not widened into a line across what lies beside it.
+    outside_before = (columns < left[:, None]) | (columns > right[:, None])
+    near = cv2.dilate(band.astype(np.uint8), np.ones((1, 2 * window + 1), np.uint8)) > 0
+    out = np.zeros_like(filled)
+    out[rows] = within & (band | (outside_before & near))
+    return out
 
 
 def collar_seam(neck: np.ndarray, landmarks: np.ndarray, *, person: np.ndarray) -> np.ndarray:

@@ -16,6 +16,9 @@ GRAIN_TRUST = 3.0
 # The scale (in face sizes) below which a background fill's colours are detail copied from real pixels rather than
 # carried in smoothly: its grain, weave and texture.
 BACKGROUND_DETAIL = 0.01
+MIN_BLOCK = 4  # pixels: the smallest block of grain laid over a gap; blocks are a fourteenth of a face size, and
+# at 8 pixels a small photo's gap (a face of 60 pixels, a video call's) was printed with blocks like fish scales
+GRAIN_LIMIT = 2.5  # robust standard deviations of the known pixels' grain the laid detail may reach
 # Source blocks a target block chooses among (a random share of them when there are more, nearer ones likelier).
 MAX_SOURCES = 768
 
@@ -204,11 +207,18 @@ def sampled_detail(
     one of the few best picked at random (so no block repeats in a row). Overlapping blocks cross-fade, normalised so
     the grain keeps its strength where two meet."""
     height, width = known.shape
-    block = int(np.clip(round(0.07 * size), 8, 48)) // 2 * 2
+    block = int(np.clip(round(0.07 * size), MIN_BLOCK, 48)) // 2 * 2
     half, step = block // 2, block // 2
     sigma = max(1.0, scale * size)
     mean, _ = _known_average(image, known, sigma)
     detail = (image.astype(np.float32) - mean) * known[..., None]
+    # Grain, not edges: a departure far beyond the known pixels' typical one is an edge (a window's frame, a branch
+    # against the sky), and laid block by block it prints a lattice of stripes, worst on a small photo where a block
+    # spans a large share of the gap.
+    if known.any():
+        typical = np.median(np.abs(detail[known]), axis=0)
+        limit = GRAIN_LIMIT * 1.4826 * np.maximum(typical, 0.5)
+        detail = np.clip(detail, -limit, limit)
     # Sources: blocks wholly inside the known pixels (on a grid of half a block).
     inner = cv2.erode(known.astype(np.uint8), np.ones((block + 1, block + 1), np.uint8)) > 0
     inner[:half] = inner[height - half :] = False
