@@ -28,6 +28,7 @@ NECK_DEPTH = 0.7  # face sizes below the chin a neck may reach before the clothe
 NECK_SAMPLE = (0.02, 0.06, 0.06)  # the skin right under the chin: from, to (below the chin), half width; face sizes
 NECK_HUE = 25.0  # degrees: how far that skin's hue may be from the cheeks' and still be a neck
 NECK_CHROMA = 0.3  # and how much of the cheeks' chroma it keeps at least (shade keeps the hue, a collar has none)
+THROAT_FADE = 0.05  # face sizes below the jaw over which the skin under it fades out of the head layer
 NECK_MIN = 0.1  # face sizes below the chin that the neck layer reaches at least, whatever shows there
 NECK_JAW = 3  # the neck is at most as wide as the jaw between its NECK_JAW-th landmarks from either end (58, 288)
 COLLAR_ANCHORS = 15  # mesh anchors along the neck's lower edge, which stay with the body
@@ -195,6 +196,13 @@ def head_matte(
     if refilled is not None:
         zone = zone * (1.0 - refilled)
     head = np.maximum(person * zone, face * np.clip(person * 1.5, 0.0, 1.0))
+    # What lies just under the jaw fades out of the head over THROAT_FADE face sizes below it: the jaw's edge
+    # is then the still's own, warped in one piece with what lies under it, not two layers' edges meeting there.
+    # Deeper, it would carry a collar close under the chin with it.
+    throat = below_the_jaw(landmarks, shape, depth=THROAT_FADE).astype(np.float32)
+    below_face = cv2.distanceTransform((oval < 0.5).astype(np.uint8), cv2.DIST_L2, 5)
+    fade = np.clip(1.0 - below_face / (THROAT_FADE * size), 0.0, 1.0)
+    head = np.maximum(head, throat * fade * np.clip(person * 1.5, 0.0, 1.0))
     for mask in worn:
         head = np.maximum(head, mask)
     connected = keep_connected(head > 0.05, face > 0.5)
