@@ -61,6 +61,9 @@ class GenerationSettings:
     window: int = 16  # frames per denoising window (durian engine)
     overlap: int = 4  # frames shared by consecutive windows (durian engine)
     history_frames: int = 0  # generated frames that condition the next window, 0 = off (durian engine)
+    # compose attributes as the paper does, every frame token reading every reference; by default a token reads an
+    # attribute's reference by how much it lies in that attribute's region (durian engine)
+    plain_composition: bool = False
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINE_NAMES:

@@ -58,8 +58,15 @@ def plan_branches(
     *,
     guidance: dict[str, float],
     terms: Sequence[BlendTerm],
+    route: bool = True,
 ) -> GuidancePlan:
     """Which guidance branches run, their coefficients, the reference terms per branch, and their embeddings.
+
+    With ``route``, a term that composes several attributes reads each one's bank by region: a frame token takes
+    an attribute bank's tokens by how much it lies in that attribute's aligned mask (fully inside it, at
+    :data:`~durian_core.models.reference.ROUTE_FLOOR` weight wholly outside). Trained on one attribute at a time, the
+    model reads every reference for whatever its colour can paint: composed without it, a beard's region mixed the
+    hair reference's colour in.
 
     The unconditional branch sees no reference tokens, no attribute embedding and no motion; the portrait branch
     adds the portrait bank; the attribute branch adds the attribute banks (one attention per blend term, mixed by
@@ -95,7 +102,20 @@ def plan_branches(
         "motion": (attribute_terms, attribute_embedding),
     }
     context = ReferenceContext(
-        banks=banks, branches=tuple(plans[name][0] for name in active), bank_weights=bank_weights
+        banks=banks,
+        branches=tuple(plans[name][0] for name in active),
+        bank_weights=bank_weights,
+        bank_regions=attribute_regions(names, attributes) if route and len(attributes) > 1 else {},
     )
     embeddings = torch.cat([plans[name][1] for name in active])
     return GuidancePlan(tuple(active), tuple(coefficients[name] for name in active), context, embeddings)
+
+
+def attribute_regions(names: Sequence[str], attributes: Sequence[EncodedReference]) -> dict[str, torch.Tensor]:
+    """Each attribute bank's region on the latent grid ((h, w) in [0, 1]): its aligned mask, grown by a latent
+    pixel so a region's edge reads its own bank."""
+    regions = {}
+    for name, encoded in zip(names, attributes):
+        mask = encoded.mask[0, 0].float()
+        regions[name] = torch.nn.functional.max_pool2d(mask[None, None], 3, stride=1, padding=1)[0, 0]
+    return regions

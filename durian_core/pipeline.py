@@ -376,6 +376,7 @@ class DurianPipeline(DiffusionPipeline):
         window: int = 16,
         overlap: int = 4,
         history_frames: int = 0,
+        route_composition: bool = True,
         generator: torch.Generator | None = None,
         latents: torch.Tensor | None = None,
         output_type: str = "np",
@@ -390,7 +391,8 @@ class DurianPipeline(DiffusionPipeline):
         without it all attributes compose. ``guidance_scale`` is plain classifier-free guidance; the three
         per-signal scales (portrait, attribute, motion) default to it. Long drivers run in windows of ``window``
         frames overlapping by ``overlap``; ``history_frames > 0`` denoises windows one after another, each one
-        conditioned on the last generated frames of the previous one. Encoded references are kept in ``cache``
+        conditioned on the last generated frames of the previous one. Composed attributes are read by region
+        (``route_composition``, :func:`durian_core.guidance.plan_branches`). Encoded references are kept in ``cache``
         (default: the pipeline's ``feature_cache``).
         """
         guidance = {
@@ -428,7 +430,11 @@ class DurianPipeline(DiffusionPipeline):
         weights = [1.0] * len(attributes) if attribute_weights is None else list(attribute_weights)
         interpolation = None if alpha is None else Interpolation(interpolate[0], interpolate[1], alpha)
         plan = plan_branches(
-            encoded_portrait, encoded_attributes, guidance=guidance, terms=blend_terms(weights, interpolation)
+            encoded_portrait,
+            encoded_attributes,
+            guidance=guidance,
+            terms=blend_terms(weights, interpolation),
+            route=route_composition,
         )
         motion = self.encode_motion(keypoint_maps, frames)
 

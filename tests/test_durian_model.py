@@ -16,6 +16,7 @@ from durian_core.models.durian import DurianModel
 from durian_core.models.guider import KeypointGuider
 from durian_core.models.reference import (
     ReferenceContext,
+    ReferenceReadProcessor,
     ReferenceTerm,
     has_reference_attention,
     install_reference_attention,
@@ -134,6 +135,39 @@ def test_alpha_ends_equal_single_attribute_and_two_attributes_compose(model):
     middle = blend(0.5)
     assert (middle - first).abs().max() > 1e-4 and (middle - second).abs().max() > 1e-4
     assert (both - first).abs().max() > 1e-4 and (both - second).abs().max() > 1e-4
+
+
+def test_composed_attributes_are_read_by_region():
+    # Two attributes composed in one attention, the first lying on the left half of the frame and the second on the
+    # right: routed, each frame token reads its own side's attribute bank (and next to nothing of the other), as that
+    # attribute alone would be read; read plainly, every token mixes both.
+    from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+
+    torch.manual_seed(0)
+    attn = Attention(query_dim=32, heads=2, dim_head=16).eval()
+    processor = ReferenceReadProcessor(AttnProcessor2_0(), "layer")
+    frame = torch.randn(1, 16, 32)  # a 4×4 grid of tokens
+    banks = {name: {"layer": torch.randn(1, 16, 32) * 3} for name in ("portrait", "attribute_0", "attribute_1")}
+    left = torch.zeros(8, 8)  # on the latent grid, twice the layer's
+    left[:, :4] = 1.0
+    regions = {"attribute_0": left, "attribute_1": 1.0 - left}
+
+    def read(*names: str, bank_regions=None) -> torch.Tensor:
+        context = ReferenceContext(banks, ((ReferenceTerm(names),),), bank_regions=bank_regions or {})
+        with torch.no_grad():
+            return processor(attn, frame, reference=context).view(4, 4, -1)
+
+    first, second = read("portrait", "attribute_0"), read("portrait", "attribute_1")
+    plain = read("portrait", "attribute_0", "attribute_1")
+    routed = read("portrait", "attribute_0", "attribute_1", bank_regions=regions)
+    for alone, side in ((first, slice(0, 2)), (second, slice(2, 4))):
+        routed_error = (routed - alone)[:, side].abs().mean()
+        plain_error = (plain - alone)[:, side].abs().mean()
+        assert routed_error < 0.1 * plain_error, (routed_error, plain_error)
+    # Regions that cover the whole frame route nothing; a single attribute is never routed.
+    everywhere = {"attribute_0": torch.ones(8, 8), "attribute_1": torch.ones(8, 8)}
+    torch.testing.assert_close(read("portrait", "attribute_0", "attribute_1", bank_regions=everywhere), plain)
+    torch.testing.assert_close(read("portrait", "attribute_0", bank_regions=regions), first)
 
 
 def test_bank_weights_scale_a_bank_and_zero_drops_it(model):

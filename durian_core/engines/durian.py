@@ -120,6 +120,7 @@ class DurianEngine(Engine):
             window=window,
             overlap=overlap,
             history_frames=history,
+            route_composition=not settings.plain_composition,
             generator=generator,
             callback=on_step,
             cache=cache,

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+ROUTE_FLOOR = 0.02  # composed, a token wholly outside an attribute's region reads its bank at this weight
+
 Banks = Mapping[str, Mapping[str, torch.Tensor]]
 """Bank name (``"portrait"``, ``"attribute_0"``, ...) → layer name → recorded tokens, shape (1, N, C)."""
 
@@ -53,6 +55,9 @@ class ReferenceContext:
     banks: Banks
     branches: tuple[tuple[ReferenceTerm, ...], ...]
     bank_weights: Mapping[str, float] = field(default_factory=dict)  # missing banks weigh 1
+    # Where each attribute bank's attribute lies on the frame ((h, w) in [0, 1], the latent grid): in a term that
+    # composes several attribute banks, a frame token reads a bank by how much it lies in that bank's region.
+    bank_regions: Mapping[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for terms in self.branches:
@@ -172,8 +177,14 @@ class ReferenceReadProcessor(ReferencePassThroughProcessor):
 
     @staticmethod
     def _attend(attn, query, key, value, term: ReferenceTerm, projected, reference: ReferenceContext) -> torch.Tensor:
-        frames = query.shape[0]
+        frames, tokens = query.shape[:2]
         keys, values, biases = [key], [value], [0.0]
+        routed = [name for name in term.banks if name in reference.bank_regions]
+        regions = {}
+        if len(routed) > 1:
+            for name in routed:
+                region = _on_token_grid(reference.bank_regions[name], tokens)
+                regions[name] = torch.log(ROUTE_FLOOR + (1 - ROUTE_FLOOR) * region).to(query.device, query.dtype)
         for name in term.banks:
             weight = reference.bank_weights.get(name, 1.0)
             if weight == 0:
@@ -181,15 +192,27 @@ class ReferenceReadProcessor(ReferencePassThroughProcessor):
             bank_key, bank_value = projected[name]
             keys.append(bank_key.expand(frames, -1, -1))
             values.append(bank_value.expand(frames, -1, -1))
-            biases.append(math.log(weight))
+            biases.append(regions[name][:, None] + math.log(weight) if name in regions else math.log(weight))
         mask = None
-        if any(bias != 0.0 for bias in biases):
-            # A bank's weight scales its share of the attention mass: log(w) added to its logits.
-            lengths = [part.shape[1] for part in keys]
-            mask = torch.cat(
-                [torch.full((n,), b, dtype=query.dtype, device=query.device) for n, b in zip(lengths, biases)]
-            )[None, None, None, :]  # broadcast over frames, heads and queries
+        if regions or any(not isinstance(bias, float) or bias != 0.0 for bias in biases):
+            # A bank's weight scales its share of the attention mass: log(w) added to its logits; routed, the log of
+            # how much the query lies in the bank's region too.
+            parts = []
+            for part, bias in zip(keys, biases):
+                block = torch.zeros((tokens, part.shape[1]), dtype=query.dtype, device=query.device)
+                parts.append(block + bias)
+            mask = torch.cat(parts, dim=1)[None, None]  # broadcast over frames and heads
         return attend(attn, query, torch.cat(keys, dim=1), torch.cat(values, dim=1), mask=mask)
+
+
+def _on_token_grid(region: torch.Tensor, tokens: int) -> torch.Tensor:
+    """A region (h, w) on the latent grid, area-averaged onto a layer's grid of ``tokens`` tokens, flattened."""
+    height, width = region.shape
+    scale = math.sqrt(tokens / (height * width))
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    if size[0] * size[1] != tokens:
+        raise ValueError(f"a layer of {tokens} tokens is not a grid of the {height}×{width} latent's shape")
+    return F.interpolate(region[None, None].float(), size=size, mode="area").flatten()
 
 
 def attend(

@@ -198,7 +198,8 @@ def pipeline_from_checkpoint(config: TrainConfig, checkpoint: Path, folder: Path
 
 
 def measure_proof(weights: str | Path, settings: ProofSettings, *, sheet: str | Path | None = None) -> dict:
-    """The held-out figures of trained weights (see :func:`durian_core.training.transfer.evaluate_transfer`)."""
+    """The held-out figures of trained weights (see :func:`durian_core.training.transfer.evaluate_transfer`), with
+    composition read by region (the default) and plainly, as the paper composes (``plain_*``)."""
     from durian_core.config import GenerationSettings
     from durian_core.engines.durian import DurianEngine
     from durian_core.training.transfer import evaluate_transfer
@@ -208,4 +209,15 @@ def measure_proof(weights: str | Path, settings: ProofSettings, *, sheet: str | 
     report = evaluate_transfer(
         engine, pairs=settings.pairs, settings=generation, seed=settings.seed, extra=settings.extra, sheet=sheet
     )
-    return report.summary()
+    # The paper's plain composition beside it: every token reads both references.
+    plain = evaluate_transfer(
+        engine,
+        pairs=settings.pairs,
+        settings=dataclasses.replace(generation, plain_composition=True),
+        seed=settings.seed,
+        extra=settings.extra,
+    ).summary()
+    return report.summary() | {
+        "plain_composition": plain["composition"],
+        "plain_composed_hair_closer_to_attribute": plain["composed_hair_closer_to_attribute"],
+    }
