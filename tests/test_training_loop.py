@@ -234,21 +234,44 @@ def _training_inputs(reference, masks, embedding, keypoints, keep) -> dict:
     return inputs
 
 
+def _recorded_banks(model, reference, masks, embedding) -> dict:
+    """The pipeline's banks of the references: the portrait's, then ``attribute_0`` (and ``attribute_1`` from
+    ``other``, when given)."""
+    nets = {
+        "portrait": ("prnet", "portrait"),
+        "attribute": ("arnet", "attribute_0"),
+        "other": ("arnet", "attribute_1"),
+    }
+    return {
+        nets[role][1]: model.record_banks(nets[role][0], reference[role], masks[role], embedding[role])
+        for role in reference
+    }
+
+
+def _training_forward(model, latents, timestep, reference, masks, embedding, keypoints, keep, **extra):
+    """The training module's prediction for a batch of two samples holding the same references (``keep`` per
+    sample for the portrait, the attribute and the motion)."""
+    from durian_core.training.forward import DurianTrainingModule, batched_reference_attention
+
+    with batched_reference_attention(model):
+        return DurianTrainingModule(model)(
+            latents.expand(2, -1, -1, -1, -1),
+            timestep.expand(2),
+            **_training_inputs(reference, masks, embedding, keypoints, keep),
+            keep_motion=keep,
+            **extra,
+        )
+
+
 def test_training_forward_matches_the_pipeline_branches():
     # The batched training attention must compute what the pipeline's readers compute at inference, for the
     # branch with both references and for the one without any; otherwise training would teach another model.
     from durian_core.models.reference import ReferenceContext, ReferenceTerm
-    from durian_core.training.forward import DurianTrainingModule, batched_reference_attention
 
     model, latents, reference, masks, embedding, keypoints = _forward_case()
     timestep = torch.tensor([500])
     with torch.no_grad():
-        banks = {
-            "portrait": model.record_banks("prnet", reference["portrait"], masks["portrait"], embedding["portrait"]),
-            "attribute_0": model.record_banks(
-                "arnet", reference["attribute"], masks["attribute"], embedding["attribute"]
-            ),
-        }
+        banks = _recorded_banks(model, reference, masks, embedding)
         context = ReferenceContext(banks=banks, branches=((), (ReferenceTerm(("portrait", "attribute_0")),)))
         motion = model.guider(keypoints)
         inference = model.predict_noise(
@@ -258,15 +281,8 @@ def test_training_forward_matches_the_pipeline_branches():
             embeddings=torch.cat([torch.zeros_like(embedding["attribute"]), embedding["attribute"]]),
             motion_features=torch.cat([torch.zeros_like(motion), motion]),
         )
-        module = DurianTrainingModule(model)
-        with batched_reference_attention(model):
-            keep = torch.tensor([False, True])
-            training = module(
-                latents.expand(2, -1, -1, -1, -1),
-                timestep.expand(2),
-                **_training_inputs(reference, masks, embedding, keypoints, keep),
-                keep_motion=keep,
-            )
+        keep = torch.tensor([False, True])
+        training = _training_forward(model, latents, timestep, reference, masks, embedding, keypoints, keep)
     torch.testing.assert_close(training, inference, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(inference[0], inference[1], atol=1e-3)  # the two branches do differ
 
@@ -275,18 +291,11 @@ def test_a_second_reference_trains_what_the_pipeline_composes():
     # A sample with a second attribute reference must be the pipeline's two-attribute composition (both banks in
     # one attention, the mean of the two embeddings); a sample without one the plain one-attribute branch.
     from durian_core.models.reference import ReferenceContext, ReferenceTerm
-    from durian_core.training.forward import DurianTrainingModule, batched_reference_attention
 
     model, latents, reference, masks, embedding, keypoints = _forward_case(("portrait", "attribute", "other"))
     timestep = torch.tensor([500])
     with torch.no_grad():
-        banks = {
-            "portrait": model.record_banks("prnet", reference["portrait"], masks["portrait"], embedding["portrait"]),
-            "attribute_0": model.record_banks(
-                "arnet", reference["attribute"], masks["attribute"], embedding["attribute"]
-            ),
-            "attribute_1": model.record_banks("arnet", reference["other"], masks["other"], embedding["other"]),
-        }
+        banks = _recorded_banks(model, reference, masks, embedding)
         one = ReferenceTerm(("portrait", "attribute_0"))
         both = ReferenceTerm(("portrait", "attribute_0", "attribute_1"))
         motion = model.guider(keypoints)
@@ -297,16 +306,10 @@ def test_a_second_reference_trains_what_the_pipeline_composes():
 
         alone = branch(one, embedding["attribute"])
         composed = branch(both, (embedding["attribute"] + embedding["other"]) / 2)
-        module = DurianTrainingModule(model)
-        with batched_reference_attention(model):
-            keep = torch.tensor([True, True])
-            training = module(
-                latents.expand(2, -1, -1, -1, -1),
-                timestep.expand(2),
-                **_training_inputs(reference, masks, embedding, keypoints, keep),
-                keep_motion=keep,
-                keep_other=torch.tensor([False, True]),
-            )
+        keep, other = torch.tensor([True, True]), torch.tensor([False, True])
+        training = _training_forward(
+            model, latents, timestep, reference, masks, embedding, keypoints, keep, keep_other=other
+        )
     torch.testing.assert_close(training[:1], alone, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(training[1:], composed, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(alone, composed, atol=1e-3)  # the second reference does change the prediction
