@@ -196,12 +196,13 @@ class ReferenceReadProcessor(ReferencePassThroughProcessor):
         mask = None
         if regions or any(not isinstance(bias, float) or bias != 0.0 for bias in biases):
             # A bank's weight scales its share of the attention mass: log(w) added to its logits; routed, the log of
-            # how much the query lies in the bank's region too.
+            # how much the query lies in the bank's region too (then one row per query, else one row for all).
+            rows = tokens if regions else 1
             parts = []
             for part, bias in zip(keys, biases):
-                block = torch.zeros((tokens, part.shape[1]), dtype=query.dtype, device=query.device)
+                block = torch.zeros((rows, part.shape[1]), dtype=query.dtype, device=query.device)
                 parts.append(block + bias)
-            mask = torch.cat(parts, dim=1)[None, None]  # broadcast over frames and heads
+            mask = torch.cat(parts, dim=1)[None, None]  # broadcast over frames and heads (and queries, unrouted)
         return attend(attn, query, torch.cat(keys, dim=1), torch.cat(values, dim=1), mask=mask)
 
 
