@@ -207,17 +207,12 @@ def measure_proof(weights: str | Path, settings: ProofSettings, *, sheet: str | 
     engine = DurianEngine.from_pretrained(str(weights))
     generation = GenerationSettings(num_inference_steps=settings.inference_steps, output_size=64, seed=0)
     report = evaluate_transfer(
-        engine, pairs=settings.pairs, settings=generation, seed=settings.seed, extra=settings.extra, sheet=sheet
-    )
-    # The paper's plain composition beside it: every token reads both references.
-    plain = evaluate_transfer(
         engine,
         pairs=settings.pairs,
-        settings=dataclasses.replace(generation, plain_composition=True),
+        settings=generation,
         seed=settings.seed,
         extra=settings.extra,
-    ).summary()
-    return report.summary() | {
-        "plain_composition": plain["composition"],
-        "plain_composed_hair_closer_to_attribute": plain["composed_hair_closer_to_attribute"],
-    }
+        sheet=sheet,
+        plain_too=True,
+    )
+    return report.summary()

@@ -68,6 +68,8 @@ class PairResult:
     alone_extra_to_reference: float  # mean ΔE in its region to its aligned reference
     alone_extra_to_portrait: float  # ... and to the portrait there
     alone_hair_to_portrait: float  # ΔE of the output's mean colour on the portrait's own hair to that hair's colour
+    # The four composed figures again, every frame token reading every reference as the paper composes (when asked).
+    plain: dict[str, float] | None = None
 
     @property
     def keeps_face(self) -> bool:
@@ -88,8 +90,25 @@ class PairResult:
 
     @property
     def composes(self) -> bool:
-        hair = self.composed_hair_to_attribute < self.composed_hair_to_portrait
-        return hair and self.extra_to_reference < self.extra_to_without
+        return _composes({name: getattr(self, name) for name in COMPOSED_FIGURES})
+
+    @property
+    def composes_plainly(self) -> bool | None:
+        return None if self.plain is None else _composes(self.plain)
+
+
+COMPOSED_FIGURES = (
+    "composed_hair_to_attribute",
+    "composed_hair_to_portrait",
+    "extra_to_reference",
+    "extra_to_without",
+)
+
+
+def _composes(figures: dict[str, float]) -> bool:
+    """Hair from the hair reference and the extra attribute from its own, in one pass."""
+    hair = figures["composed_hair_to_attribute"] < figures["composed_hair_to_portrait"]
+    return hair and figures["extra_to_reference"] < figures["extra_to_without"]
 
 
 @dataclass
@@ -113,6 +132,7 @@ class TransferReport:
                 r.composed_hair_to_attribute < r.composed_hair_to_portrait for r in self.pairs
             )
             / count,
+            **self._plain_summary(),
             "extra_alone_drawn": share("draws_extra_alone"),
             "median_alone_hair_to_portrait": float(np.median([r.alone_hair_to_portrait for r in self.pairs])),
             "median_hair_delta_e": {
@@ -120,6 +140,19 @@ class TransferReport:
                 "to_portrait": float(np.median([r.hair_to_portrait for r in self.pairs])),
             },
             "per_pair": [dataclasses.asdict(result) for result in self.pairs],
+        }
+
+    def _plain_summary(self) -> dict:
+        """Composition read plainly, where every pair measured it."""
+        if any(result.plain is None for result in self.pairs):
+            return {}
+        count = len(self.pairs)
+        return {
+            "plain_composition": sum(bool(result.composes_plainly) for result in self.pairs) / count,
+            "plain_composed_hair_closer_to_attribute": sum(
+                r.plain["composed_hair_to_attribute"] < r.plain["composed_hair_to_portrait"] for r in self.pairs
+            )
+            / count,
         }
 
 
@@ -212,9 +245,11 @@ def evaluate_transfer(
     seed: int = 0,
     extra: str = "glasses",
     sheet: str | Path | None = None,
+    plain_too: bool = False,
 ) -> TransferReport:
     """Run the three claims on ``pairs`` held-out pairs through ``engine`` (any engine with ``generate``); the
-    composition puts the ``extra`` attribute (glasses or beard) beside the hair."""
+    composition puts the ``extra`` attribute (glasses or beard) beside the hair. ``plain_too`` also composes as the
+    paper does (``GenerationSettings.plain_composition``): one more pass per pair."""
     settings = settings or GenerationSettings(num_inference_steps=10, output_size=resolution, seed=0)
     cache = FeatureCache()
     results, rows = [], []
@@ -223,7 +258,9 @@ def evaluate_transfer(
             _video(who, resolution=resolution, seed=seed, extra=extra)
             for who in (pair.portrait, pair.attribute, pair.second, pair.extra)
         ]
-        result, row = _measure_pair(engine, pair, videos, extra=extra, settings=settings, cache=cache)
+        result, row = _measure_pair(
+            engine, pair, videos, extra=extra, settings=settings, cache=cache, plain_too=plain_too
+        )
         results.append(result)
         rows.append(row)
     report = TransferReport(results)
@@ -232,14 +269,14 @@ def evaluate_transfer(
     return report
 
 
-def _measure_pair(engine, pair: ToyPair, videos: list[ToyVideo], *, extra: str, settings, cache):
+def _measure_pair(engine, pair: ToyPair, videos: list[ToyVideo], *, extra: str, settings, cache, plain_too=False):
     """One pair's figures and its contact-sheet row."""
     portrait, attribute, second, worn = videos
     people = [video.identity for video in videos]
 
-    def run(references, interpolation=None) -> tuple[np.ndarray, object]:
+    def run(references, interpolation=None, how=settings) -> tuple[np.ndarray, object]:
         prepared = toy_edit_inputs(portrait, references, interpolation=interpolation)
-        frames, _ = engine.generate(prepared, settings, cache=cache)
+        frames, _ = engine.generate(prepared, how, cache=cache)
         return frames[0], prepared
 
     output, prepared = run([(attribute, "hair")])
@@ -269,6 +306,20 @@ def _measure_pair(engine, pair: ToyPair, videos: list[ToyVideo], *, extra: str, 
     own_hair = portrait.masks["hair"][0] > 0.5
     composed, composed_inputs = run([(attribute, "hair"), (worn, extra)])
     region = _extra_region(composed_inputs, aligned)
+
+    def composed_figures(frame: np.ndarray) -> dict[str, float]:
+        values = (
+            delta_e(_mean(frame, hair_region), people[1].hair_colour),
+            delta_e(_mean(frame, hair_region), people[0].hair_colour),
+            mean_delta_e(frame, extra_reference, region),
+            mean_delta_e(frame, output, region),
+        )
+        return dict(zip(COMPOSED_FIGURES, values))
+
+    plain = None
+    if plain_too:
+        paper = dataclasses.replace(settings, plain_composition=True)
+        plain = composed_figures(run([(attribute, "hair"), (worn, extra)], how=paper)[0])
     result = PairResult(
         pair=pair,
         hair_to_attribute=delta_e(hair, people[1].hair_colour),
@@ -277,13 +328,11 @@ def _measure_pair(engine, pair: ToyPair, videos: list[ToyVideo], *, extra: str, 
         face_to_attribute=delta_e(face, people[1].skin),
         face_to_attribute_hair=delta_e(face, people[1].hair_colour),
         alpha_positions=positions,
-        composed_hair_to_attribute=delta_e(_mean(composed, hair_region), people[1].hair_colour),
-        composed_hair_to_portrait=delta_e(_mean(composed, hair_region), people[0].hair_colour),
-        extra_to_reference=mean_delta_e(composed, extra_reference, region),
-        extra_to_without=mean_delta_e(composed, output, region),
+        **composed_figures(composed),
         alone_extra_to_reference=mean_delta_e(alone, extra_reference, alone_region),
         alone_extra_to_portrait=mean_delta_e(alone, portrait.frames[0], alone_region),
         alone_hair_to_portrait=delta_e(_mean(alone, own_hair), people[0].hair_colour),
+        plain=plain,
     )
     row = [portrait.frames[0], attribute.frames[0], output, second.frames[0], *sweep, worn.frames[0], alone, composed]
     return result, row
