@@ -17,7 +17,7 @@ from durian_core.config import GenerationSettings
 from durian_core.engines.animator import anchor_follow
 from durian_core.engines.classical import ClassicalEngine
 from durian_core.engines.editor import edit_portrait
-from durian_core.engines.head_layer import NECK_JAW, slivers_beside, smooth_sides
+from durian_core.engines.head_layer import jaw_corners, slivers_beside, smooth_sides
 from durian_core.face import regions
 from durian_core.face.align import apply_affine
 from durian_core.face.landmarks import detect_landmarks
@@ -167,7 +167,7 @@ def test_a_layers_ragged_side_is_smoothed_and_its_holes_filled():
 
 def test_collar_anchors_take_the_heads_motion_only_where_the_clothes_rise_to_the_jaw(astronaut):
     landmarks = detect_landmarks(astronaut)
-    corners = landmarks[list(regions.JAW)][[NECK_JAW, -NECK_JAW - 1], 1].mean()
+    corners = float(np.mean([corner[1] for corner in jaw_corners(landmarks)]))
     lowest = corners + 0.5 * regions.face_size(landmarks)
     rising = np.array([[0, lowest], [5, lowest - 1], [10, (lowest + corners) / 2], [15, corners + 1], [20, corners]])
     follow = anchor_follow(rising.astype(np.float32), landmarks)

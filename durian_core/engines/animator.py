@@ -21,13 +21,13 @@ from durian_core.cache import FeatureCache
 from durian_core.engines.hair_removal import portrait_hair_removal
 from durian_core.engines.head_layer import (
     NECK_DEPTH,
-    NECK_JAW,
     above_the_jaw_corners,
     background_plate,
     below_the_jaw,
     collar_anchors,
     collar_seam,
     head_matte,
+    jaw_corners,
     layer_colours,
     neck_mask,
     neck_matte,
@@ -90,7 +90,9 @@ class HeadRig:
         refilled = refilled_by_the_edit(prepared, worn, cache=cache)
         # What the edit refilled where the old hair was is backdrop, though the segmentation may still see the old
         # hair's outline there: beside the jaw it would join the neck and be stretched with it.
-        person = person_mask(still) if refilled is None else person_mask(still) * (1.0 - refilled)
+        person = person_mask(still)
+        if refilled is not None:
+            person = person * (1.0 - refilled)
         neck = NeckLayer.build(still, landmarks, person=person)
         opacity = head_matte(
             landmarks,
@@ -196,7 +198,7 @@ def anchor_follow(anchors: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     collar or a suit's ring rises beside the neck to the jaw, the neck between them is a sliver; pinned to the
     clothes, a turned head stretched it into a flap as tall as the jaw's side, its ragged edge drawn out into
     streaks. Moved with the head, it stays a sliver; a collar's lower reaches stay put."""
-    corners = landmarks[list(regions.JAW)][[NECK_JAW, -NECK_JAW - 1], 1].mean()
+    corners = float(np.mean([corner[1] for corner in jaw_corners(landmarks)]))
     lowest = float(anchors[:, 1].max())
     if lowest <= corners + 1:
         return np.zeros(len(anchors), np.float32)

@@ -126,16 +126,25 @@ def _solid_down(neck: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         return np.zeros_like(neck)
     bottoms = np.array([np.flatnonzero(neck[:, column])[-1] for column in columns], np.float32)
     width = max(3, int(0.05 * regions.face_size(landmarks)))
-    bottoms = np.median(sliding_window_view(np.pad(bottoms, 2, mode="edge"), 5), axis=1)  # a stray pixel
-    smooth = np.convolve(
-        np.pad(bottoms, (width // 2, width - 1 - width // 2), mode="edge"), np.ones(width) / width, "valid"
-    )
+    bottoms = _running_median(bottoms, 5)  # a stray pixel
+    smooth = _running_mean(bottoms, width)
     # Smoothed, but never below the clothes' own edge: a collar's corner is not rounded off into the neck.
     bottoms = np.minimum(bottoms, smooth)
     rows = np.arange(neck.shape[0])[:, None]
     solid = np.zeros_like(neck)
     solid[:, columns] = rows <= bottoms[None, :]
     return solid & below_the_jaw(landmarks, neck.shape, depth=NECK_DEPTH)
+
+
+def _running_median(values: np.ndarray, window: int) -> np.ndarray:
+    """``values`` (1-D) through a running median over an odd ``window``, the ends repeated."""
+    return np.median(sliding_window_view(np.pad(values, window // 2, mode="edge"), window), axis=1)
+
+
+def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """``values`` (1-D) through a running mean over ``window``, the ends repeated."""
+    padded = np.pad(values, (window // 2, window - 1 - window // 2), mode="edge")
+    return np.convolve(padded, np.ones(window) / window, "valid")
 
 
 def collar_anchors(neck: np.ndarray, landmarks: np.ndarray, *, count: int = COLLAR_ANCHORS) -> np.ndarray:
@@ -157,11 +166,16 @@ def collar_anchors(neck: np.ndarray, landmarks: np.ndarray, *, count: int = COLL
     return np.concatenate([np.stack([xs, ys], axis=1), sides]).astype(np.float32)
 
 
+def jaw_corners(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The jaw's lower corners (x, y), right then left: its :data:`NECK_JAW`-th landmarks from either end."""
+    jaw = landmarks[list(regions.JAW)]
+    return jaw[NECK_JAW], jaw[-NECK_JAW - 1]
+
+
 def above_the_jaw_corners(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Everything on the forehead's side of the line through the jaw's lower corners (float32, soft over a fiftieth
     of a face size): the height of the head below which the person is shoulders, not ears or hair."""
-    jaw = landmarks[list(regions.JAW)]
-    right, left = jaw[3], jaw[-4]
+    right, left = jaw_corners(landmarks)
     along = (left - right) / max(np.linalg.norm(left - right), 1e-6)
     up = np.array([along[1], -along[0]])
     ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
@@ -264,12 +278,8 @@ def smooth_sides(region: np.ndarray, *, window: int) -> np.ndarray:
     left = band.argmax(axis=1).astype(np.float64)
     right = (width - 1 - band[:, ::-1].argmax(axis=1)).astype(np.float64)
 
-    def smooth(edge: np.ndarray) -> np.ndarray:
-        half = window // 2
-        edge = np.median(sliding_window_view(np.pad(edge, half, mode="edge"), 2 * half + 1), axis=1)
-        return np.convolve(np.pad(edge, half, mode="edge"), np.ones(2 * half + 1) / (2 * half + 1), "valid")
-
-    smooth_left, smooth_right = smooth(left), smooth(right)
+    span = window // 2 * 2 + 1
+    smooth_left, smooth_right = (_running_mean(_running_median(edge, span), span) for edge in (left, right))
     columns = np.arange(width)[None, :]
     within = (columns >= np.round(smooth_left)[:, None]) & (columns <= np.round(smooth_right)[:, None])
     # Inside the smoothed edges: the region as it is, and the notches its sides had (not the gaps within it) where

@@ -456,6 +456,7 @@ class SelfReconstructionDataset(torch.utils.data.Dataset):
         self.records = tuple(records)
         self.kinds = tuple(sorted({kind for record in records for kind in record.kinds}))
         self._holding = {kind: [i for i, r in enumerate(records) if kind in r.kinds] for kind in self.kinds}
+        self._positions = {record.video_id: index for index, record in enumerate(records)}
         self.config = config
         self.seed = seed
         self.epoch_size = epoch_size
@@ -490,7 +491,7 @@ class SelfReconstructionDataset(torch.utils.data.Dataset):
     def _composed(self, sample: Sample, index: int) -> Sample:
         """A composed example of ``sample``'s video and kind and another kind the video wears (``sample`` itself
         when it wears no other)."""
-        video = self.video([record.video_id for record in self.records].index(sample.video_id))
+        video = self.video(self._positions[sample.video_id])
         others = [kind for kind in video.record.kinds if kind != sample.kind]
         if not others or not sample.kind:
             return sample
